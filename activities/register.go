@@ -1,0 +1,46 @@
+package activities
+
+import (
+	"log/slog"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+)
+
+// Deps are the ports the activities run against. A nil port leaves its activities
+// registered but failing without retries, with a message that says which flag to set.
+type Deps struct {
+	Gateway  Gateway
+	Prompts  Prompts
+	Freezer  Freezer
+	Traffic  Traffic
+	Evidence EvidenceStore
+	Notifier Notifier // nil: notify logs only
+	Policy   Policy
+	Logger   *slog.Logger
+}
+
+// Register registers every activity under its catalog name, plus traffic.measure and the
+// incident.policy local activity.
+func Register(r worker.ActivityRegistry, deps Deps) {
+	gateway := &GatewayActivities{Gateway: deps.Gateway}
+	prompts := &PromptActivities{Prompts: deps.Prompts, Freezer: deps.Freezer}
+	traffic := &TrafficActivities{Traffic: deps.Traffic, Evidence: deps.Evidence}
+	notify := &NotifyActivities{Notifier: deps.Notifier, Logger: deps.Logger}
+	policy := &PolicyActivities{Policy: deps.Policy}
+
+	for name, fn := range map[string]any{
+		ActionGatewaySwitch:   gateway.Switch,
+		ActionGatewayRestore:  gateway.Restore,
+		ActionTrafficSnapshot: traffic.Snapshot,
+		VerifyActivity:        traffic.Measure,
+		ActionPromptsChanges:  prompts.Changes,
+		ActionPromptsFreeze:   prompts.Freeze,
+		ActionPromptsUnfreeze: prompts.Unfreeze,
+		ActionPromptsRollback: prompts.RollbackPR,
+		ActionNotify:          notify.Notify,
+		PolicyActivity:        policy.Load,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
+}

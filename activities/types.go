@@ -1,0 +1,106 @@
+// Package activities holds the side-effecting half of quench: each activity is a method on a
+// struct that holds its ports (narrow interfaces declared here, implemented in
+// internal/targets/...). Every step activity takes a StepInput and returns a StepResult, so
+// the workflow runs any catalog action the same way, by name.
+//
+// Every activity is idempotent: it derives its side effect's identity from
+// StepInput.IdempotencyKey (workflow ID + step ID), and a retry finds and returns what the
+// first attempt did.
+package activities
+
+import "time"
+
+// StepInput is what the workflow hands to a step activity.
+type StepInput struct {
+	IncidentID string `json:"incident_id"` // the workflow ID
+	ShortID    string `json:"short_id"`
+	Runbook    string `json:"runbook"`
+	Title      string `json:"title"`
+	StepID     string `json:"step_id"`
+	Action     string `json:"action"`
+	// IdempotencyKey is IncidentID + "/" + StepID (+ "/undo" for an undo run).
+	IdempotencyKey string `json:"idempotency_key"`
+	// Params are the step's rendered `with:` values, defaults filled in, types checked.
+	Params map[string]string `json:"params"`
+	// Now is the workflow's time when the step started: windows are measured from here, so a
+	// retry after a crash looks at the same window.
+	Now time.Time `json:"now"`
+}
+
+// StepResult is what a step activity reports back; it goes into workflow history, so it
+// holds references and digests, never bulk data.
+type StepResult struct {
+	Summary string         `json:"summary"`           // one line for the timeline
+	Outputs map[string]any `json:"outputs,omitempty"` // for later templates and `when`
+	// Undo is the change that reverses this step, registered on the incident's undo stack.
+	Undo *UndoAction `json:"undo,omitempty"`
+	// Clears lists undo keys this step made unnecessary (a fail back clears the switch's undo).
+	Clears   []string      `json:"clears,omitempty"`
+	Evidence []EvidenceRef `json:"evidence,omitempty"`
+	Links    []Link        `json:"links,omitempty"`
+	// NoOp: there was nothing to do (e.g. nothing to roll back). Not an error.
+	NoOp bool `json:"noop,omitempty"`
+}
+
+// UndoAction is a registered compensation: run Action with Params when the incident closes.
+type UndoAction struct {
+	Key         string            `json:"key"` // e.g. "gateway/chat", "freeze/prompts"
+	Action      string            `json:"action"`
+	Params      map[string]string `json:"params,omitempty"`
+	Description string            `json:"description"`
+}
+
+// EvidenceRef points at a bundle in the evidence store.
+type EvidenceRef struct {
+	Name    string `json:"name"`
+	URI     string `json:"uri"` // file:///... for the directory store
+	SHA256  string `json:"sha256"`
+	Bytes   int64  `json:"bytes"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// Link is a named URL shown on the timeline (a rollback branch, a PR, a dashboard).
+type Link struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+}
+
+// VerifyInput asks the traffic port for one measurement of a signal.
+type VerifyInput struct {
+	IncidentID string        `json:"incident_id"`
+	StepID     string        `json:"step_id"`
+	Signal     string        `json:"signal"` // error_rate | latency_p95 | output_tokens | promql
+	Query      string        `json:"query,omitempty"`
+	Route      string        `json:"route,omitempty"`
+	Window     time.Duration `json:"window"`
+	Now        time.Time     `json:"now"`
+}
+
+// VerifyResult is one measurement.
+type VerifyResult struct {
+	Value    float64 `json:"value"`
+	Requests int     `json:"requests"` // sample size behind the value
+	Detail   string  `json:"detail,omitempty"`
+}
+
+// Policy is the worker's configuration an incident needs inside the workflow: read once at
+// start by a local activity and kept in workflow state, so it is deterministic on replay.
+type Policy struct {
+	// Groups maps an approver group to its members (CLI identities, "slack:U123").
+	Groups map[string][]string `json:"groups,omitempty"`
+	// OpenGroups: a group that is not configured admits anyone (four-eyes still holds).
+	// On for `quench dev` without a config file, off otherwise.
+	OpenGroups bool `json:"open_groups,omitempty"`
+	// EscalationGroup is told when an approval times out and a runbook names none.
+	EscalationGroup string `json:"escalation_group,omitempty"`
+	// ChatEnabled: a chat adapter is configured; the workflow announces to it.
+	ChatEnabled bool `json:"chat_enabled,omitempty"`
+	// UIURL is the Temporal Web UI base URL, for links.
+	UIURL string `json:"ui_url,omitempty"`
+}
+
+// Activity names that are not catalog actions.
+const (
+	PolicyActivity = "incident.policy" // local activity: returns Policy
+	VerifyActivity = "traffic.measure" // VerifyInput -> VerifyResult
+)

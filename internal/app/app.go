@@ -1,0 +1,151 @@
+// Package app is quench's composition root: it turns a Config and a Temporal client into a
+// running worker (workflows + activities over the configured targets) and the HTTP server.
+// `quench dev`, `quench worker` and `quench server` are thin shells around it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/api"
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/evidence"
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
+	"github.com/quench-dev/quench/internal/targets/prompts/gitrepo"
+	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
+	"github.com/quench-dev/quench/runbooks"
+	"github.com/quench-dev/quench/workflows"
+)
+
+// Targets are the embedded default targets built from the config.
+type Targets struct {
+	Routes   *routetable.Table
+	Prompts  *gitrepo.Repo // nil without prompts.repo
+	Traffic  *jsonl.Log    // nil without traffic.log
+	Evidence *evidence.Store
+}
+
+// OpenTargets opens the targets the config names. The routing table and evidence store
+// always exist (in the data dir); prompts and traffic only when configured.
+func OpenTargets(cfg *config.Config) (*Targets, error) {
+	t := &Targets{}
+	var err error
+	if t.Routes, err = routetable.Open(cfg.DataDir, cfg.Gateway.Routes); err != nil {
+		return nil, fmt.Errorf("routing table: %w", err)
+	}
+	if t.Evidence, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence")); err != nil {
+		return nil, fmt.Errorf("evidence store: %w", err)
+	}
+	if cfg.Prompts.Repo != "" {
+		if t.Prompts, err = gitrepo.Open(cfg.Prompts.Repo, gitrepo.Options{PromptsPath: cfg.Prompts.Path, BaseBranch: cfg.Prompts.Branch}); err != nil {
+			return nil, fmt.Errorf("prompts repository: %w", err)
+		}
+	}
+	if cfg.Traffic.Log != "" {
+		t.Traffic = jsonl.New(cfg.Traffic.Log)
+	}
+	return t, nil
+}
+
+// WorkerOptions tune the worker for fast recovery after a crash.
+func WorkerOptions() worker.Options {
+	return worker.Options{
+		// A crashed worker's sticky queue is abandoned after this, so another worker (or the
+		// restarted one) picks the incident up within seconds, not the 5 s default.
+		StickyScheduleToStartTimeout: time.Second,
+		WorkerStopTimeout:            10 * time.Second,
+	}
+}
+
+// NewWorker builds a worker running quench's workflows and activities.
+func NewWorker(c client.Client, cfg *config.Config, t *Targets, policy activities.Policy, logger *slog.Logger) worker.Worker {
+	w := worker.New(c, workflows.TaskQueue, WorkerOptions())
+	workflows.Register(w)
+	deps := activities.Deps{
+		Gateway:  t.Routes,
+		Freezer:  incidents.Freezer{Temporal: c},
+		Evidence: t.Evidence,
+		Policy:   policy,
+		Logger:   logger,
+	}
+	if t.Prompts != nil {
+		deps.Prompts = t.Prompts
+	}
+	if t.Traffic != nil {
+		deps.Traffic = t.Traffic
+	}
+	activities.Register(w, deps)
+	return w
+}
+
+// PolicyFrom builds the incident policy from the config. open admits anyone to an approver
+// group the config does not define: `quench dev` without a config file, so a newcomer can
+// approve; four-eyes still holds.
+func PolicyFrom(cfg *config.Config, open bool, uiURL string) activities.Policy {
+	return activities.Policy{
+		Groups:          cfg.Approvers,
+		OpenGroups:      open,
+		EscalationGroup: cfg.EscalationGroup,
+		UIURL:           uiURL,
+	}
+}
+
+// HTTPServer builds the HTTP server (API, routes, health, metrics). It refuses to serve
+// the API without tokens on a non-loopback address.
+func HTTPServer(cfg *config.Config, svc *incidents.Service, routes http.Handler, logger *slog.Logger) (*http.Server, error) {
+	tokens := map[string]string{}
+	for who, ref := range cfg.API.Tokens {
+		v, err := config.Secret(ref)
+		if err != nil {
+			return nil, fmt.Errorf("api.tokens.%s: %w", who, err)
+		}
+		tokens[who] = v
+	}
+	if len(tokens) == 0 && !config.IsLoopback(cfg.HTTP.Listen) {
+		return nil, fmt.Errorf("refusing to serve the API on %s without authentication: configure api.tokens, or listen on 127.0.0.1", cfg.HTTP.Listen)
+	}
+	h := api.New(api.Options{Incidents: svc, Routes: routes, Tokens: tokens, Logger: logger})
+	return &http.Server{Addr: cfg.HTTP.Listen, Handler: h, ReadHeaderTimeout: 5 * time.Second}, nil
+}
+
+// Listen binds the HTTP server's address now, so a port in use is reported at start.
+func Listen(srv *http.Server) (net.Listener, error) {
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another quench running? set http.listen or --http)", srv.Addr, err)
+	}
+	return ln, nil
+}
+
+// Runbooks loads the runbook library of the config.
+func Runbooks(cfg *config.Config) (*runbooks.Library, error) {
+	return runbooks.LoadLibrary(cfg.RunbooksDir)
+}
+
+// EnsureSearchAttributes registers quench's search attributes on a real cluster. A worker
+// without the operator permission logs a warning: an admin registers them once.
+func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) {
+	attrs := map[string]enumspb.IndexedValueType{}
+	for _, name := range workflows.SearchAttributes {
+		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: attrs})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		logger.Warn("could not register quench's search attributes; ask an admin to add them as Keyword", "names", workflows.SearchAttributes, "err", err)
+	}
+}

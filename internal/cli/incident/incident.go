@@ -1,0 +1,70 @@
+// Package incident implements `quench incident ...`: start, list, show, watch, approve,
+// reject, resolve, abort and note.
+package incident
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/quench-dev/quench/internal/cli/cmdutil"
+)
+
+// NewCmdIncident is the `incident` command group.
+func NewCmdIncident(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "incident",
+		Aliases: []string{"incidents", "inc"},
+		Short:   "Start and operate incidents",
+	}
+	cmd.AddCommand(
+		NewCmdStart(f, nil),
+		NewCmdList(f, nil),
+		NewCmdShow(f, nil),
+		NewCmdWatch(f, nil),
+		NewCmdDecide(f, "approve", nil),
+		NewCmdDecide(f, "reject", nil),
+		NewCmdSignal(f, "resolve", nil),
+		NewCmdSignal(f, "abort", nil),
+		NewCmdSignal(f, "note", nil),
+	)
+	return cmd
+}
+
+// completeIncidentIDs offers the short IDs of open incidents.
+func completeIncidentIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		svc, err := f.Incidents()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		rows, err := svc.List(cmd.Context(), listFilterOpen())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, r.ShortID+"\t"+r.Runbook+" ("+r.State+")")
+		}
+		return ids, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeRunbooks offers runbook names.
+func completeRunbooks(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		lib, err := f.Runbooks()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for _, s := range lib.List() {
+			names = append(names, s.Name+"\t"+s.Title)
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}

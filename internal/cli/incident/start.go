@@ -1,0 +1,88 @@
+package incident
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/incidents"
+)
+
+// StartOptions are the inputs of `incident start`.
+type StartOptions struct {
+	IO        *cmdutil.IOStreams
+	Incidents func() (*incidents.Service, error)
+	Identity  func() string
+
+	Runbook  string
+	Params   []string
+	Key      string
+	Severity string
+	Service  string
+	Watch    bool
+	Format   string
+}
+
+// NewCmdStart is `incident start RUNBOOK [key=value...]`.
+func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) error) *cobra.Command {
+	opts := &StartOptions{IO: f.IO, Incidents: f.Incidents, Identity: f.Identity}
+	cmd := &cobra.Command{
+		Use:   "start RUNBOOK [key=value...]",
+		Short: "Start an incident from a runbook",
+		Example: `  quench incident start provider-outage route=chat
+  quench incident start prompt-regression --key ticket-123 --watch`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeRunbooks(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Runbook, opts.Params = args[0], args[1:]
+			if err := cmdutil.CheckFormat(opts.Format); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return startRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Key, "key", "", "dedup key: a second start with the same key joins the same incident")
+	cmd.Flags().StringVar(&opts.Severity, "severity", "", "severity (default: the runbook's)")
+	cmd.Flags().StringVar(&opts.Service, "service", "", "affected service")
+	cmd.Flags().BoolVarP(&opts.Watch, "watch", "w", false, "follow the timeline until the incident closes")
+	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml")
+	return cmd
+}
+
+func startRun(ctx context.Context, opts *StartOptions) error {
+	params, err := cmdutil.ParseKeyValues(opts.Params)
+	if err != nil {
+		return err
+	}
+	svc, err := opts.Incidents()
+	if err != nil {
+		return err
+	}
+	started, err := svc.Start(ctx, incidents.StartRequest{
+		Runbook:   opts.Runbook,
+		Params:    params,
+		Key:       opts.Key,
+		Requester: opts.Identity(),
+		Source:    "cli",
+		Severity:  opts.Severity,
+		Service:   opts.Service,
+	})
+	if err != nil {
+		return err
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteData(opts.IO.Out, opts.Format, started)
+	}
+	fmt.Fprintf(opts.IO.Out, "Started incident %s (%s): %s\n", started.ShortID, started.Runbook, started.Title)
+	fmt.Fprintf(opts.IO.Out, "  watch:   quench incident watch %s\n", started.ShortID)
+	fmt.Fprintf(opts.IO.Out, "  approve: quench incident approve %s\n", started.ShortID)
+	if opts.Watch {
+		return watchRun(ctx, &WatchOptions{IO: opts.IO, Incidents: opts.Incidents, Ref: started.IncidentID})
+	}
+	return nil
+}

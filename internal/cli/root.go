@@ -1,0 +1,97 @@
+// Package cli is quench's command line: the only package that knows cobra. Each command
+// group lives in its own package with NewCmdX(f, runF) constructors filling an XOptions
+// struct, and an xRun(opts) doing the work, so tests drive xRun directly.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/cli/freeze"
+	"github.com/quench-dev/quench/internal/cli/incident"
+	"github.com/quench-dev/quench/internal/cli/runbook"
+	"github.com/quench-dev/quench/internal/cli/serve"
+)
+
+// Exit codes.
+const (
+	ExitOK    = 0
+	ExitError = 1 // the operation failed
+	ExitUsage = 2 // the command line was wrong
+)
+
+// NewCmdRoot builds the whole command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "quench",
+		Short: "Runbook automation for LLM incidents, on Temporal",
+		Long: `quench runs incident runbooks as durable Temporal workflows: snapshot LLM traffic,
+freeze prompt deploys, switch providers, propose rollbacks, and wait for a human approval.
+
+Start everything locally with:  quench dev
+Then, in another terminal:      quench incident start provider-outage`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.ConfigPath, "config", "", "config file (default $QUENCH_CONFIG or ./quench.yaml)")
+	pf.StringVar(&f.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default 127.0.0.1:7233 or $TEMPORAL_ADDRESS)")
+	pf.StringVar(&f.Namespace, "namespace", "", "Temporal namespace (default \"default\" or $TEMPORAL_NAMESPACE)")
+	pf.StringVar(&f.RunbooksDir, "runbooks-dir", "", "directory of your own runbooks, added to the built-in ones")
+	pf.StringVar(&f.As, "as", "", "who you are, for approvals (default $QUENCH_USER or your OS user)")
+
+	root.AddCommand(
+		incident.NewCmdIncident(f),
+		runbook.NewCmdRunbook(f),
+		freeze.NewCmdFreeze(f),
+		serve.NewCmdDev(f, nil),
+		serve.NewCmdWorker(f, nil),
+		serve.NewCmdServer(f, nil),
+	)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	return root
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main() int {
+	f := cmdutil.New()
+	root := NewCmdRoot(f)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var exitErr *cmdutil.ExitError
+	if errors.As(err, &exitErr) {
+		if exitErr.Msg != "" {
+			fmt.Fprintln(f.IO.ErrOut, exitErr.Msg)
+		}
+		return exitErr.Code
+	}
+	fmt.Fprintln(f.IO.ErrOut, "error:", err)
+	var flagErr *cmdutil.FlagError
+	if errors.As(err, &flagErr) || isCobraUsageError(err) {
+		fmt.Fprintln(f.IO.ErrOut, "run `quench --help` (or add --help to the command) for usage")
+		return ExitUsage
+	}
+	return ExitError
+}
+
+func isCobraUsageError(err error) bool {
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "accepts ", "requires at least", "invalid argument", "flag needs an argument"} {
+		if strings.Contains(err.Error(), p) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,180 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/quench-dev/quench/internal/app"
+	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/incidents"
+)
+
+// RemoteOptions are the inputs of `quench worker` and `quench server`.
+type RemoteOptions struct {
+	IO     *cmdutil.IOStreams
+	Config func() (*config.Config, error)
+	// AddressFlag / NamespaceFlag: the global flags were given (they beat TEMPORAL_*).
+	AddressFlag, NamespaceFlag func() bool
+
+	DataDir     string
+	HTTPListen  string
+	PromptsRepo string
+	PromptsPath string
+	TrafficLog  string
+	LogLevel    string
+}
+
+func newRemoteOptions(f *cmdutil.Factory) *RemoteOptions {
+	return &RemoteOptions{
+		IO: f.IO, Config: f.Config,
+		AddressFlag:   func() bool { return f.TemporalAddress != "" },
+		NamespaceFlag: func() bool { return f.Namespace != "" },
+	}
+}
+
+// NewCmdWorker is `quench worker`.
+func NewCmdWorker(f *cmdutil.Factory, runF func(context.Context, *RemoteOptions) error) *cobra.Command {
+	opts := newRemoteOptions(f)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run the worker only, against a Temporal cluster (--temporal-address, TEMPORAL_* env)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return workerRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "", "routing table and evidence directory (default ./quench-data)")
+	addTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
+	cmd.Flags().StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func dialRemote(opts *RemoteOptions, cfg *config.Config) (client.Client, string, error) {
+	copts, err := cmdutil.ClientOptions(cfg, opts.AddressFlag(), opts.NamespaceFlag())
+	if err != nil {
+		return nil, "", err
+	}
+	logger, _ := newLogger(opts.IO, opts.LogLevel)
+	copts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
+	c, err := client.Dial(copts)
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot reach Temporal at %s: %w (set --temporal-address or TEMPORAL_ADDRESS; TLS and API key via TEMPORAL_TLS*, TEMPORAL_API_KEY)", copts.HostPort, err)
+	}
+	return c, copts.Namespace, nil
+}
+
+func workerRun(ctx context.Context, opts *RemoteOptions) error {
+	logger, err := newLogger(opts.IO, opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if opts.DataDir != "" {
+		cfg.DataDir = opts.DataDir
+	}
+	applyTargetFlags(cfg, opts.PromptsRepo, opts.PromptsPath, opts.TrafficLog)
+	targets, err := app.OpenTargets(cfg)
+	if err != nil {
+		return err
+	}
+	c, namespace, err := dialRemote(opts, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	app.EnsureSearchAttributes(ctx, c, namespace, logger)
+	w := app.NewWorker(c, cfg, targets, app.PolicyFrom(cfg, false, ""), logger)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	logger.Info("worker running", "namespace", namespace, "task_queue", "quench")
+	<-ctx.Done()
+	logger.Info("worker stopping: finishing running activities")
+	w.Stop()
+	return nil
+}
+
+// NewCmdServer is `quench server`: the HTTP ingress and API only.
+func NewCmdServer(f *cmdutil.Factory, runF func(context.Context, *RemoteOptions) error) *cobra.Command {
+	opts := newRemoteOptions(f)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the HTTP ingress and API only, against a Temporal cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return serverRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.HTTPListen, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "", "serve /v1/routes from the routing table in this directory")
+	cmd.Flags().StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func serverRun(ctx context.Context, opts *RemoteOptions) error {
+	logger, err := newLogger(opts.IO, opts.LogLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	if opts.HTTPListen != "" {
+		cfg.HTTP.Listen = opts.HTTPListen
+	}
+	if opts.DataDir != "" {
+		cfg.DataDir = opts.DataDir
+	}
+	lib, err := app.Runbooks(cfg)
+	if err != nil {
+		return err
+	}
+	targets, err := app.OpenTargets(cfg)
+	if err != nil {
+		return err
+	}
+	c, namespace, err := dialRemote(opts, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	srv, err := app.HTTPServer(cfg, incidents.New(c, lib, namespace), targets.Routes.Handler(), logger)
+	if err != nil {
+		return err
+	}
+	ln, err := app.Listen(srv)
+	if err != nil {
+		return err
+	}
+	logger.Info("http server running", "addr", ln.Addr().String(), "namespace", namespace)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

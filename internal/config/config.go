@@ -1,0 +1,217 @@
+// Package config reads quench's one configuration file (YAML) and its environment.
+// Secrets never live in the file: a secret field holds "env:NAME" or "file:/path", resolved
+// by Secret at the point of use.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Zero values mean "the embedded default".
+type Config struct {
+	// DataDir holds the embedded Temporal database, the routing table and evidence.
+	DataDir string `yaml:"data_dir"`
+	// RunbooksDir adds the user's runbooks to the built-in ones.
+	RunbooksDir string   `yaml:"runbooks_dir"`
+	Temporal    Temporal `yaml:"temporal"`
+	HTTP        HTTP     `yaml:"http"`
+	// Approvers maps an approver group to its members (CLI identities, "slack:U123").
+	Approvers map[string][]string `yaml:"approvers"`
+	// EscalationGroup is told when an approval times out.
+	EscalationGroup string  `yaml:"escalation_group"`
+	Gateway         Gateway `yaml:"gateway"`
+	Prompts         Prompts `yaml:"prompts"`
+	Traffic         Traffic `yaml:"traffic"`
+	API             API     `yaml:"api"`
+
+	// Path is the file this was read from ("" when none).
+	Path string `yaml:"-"`
+}
+
+// Temporal says where the cluster is. Address, namespace, TLS and API key can also come
+// from the Temporal SDK's environment variables (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TEMPORAL_TLS*), which win over the file.
+type Temporal struct {
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	// Dev-server ports (quench dev only).
+	UIPort int `yaml:"ui_port"`
+	// Retention of closed incidents on the embedded server.
+	Retention string `yaml:"retention"`
+}
+
+// HTTP is the ingress/API listener.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Gateway configures the embedded routing table: route -> providers, first is primary.
+type Gateway struct {
+	Routes map[string][]string `yaml:"routes"`
+}
+
+// Prompts configures the local git prompts repository.
+type Prompts struct {
+	Repo   string `yaml:"repo"`
+	Path   string `yaml:"path"`
+	Branch string `yaml:"branch"`
+}
+
+// Traffic configures the JSONL request log.
+type Traffic struct {
+	Log string `yaml:"log"`
+}
+
+// API configures the HTTP API's callers: identity -> token secret reference.
+type API struct {
+	Tokens map[string]string `yaml:"tokens"`
+}
+
+// Defaults.
+const (
+	DefaultDataDir   = "./quench-data"
+	DefaultAddress   = "127.0.0.1:7233"
+	DefaultNamespace = "default"
+	DefaultListen    = "127.0.0.1:8080"
+	DefaultUIPort    = 8233
+	DefaultRetention = "720h"
+	DefaultPromptDir = "prompts/"
+)
+
+// DefaultRoutes is the routing table a fresh `quench dev` serves.
+func DefaultRoutes() map[string][]string {
+	return map[string][]string{"chat": {"primary", "fallback"}}
+}
+
+// Load reads path ("" = $QUENCH_CONFIG, else ./quench.yaml if it exists, else defaults).
+func Load(path string) (*Config, error) {
+	explicit := path != ""
+	if path == "" {
+		if p := os.Getenv("QUENCH_CONFIG"); p != "" {
+			path, explicit = p, true
+		} else if _, err := os.Stat("quench.yaml"); err == nil {
+			path = "quench.yaml"
+		}
+	}
+	c := &Config{}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if explicit || !errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("read config: %w (pass --config or unset QUENCH_CONFIG)", err)
+			}
+		} else {
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			dec.KnownFields(true)
+			if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+				return nil, fmt.Errorf("config %s: %w", path, err)
+			}
+			c.Path = path
+		}
+	}
+	c.applyDefaults()
+	return c, c.validate()
+}
+
+func (c *Config) applyDefaults() {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.Temporal.Address == "" {
+		c.Temporal.Address = DefaultAddress
+	}
+	if c.Temporal.Namespace == "" {
+		c.Temporal.Namespace = DefaultNamespace
+	}
+	if c.Temporal.UIPort == 0 {
+		c.Temporal.UIPort = DefaultUIPort
+	}
+	if c.Temporal.Retention == "" {
+		c.Temporal.Retention = DefaultRetention
+	}
+	if c.HTTP.Listen == "" {
+		c.HTTP.Listen = DefaultListen
+	}
+	if len(c.Gateway.Routes) == 0 {
+		c.Gateway.Routes = DefaultRoutes()
+	}
+	if c.Prompts.Path == "" {
+		c.Prompts.Path = DefaultPromptDir
+	}
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	for route, providers := range c.Gateway.Routes {
+		if len(providers) == 0 {
+			problems = append(problems, fmt.Sprintf("gateway.routes.%s: list at least one provider", route))
+		}
+	}
+	for group, members := range c.Approvers {
+		if len(members) == 0 {
+			problems = append(problems, fmt.Sprintf("approvers.%s: the group has no members", group))
+		}
+	}
+	for who, ref := range c.API.Tokens {
+		if !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:") {
+			problems = append(problems, fmt.Sprintf("api.tokens.%s: write env:NAME or file:/path, never the token itself", who))
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return fmt.Errorf("config %s:\n  %s", c.Path, strings.Join(problems, "\n  "))
+}
+
+// Secret resolves "env:NAME" or "file:/path" to the secret's value.
+func Secret(ref string) (string, error) {
+	switch {
+	case strings.HasPrefix(ref, "env:"):
+		name := strings.TrimPrefix(ref, "env:")
+		v, ok := os.LookupEnv(name)
+		if !ok || v == "" {
+			return "", fmt.Errorf("secret: environment variable %s is not set", name)
+		}
+		return v, nil
+	case strings.HasPrefix(ref, "file:"):
+		b, err := os.ReadFile(strings.TrimPrefix(ref, "file:"))
+		if err != nil {
+			return "", fmt.Errorf("secret: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	default:
+		return "", errors.New("secret: reference must be env:NAME or file:/path")
+	}
+}
+
+// Under returns p relative to the data dir unless it is absolute.
+func (c *Config) Under(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.DataDir, p)
+}
+
+// IsLoopback reports whether a listen address only accepts local connections.
+func IsLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,278 @@
+// Package evidence is the directory evidence store: bundles written once under
+// <data-dir>/evidence/<incident>/<name>.json, each with a sha256 digest beside it
+// (<name>.json.sha256, in `sha256sum -c` format), so a responder can check a bundle with
+// standard tools and workflow history only needs the reference.
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/quench-dev/quench/activities"
+)
+
+// DefaultMaxBytes caps one bundle: workflow payloads stay small because only references go
+// to history, but a runaway bundle would still fill the disk and be useless to read.
+const DefaultMaxBytes = 4 << 20
+
+// Store is a directory of evidence bundles. It is safe for concurrent use in one process;
+// bundles are immutable, so concurrent writers of the same bytes agree.
+type Store struct {
+	root     string
+	maxBytes int64
+	mu       sync.Mutex
+}
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithMaxBytes sets the largest bundle the store accepts.
+func WithMaxBytes(n int64) Option { return func(s *Store) { s.maxBytes = n } }
+
+// Open returns the store rooted at dir (usually <data-dir>/evidence), creating it.
+func Open(dir string, opts ...Option) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("evidence store %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, 0o750); err != nil {
+		return nil, fmt.Errorf("create the evidence store directory: %w (check --data-dir is writable)", err)
+	}
+	s := &Store{root: abs, maxBytes: DefaultMaxBytes}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Root is the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// Names become path components, so they are restricted to a safe alphabet.
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+
+func checkName(kind, name string) error {
+	if !validName.MatchString(name) || strings.Contains(name, "..") {
+		return activities.Permanentf("evidence %s %q is not a valid name: use letters, digits, '.', '_' and '-' (no '..'), starting with a letter or digit", kind, name)
+	}
+	return nil
+}
+
+func (s *Store) paths(incident, name string) (data, digest string, err error) {
+	if err := checkName("incident", incident); err != nil {
+		return "", "", err
+	}
+	if err := checkName("name", name); err != nil {
+		return "", "", err
+	}
+	data = filepath.Join(s.root, incident, name+".json")
+	return data, data + ".sha256", nil
+}
+
+// Put stores data as incident/name. Writing the same bytes again returns the same ref;
+// other bytes under an existing name are refused, because evidence must not change after
+// it was referenced.
+func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (activities.EvidenceRef, error) {
+	if err := ctx.Err(); err != nil {
+		return activities.EvidenceRef{}, err
+	}
+	dataPath, digestPath, err := s.paths(incident, name)
+	if err != nil {
+		return activities.EvidenceRef{}, err
+	}
+	if int64(len(data)) > s.maxBytes {
+		return activities.EvidenceRef{}, activities.Permanentf(
+			"evidence bundle %s/%s is %s, over the store's limit of %s; capture less (a shorter window, fewer samples)",
+			incident, name, humanBytes(int64(len(data))), humanBytes(s.maxBytes))
+	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	existing, err := os.ReadFile(dataPath)
+	switch {
+	case err == nil:
+		old := sha256.Sum256(existing)
+		if old != sum {
+			return activities.EvidenceRef{}, activities.Permanentf(
+				"evidence %s already exists with other content (sha256 %s, new %s); evidence is immutable: use another name",
+				dataPath, hex.EncodeToString(old[:]), digest)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(dataPath), 0o750); err != nil {
+			return activities.EvidenceRef{}, fmt.Errorf("create evidence directory: %w", err)
+		}
+		if err := writeAtomic(dataPath, data); err != nil {
+			return activities.EvidenceRef{}, err
+		}
+	default:
+		return activities.EvidenceRef{}, fmt.Errorf("read existing evidence %s: %w", dataPath, err)
+	}
+	// Written after the bundle (and rewritten when missing), so a crash between the two
+	// writes is repaired by the retry.
+	digestLine := []byte(digest + "  " + filepath.Base(dataPath) + "\n")
+	if current, err := os.ReadFile(digestPath); err != nil || !bytes.Equal(current, digestLine) {
+		if err := writeAtomic(digestPath, digestLine); err != nil {
+			return activities.EvidenceRef{}, err
+		}
+	}
+	return s.ref(name, dataPath, digest, int64(len(data))), nil
+}
+
+func (s *Store) ref(name, path, digest string, size int64) activities.EvidenceRef {
+	return activities.EvidenceRef{
+		Name:   name,
+		URI:    (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String(),
+		SHA256: digest,
+		Bytes:  size,
+	}
+}
+
+// Get returns the bundle incident/name with its digest verified; ok is false when there is
+// none.
+func (s *Store) Get(ctx context.Context, incident, name string) (activities.EvidenceRef, []byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return activities.EvidenceRef{}, nil, false, err
+	}
+	dataPath, _, err := s.paths(incident, name)
+	if err != nil {
+		return activities.EvidenceRef{}, nil, false, err
+	}
+	if _, err := os.Stat(dataPath); errors.Is(err, fs.ErrNotExist) {
+		return activities.EvidenceRef{}, nil, false, nil
+	}
+	data, digest, err := s.readVerified(dataPath)
+	if err != nil {
+		return activities.EvidenceRef{}, nil, false, err
+	}
+	return s.ref(name, dataPath, digest, int64(len(data))), data, true, nil
+}
+
+// Read returns the bundle at uri (a file:// URI inside the store) after checking it
+// against its recorded digest.
+func (s *Store) Read(ctx context.Context, uri string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	path, err := s.pathOf(uri)
+	if err != nil {
+		return nil, err
+	}
+	data, _, err := s.readVerified(path)
+	return data, err
+}
+
+// ReadRef reads ref.URI and also checks the content against ref.SHA256, the digest the
+// incident recorded: a bundle replaced on disk together with its digest file is caught too.
+func (s *Store) ReadRef(ctx context.Context, ref activities.EvidenceRef) ([]byte, error) {
+	data, err := s.Read(ctx, ref.URI)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
+		return nil, fmt.Errorf("evidence %s has sha256 %s but the incident recorded %s: the bundle was changed after capture", ref.URI, got, ref.SHA256)
+	}
+	return data, nil
+}
+
+func (s *Store) pathOf(uri string) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "file" || u.Path == "" {
+		return "", activities.Permanentf("evidence URI %q is not a file:// URI of this store (%s)", uri, s.root)
+	}
+	path := filepath.Clean(filepath.FromSlash(u.Path))
+	rel, err := filepath.Rel(s.root, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." {
+		return "", activities.Permanentf("evidence URI %q is outside this store (%s)", uri, s.root)
+	}
+	return path, nil
+}
+
+func (s *Store) readVerified(path string) ([]byte, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, "", activities.Permanentf("evidence %s does not exist (was the data dir moved or cleaned?)", path)
+		}
+		return nil, "", fmt.Errorf("open evidence: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, s.maxBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("read evidence %s: %w", path, err)
+	}
+	if int64(len(data)) > s.maxBytes {
+		return nil, "", activities.Permanentf("evidence %s is over the store's limit of %s", path, humanBytes(s.maxBytes))
+	}
+	line, err := os.ReadFile(path + ".sha256")
+	if err != nil {
+		return nil, "", fmt.Errorf("read the digest of %s: %w (the bundle cannot be verified)", path, err)
+	}
+	want, _, _ := strings.Cut(strings.TrimSpace(string(line)), " ")
+	sum := sha256.Sum256(data)
+	got := hex.EncodeToString(sum[:])
+	if got != want {
+		return nil, "", activities.Permanentf("evidence %s does not match its digest (sha256 %s, recorded %s): the file was changed or damaged", path, got, want)
+	}
+	return data, got, nil
+}
+
+// writeAtomic writes data to path so readers see either the old file or the whole new one,
+// and the new one survives a crash: temp file, fsync, rename, fsync of the directory.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o640); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync() // best effort: not every platform can sync a directory
+		d.Close()
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
+
+var _ activities.EvidenceStore = (*Store)(nil)

@@ -1,0 +1,172 @@
+package runbooks
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/quench-dev/quench/internal/alert"
+)
+
+func TestBuiltinRunbooks(t *testing.T) {
+	lib, err := LoadLibrary("")
+	if err != nil {
+		t.Fatalf("built-ins do not load: %v", err)
+	}
+	var names []string
+	for _, s := range lib.List() {
+		names = append(names, s.Name)
+		if ps := Validate(s); len(ps) != 0 {
+			t.Errorf("%s: %v", s.Name, ps)
+		}
+		if s.Title == "" || s.Description == "" {
+			t.Errorf("%s: an on-call engineer needs a title and a description", s.Name)
+		}
+		for _, p := range s.Params {
+			if p.Description == "" {
+				t.Errorf("%s: param %s is undocumented", s.Name, p.Name)
+			}
+		}
+		for _, st := range s.Steps {
+			if st.Title == "" {
+				t.Errorf("%s: step %s has no title", s.Name, st.ID)
+			}
+		}
+	}
+	if strings.Join(names, ",") != "prompt-regression,provider-outage" {
+		t.Errorf("built-ins %v", names)
+	}
+
+	po, _ := lib.Get("provider-outage")
+	if got := stepSummary(po); got != "failover:gateway.switch evidence:traffic.snapshot recovered:wait.resolved failback:gateway.restore" {
+		t.Errorf("provider-outage steps: %s", got)
+	}
+	if a := po.Steps[0].Approval; a != nil {
+		t.Errorf("failover must not wait for an approval: %+v", a)
+	}
+	fb := po.Steps[3].Approval
+	if fb == nil || fb.Groups[0] != "sre" || fb.Timeout.D().Minutes() != 30 || fb.OnTimeout != OnTimeoutEscalate {
+		t.Errorf("failback approval: %+v", fb)
+	}
+	if po.Steps[2].Timeout.D().Hours() != 6 {
+		t.Errorf("recovered timeout %v", po.Steps[2].Timeout)
+	}
+
+	pr, _ := lib.Get("prompt-regression")
+	if got := stepSummary(pr); got != "freeze:prompts.freeze evidence:traffic.snapshot changes:prompts.changes rollback:prompts.rollback_pr recovered:wait.resolved" {
+		t.Errorf("prompt-regression steps: %s", got)
+	}
+	rb := pr.Steps[3]
+	if rb.When != "steps.changes.outputs.count > 0" || rb.Approval == nil || !rb.Approval.FourEyes || rb.Approval.Groups[0] != "sre" {
+		t.Errorf("rollback step: %+v %+v", rb, rb.Approval)
+	}
+	if pr.Steps[0].With["ttl"] != "4h" || pr.Steps[0].Undo != nil {
+		t.Errorf("freeze must last 4h and be undone (unfrozen) on close: %+v", pr.Steps[0])
+	}
+
+	for labels, want := range map[string]string{
+		"LLMProviderErrorRateHigh": "provider-outage",
+		"LLMProviderLatencyHigh":   "provider-outage",
+		"LLMQualityDrop":           "prompt-regression",
+		"LLMOutputLengthDrift":     "prompt-regression",
+		"DiskFull":                 "",
+	} {
+		var got []string
+		for _, s := range lib.Match(alert.Alert{Labels: map[string]string{"alertname": labels}}) {
+			got = append(got, s.Name)
+		}
+		if strings.Join(got, ",") != want {
+			t.Errorf("alert %s matches %v, want %q", labels, got, want)
+		}
+	}
+}
+
+func stepSummary(s *Spec) string {
+	var parts []string
+	for _, st := range s.Steps {
+		parts = append(parts, st.ID+":"+st.Action)
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestLibraryUserDir(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("mine.yml", "name: mine\ntitle: Mine\nsteps: [{id: wait, action: wait.resolved}]\n")
+	write("outage.yaml", "name: provider-outage\ntitle: Our outage\nsteps: [{id: wait, action: wait.resolved}]\n")
+	write("README.md", "not a runbook")
+	if err := os.Mkdir(filepath.Join(dir, "sub.yaml"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	lib, err := LoadLibrary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lib.List()) != 3 {
+		t.Errorf("want built-ins + mine = 3 runbooks, got %d", len(lib.List()))
+	}
+	po, _ := lib.Get("provider-outage")
+	if po.Title != "Our outage" || po.Source != filepath.Join(dir, "outage.yaml") {
+		t.Errorf("the user's provider-outage did not replace the built-in: %s from %s", po.Title, po.Source)
+	}
+	ov := lib.Overrides()
+	if len(ov) != 1 || ov[0] != (Override{Name: "provider-outage", Builtin: "builtin:provider-outage.yaml", By: filepath.Join(dir, "outage.yaml")}) {
+		t.Errorf("overrides %+v", ov)
+	}
+
+	_, err = lib.Get("provder-outage")
+	if err == nil || err.Error() != `unknown runbook "provder-outage"; known: mine, prompt-regression, provider-outage; did you mean "provider-outage"?` {
+		t.Errorf("Get of an unknown runbook: %v", err)
+	}
+}
+
+func TestLibraryReportsEveryBadFile(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.yaml":    "name: a\nsteps:\n  - id: x\n    action: nope\n",
+		"b.yaml":    "name: b\nsteps: [{id: x, action: wait.resolved, aproval: {}}]\n",
+		"good.yaml": "name: good\nsteps: [{id: x, action: wait.resolved}]\n",
+		"dup.yaml":  "name: good\nsteps: [{id: y, action: wait.resolved}]\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lib, err := LoadLibrary(dir)
+	if err == nil {
+		t.Fatal("bad files were accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		filepath.Join(dir, "a.yaml") + `:4: steps[0].action: unknown action "nope"`,
+		filepath.Join(dir, "b.yaml") + `:2: steps[0].aproval: unknown key "aproval"`,
+		`runbook "good" is already defined in ` + filepath.Join(dir, "dup.yaml"),
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not report %q:\n%s", want, msg)
+		}
+	}
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Errorf("no *LoadError inside %T", err)
+	}
+	// What loaded is still usable, e.g. for `runbook list`.
+	if lib == nil {
+		t.Fatal("no library returned with the errors")
+	}
+	if _, err := lib.Get("good"); err != nil {
+		t.Errorf("the good runbook is missing: %v", err)
+	}
+	if _, err := LoadLibrary(filepath.Join(dir, "missing")); err == nil || !strings.Contains(err.Error(), "--runbooks-dir") {
+		t.Errorf("missing dir: %v", err)
+	}
+}

@@ -1,0 +1,270 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// quenchBin is the quench binary built once by TestMain.
+var quenchBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "quench-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	quenchBin = filepath.Join(dir, "quench")
+	build := exec.Command("go", "build", "-o", quenchBin, "../cmd/quench")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building quench for the end-to-end tests failed:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// devProcess is a `quench dev` child process.
+type devProcess struct {
+	t        *testing.T
+	cmd      *exec.Cmd
+	logs     *lockedBuffer
+	done     chan struct{}
+	waitErr  error
+	temporal string // host:port
+	http     string // host:port
+}
+
+// devConfig is how a test runs `quench dev`.
+type devConfig struct {
+	DataDir      string
+	TemporalPort int
+	HTTPPort     int
+	Args         []string // extra flags (--prompts-repo, --traffic-log, ...)
+}
+
+func newDevConfig(t *testing.T, args ...string) devConfig {
+	return devConfig{DataDir: t.TempDir(), TemporalPort: freePort(t), HTTPPort: freePort(t), Args: args}
+}
+
+// startDev starts `quench dev` and waits for its "ready" line (or its exit).
+func startDev(t *testing.T, cfg devConfig) *devProcess {
+	t.Helper()
+	args := append([]string{"dev", "--data-dir", cfg.DataDir,
+		"--temporal-port", fmt.Sprint(cfg.TemporalPort), "--no-ui",
+		"--http", fmt.Sprintf("127.0.0.1:%d", cfg.HTTPPort)}, cfg.Args...)
+	cmd := exec.Command(quenchBin, args...)
+	cmd.Env = append(os.Environ(), "QUENCH_CONFIG=")
+	cmd.Dir = cfg.DataDir
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &devProcess{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{}),
+		temporal: fmt.Sprintf("127.0.0.1:%d", cfg.TemporalPort), http: fmt.Sprintf("127.0.0.1:%d", cfg.HTTPPort)}
+	cmd.Stderr = p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			p.logs.Write([]byte(sc.Text() + "\n"))
+			if !signalled && strings.HasPrefix(sc.Text(), "quench dev is ready") {
+				signalled = true
+				close(ready)
+			}
+		}
+	}()
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("quench dev output:\n%s", p.logs.String())
+		}
+	})
+	select {
+	case <-ready:
+	case <-p.done:
+		t.Fatalf("quench dev exited before it was ready: %v\n%s", p.waitErr, p.logs.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("quench dev was not ready within 2 minutes:\n%s", p.logs.String())
+	}
+	return p
+}
+
+// Kill sends SIGKILL, as a crash would, and waits for the process to be gone.
+func (p *devProcess) Kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits for a graceful exit.
+func (p *devProcess) Stop() error {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return p.waitErr
+	case <-time.After(30 * time.Second):
+		p.Kill()
+		return fmt.Errorf("quench dev did not stop within 30s of SIGTERM")
+	}
+}
+
+// cliResult is one run of the quench CLI.
+type cliResult struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// quench runs the CLI against the dev server's Temporal.
+func (p *devProcess) quench(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	return runQuench(t, append([]string{"--temporal-address", p.temporal}, args...)...)
+}
+
+func runQuench(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, quenchBin, args...)
+	cmd.Env = append(os.Environ(), "QUENCH_CONFIG=")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	res := cliResult{Stdout: out.String(), Stderr: errOut.String()}
+	if exitErr, ok := err.(*exec.ExitError); ok {
+		res.ExitCode = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatalf("quench %s: %v", strings.Join(args, " "), err)
+	}
+	return res
+}
+
+// mustQuench runs the CLI and fails the test unless it exits 0.
+func (p *devProcess) mustQuench(t *testing.T, args ...string) string {
+	t.Helper()
+	res := p.quench(t, args...)
+	if res.ExitCode != 0 {
+		t.Fatalf("quench %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), res.ExitCode, res.Stdout, res.Stderr)
+	}
+	return res.Stdout
+}
+
+// decodeJSON decodes a CLI's -o json output.
+func decodeJSON[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("decode %q: %v", s, err)
+	}
+	return v
+}
+
+// watcher follows `quench incident watch ID -o json` and lets a test wait for an event.
+type watcher struct {
+	events chan map[string]any
+	cancel context.CancelFunc
+}
+
+func (p *devProcess) watch(t *testing.T, id string) *watcher {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, quenchBin, "--temporal-address", p.temporal, "incident", "watch", id, "-o", "json")
+	cmd.Env = append(os.Environ(), "QUENCH_CONFIG=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &watcher{events: make(chan map[string]any, 1000), cancel: cancel}
+	go func() {
+		defer close(w.events)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var e map[string]any
+			if json.Unmarshal(sc.Bytes(), &e) == nil {
+				w.events <- e
+			}
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(cancel)
+	return w
+}
+
+// waitFor blocks until an event of kind (and step, if given) arrives.
+func (w *watcher) waitFor(t *testing.T, kind, step string) map[string]any {
+	t.Helper()
+	timeout := time.After(3 * time.Minute)
+	for {
+		select {
+		case e, ok := <-w.events:
+			if !ok {
+				t.Fatalf("watch ended before event %s/%s", kind, step)
+			}
+			if e["kind"] == kind && (step == "" || e["step_id"] == step) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %s event for step %q within 3 minutes", kind, step)
+		}
+	}
+}
+
+func (w *watcher) stop() { w.cancel() }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+

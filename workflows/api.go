@@ -1,0 +1,303 @@
+// Package workflows is quench's deterministic half: the runbook interpreter (one workflow
+// execution per incident) and the freeze workflow (one per frozen scope). No I/O, clocks or
+// randomness here; side effects are activities, named by the runbook's actions.
+//
+// This file is the contract with the outside: names of workflows, signals, updates and
+// queries, and the types they carry. The CLI, the HTTP API, ingest and Slack use only these.
+package workflows
+
+import (
+	"time"
+
+	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// TaskQueue is the one task queue quench's workers poll.
+const TaskQueue = "quench"
+
+// Workflow type names.
+const (
+	IncidentWorkflowName = "incident"
+	FreezeWorkflowName   = "freeze"
+)
+
+// Signals, updates and queries on an incident.
+const (
+	SignalAlert   = "alert"   // alert.Alert: a new, repeated or resolved alert of the group
+	SignalResolve = "resolve" // Resolve: a human says the condition is over
+	SignalAbort   = "abort"   // Abort: stop now, run undos
+	SignalNote    = "note"    // Note: a line on the timeline
+	UpdateDecide  = "decide"  // Decision -> DecisionResult, validated
+	QueryStatus   = "status"  // -> Status
+)
+
+// Signals and queries on a freeze workflow.
+const (
+	SignalFreeze   = "freeze"   // Hold
+	SignalUnfreeze = "unfreeze" // Release
+	QueryFreeze    = "state"    // -> FreezeState
+)
+
+// Search attributes quench registers and sets (all Keyword).
+const (
+	SearchRunbook  = "QuenchRunbook"
+	SearchStatus   = "QuenchStatus"
+	SearchService  = "QuenchService"
+	SearchSeverity = "QuenchSeverity"
+	SearchShortID  = "QuenchShortID"
+)
+
+// SearchAttributes lists them all, for registration.
+var SearchAttributes = []string{SearchRunbook, SearchStatus, SearchService, SearchSeverity, SearchShortID}
+
+// Incident states (Status.State and the QuenchStatus search attribute).
+const (
+	StateRunning   = "running"
+	StateAwaiting  = "awaiting_approval"
+	StateClosing   = "closing" // running undos
+	StateCompleted = "completed"
+	StateResolved  = "resolved" // completed after a human or the alert resolved it
+	StateAborted   = "aborted"
+	StateFailed    = "failed"
+)
+
+// IncidentInput starts an incident. State is set only by continue-as-new.
+type IncidentInput struct {
+	IncidentID string            `json:"incident_id"` // = workflow ID
+	ShortID    string            `json:"short_id"`    // last 6 hex of the ID
+	Spec       runbooks.Spec     `json:"spec"`        // resolved and validated, carries its digest
+	Params     map[string]string `json:"params"`      // resolved (defaults, alert labels, k=v)
+	Alert      *alert.Alert      `json:"alert,omitempty"`
+	Requester  string            `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
+	Source     string            `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
+	Severity   string            `json:"severity,omitempty"`
+	Service    string            `json:"service,omitempty"`
+	State      *IncidentState    `json:"state,omitempty"`
+}
+
+// Resolve is the payload of SignalResolve.
+type Resolve struct {
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Abort is the payload of SignalAbort.
+type Abort struct {
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Note is the payload of SignalNote.
+type Note struct {
+	By   string `json:"by"`
+	Text string `json:"text"`
+}
+
+// Verdicts of a decision.
+const (
+	VerdictApprove = "approve"
+	VerdictReject  = "reject"
+)
+
+// Decision is the payload of UpdateDecide. Digest must equal the pending approval's digest,
+// so an approver approves exactly the params they were shown.
+type Decision struct {
+	StepID   string `json:"step_id"` // may be empty when exactly one approval is pending
+	Digest   string `json:"digest"`  // may be empty only from a trusted caller that just read it (CLI shows it)
+	Approver string `json:"approver"`
+	// Groups are extra groups the approver is known to be in (e.g. Slack user groups resolved
+	// by the Slack app); the workflow's policy groups are checked too.
+	Groups  []string `json:"groups,omitempty"`
+	Verdict string   `json:"verdict"` // approve | reject
+	Reason  string   `json:"reason,omitempty"`
+	Via     string   `json:"via,omitempty"` // cli | slack | api
+}
+
+// DecisionResult tells the decider what their decision did.
+type DecisionResult struct {
+	StepID    string `json:"step_id"`
+	Outcome   string `json:"outcome"`   // approved | rejected | counted (quorum not reached yet)
+	Remaining int    `json:"remaining"` // approvals still needed
+}
+
+// Status is the answer to QueryStatus: everything a human needs to see the incident.
+type Status struct {
+	IncidentID string                   `json:"incident_id"`
+	ShortID    string                   `json:"short_id"`
+	Runbook    string                   `json:"runbook"`
+	Title      string                   `json:"title"`
+	State      string                   `json:"state"`
+	Severity   string                   `json:"severity,omitempty"`
+	Service    string                   `json:"service,omitempty"`
+	Requester  string                   `json:"requester"`
+	Source     string                   `json:"source"`
+	Resolved   bool                     `json:"resolved"`
+	StartedAt  time.Time                `json:"started_at"`
+	ClosedAt   *time.Time               `json:"closed_at,omitempty"`
+	Params     map[string]string        `json:"params,omitempty"`
+	Steps      []StepState              `json:"steps"`
+	Pending    []PendingApproval        `json:"pending,omitempty"`
+	Undo       []UndoEntry              `json:"undo,omitempty"` // the stack, oldest first
+	Alerts     AlertSummary             `json:"alerts"`
+	Evidence   []activities.EvidenceRef `json:"evidence,omitempty"`
+	Timeline   []Event                  `json:"timeline"`
+	// TimelineDropped counts old events dropped to keep the state small.
+	TimelineDropped int `json:"timeline_dropped,omitempty"`
+	Runs            int `json:"runs"` // continue-as-new generations so far
+}
+
+// Step states.
+const (
+	StepPending  = "pending"
+	StepRunning  = "running"
+	StepAwaiting = "awaiting_approval"
+	StepDone     = "done"
+	StepSkipped  = "skipped"
+	StepRejected = "rejected"
+	StepFailed   = "failed"
+	StepReverted = "reverted" // verify failed and the change was undone
+	StepCanceled = "canceled" // the incident was aborted while it ran
+)
+
+// StepState is one step's progress.
+type StepState struct {
+	ID        string            `json:"id"`
+	Action    string            `json:"action"`
+	Title     string            `json:"title,omitempty"`
+	State     string            `json:"state"`
+	Summary   string            `json:"summary,omitempty"`
+	Error     string            `json:"error,omitempty"`
+	Params    map[string]string `json:"params,omitempty"` // rendered
+	Outputs   map[string]any    `json:"outputs,omitempty"`
+	Links     []activities.Link `json:"links,omitempty"`
+	StartedAt *time.Time        `json:"started_at,omitempty"`
+	EndedAt   *time.Time        `json:"ended_at,omitempty"`
+}
+
+// PendingApproval is an approval gate waiting for decisions.
+type PendingApproval struct {
+	StepID      string            `json:"step_id"`
+	Action      string            `json:"action"`
+	Undo        bool              `json:"undo,omitempty"` // approving an undo at close
+	Prompt      string            `json:"prompt,omitempty"`
+	Params      map[string]string `json:"params"`
+	Digest      string            `json:"digest"`
+	Groups      []string          `json:"groups,omitempty"`
+	Quorum      int               `json:"quorum"`
+	FourEyes    bool              `json:"four_eyes,omitempty"`
+	RequestedAt time.Time         `json:"requested_at"`
+	Deadline    *time.Time        `json:"deadline,omitempty"`
+	OnTimeout   string            `json:"on_timeout"`
+	Escalated   bool              `json:"escalated,omitempty"`
+	Approvals   []DecisionRecord  `json:"approvals,omitempty"`
+}
+
+// DecisionRecord is an accepted decision.
+type DecisionRecord struct {
+	Approver string    `json:"approver"`
+	Verdict  string    `json:"verdict"`
+	Reason   string    `json:"reason,omitempty"`
+	Via      string    `json:"via,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// UndoEntry is a registered compensation on the stack.
+type UndoEntry struct {
+	StepID string                `json:"step_id"`
+	Undo   activities.UndoAction `json:"undo"`
+	Keep   bool                  `json:"keep,omitempty"`
+	Gate   *runbooks.Approval    `json:"gate,omitempty"`  // the undo needs this approval
+	State  string                `json:"state,omitempty"` // "" registered | done | kept | rejected | failed
+}
+
+// AlertSummary counts the alerts an incident has seen.
+type AlertSummary struct {
+	Received   int        `json:"received"` // every alert signal
+	Distinct   int        `json:"distinct"` // distinct (fingerprint, status) seen
+	Firing     int        `json:"firing"`   // fingerprints currently firing
+	LastStatus string     `json:"last_status,omitempty"`
+	LastAt     *time.Time `json:"last_at,omitempty"`
+}
+
+// Event kinds on the timeline.
+const (
+	EventStarted          = "started"
+	EventStepStarted      = "step_started"
+	EventStepDone         = "step_done"
+	EventStepSkipped      = "step_skipped"
+	EventStepFailed       = "step_failed"
+	EventStepRetry        = "step_retry"
+	EventApprovalAsked    = "approval_requested"
+	EventDecision         = "decision"
+	EventApprovalTimeout  = "approval_timeout"
+	EventEscalated        = "escalated"
+	EventAlert            = "alert"
+	EventResolved         = "resolved"
+	EventAborted          = "aborted"
+	EventNote             = "note"
+	EventVerify           = "verify"
+	EventUndo             = "undo"
+	EventRollbackProposal = "rollback_proposed"
+	EventClosed           = "closed"
+)
+
+// Event is one line of the timeline.
+type Event struct {
+	At     time.Time         `json:"at"`
+	Kind   string            `json:"kind"`
+	StepID string            `json:"step_id,omitempty"`
+	Actor  string            `json:"actor,omitempty"`
+	Text   string            `json:"text"`
+	Data   map[string]string `json:"data,omitempty"`
+}
+
+// IncidentState is the interpreter's whole state: the query answer plus what it needs to
+// carry on after continue-as-new.
+type IncidentState struct {
+	Status      Status            `json:"status"`
+	NextStep    int               `json:"next_step"`
+	Policy      activities.Policy `json:"policy"`
+	SeenAlerts  map[string]string `json:"seen_alerts,omitempty"` // fingerprint -> last status
+	Aborted     bool              `json:"aborted,omitempty"`
+	AbortReason string            `json:"abort_reason,omitempty"`
+}
+
+// FreezeInput starts the freeze workflow of one scope. State is set by continue-as-new.
+type FreezeInput struct {
+	Scope string       `json:"scope"`
+	State *FreezeState `json:"state,omitempty"`
+}
+
+// Hold is the payload of SignalFreeze: Holder (an incident ID) freezes the scope until Until.
+type Hold struct {
+	Holder string    `json:"holder"`
+	Reason string    `json:"reason,omitempty"`
+	Until  time.Time `json:"until"`
+}
+
+// Release is the payload of SignalUnfreeze.
+type Release struct {
+	Holder string `json:"holder"`
+	By     string `json:"by,omitempty"`
+}
+
+// FreezeState answers QueryFreeze.
+type FreezeState struct {
+	Scope   string        `json:"scope"`
+	Frozen  bool          `json:"frozen"`
+	Holds   []Hold        `json:"holds,omitempty"`
+	History []FreezeEvent `json:"history,omitempty"` // newest last, capped
+}
+
+// FreezeEvent is a change of a scope's freeze.
+type FreezeEvent struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"` // freeze | unfreeze | expired
+	Holder string    `json:"holder"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// FreezeWorkflowID is the workflow ID of a scope's freeze workflow.
+func FreezeWorkflowID(scope string) string { return "quench-freeze-" + scope }

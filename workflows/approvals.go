@@ -1,0 +1,401 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// gateOutcome is how an approval gate ended.
+type gateOutcome int
+
+const (
+	gateApproved gateOutcome = iota + 1
+	gateRejected
+	gateTimedOut // timed out with on_timeout: abort
+	gateCanceled // the incident was aborted while it waited
+)
+
+// gateRequest describes an approval to ask for: a step's, or an undo's at close.
+type gateRequest struct {
+	StepID   string
+	Action   string
+	Undo     bool
+	Params   map[string]string
+	Approval runbooks.Approval
+}
+
+// gateStep asks for a step's approval and records what the answer means for the step.
+// It reports whether the step may run.
+func (w *incident) gateStep(ctx workflow.Context, i int, appr runbooks.Approval) (bool, error) {
+	step := w.steps[i]
+	ss := &w.status.Steps[i]
+	ss.State = StepAwaiting
+	outcome, decisions, err := w.awaitApproval(ctx, gateRequest{
+		StepID: step.ID, Action: step.Action, Params: ss.Params, Approval: appr,
+	})
+	if err != nil {
+		return false, err
+	}
+	now := workflow.Now(ctx)
+	switch outcome {
+	case gateApproved:
+		ss.Summary = "approved by " + approversText(decisions)
+		return true, nil
+	case gateRejected:
+		ss.State = StepRejected
+		ss.EndedAt = &now
+		ss.Summary = "rejected by " + rejecterText(decisions)
+		if appr.OnReject == runbooks.OnRejectAbort {
+			w.abort(ctx, rejecter(decisions).Approver, fmt.Sprintf("step %s was rejected (on_reject: abort)", step.ID))
+		} else {
+			w.event(ctx, EventStepSkipped, step.ID, "", stepLabel(step)+" rejected; the runbook goes on", nil)
+		}
+	case gateTimedOut:
+		ss.State = StepRejected
+		ss.EndedAt = &now
+		ss.Summary = "approval timed out (on_timeout: abort)"
+		w.abort(ctx, "quench", fmt.Sprintf("the approval of step %s timed out (on_timeout: abort)", step.ID))
+	case gateCanceled:
+		w.cancelStep(ctx, i)
+	}
+	return false, nil
+}
+
+// awaitApproval opens (or, after continue-as-new, resumes) a pending approval and waits for
+// its decisions, its timeout or an abort. It returns the decisions it ended with.
+func (w *incident) awaitApproval(ctx workflow.Context, req gateRequest) (gateOutcome, []DecisionRecord, error) {
+	if w.pendingIndex(req.StepID, req.Undo) < 0 {
+		w.openApproval(ctx, req)
+	}
+	w.refreshState(ctx)
+	defer w.refreshState(ctx)
+
+	decided := func() bool {
+		idx := w.pendingIndex(req.StepID, req.Undo)
+		return idx >= 0 && verdictOf(w.status.Pending[idx]) != ""
+	}
+	for {
+		p := w.status.Pending[w.pendingIndex(req.StepID, req.Undo)]
+		var err error
+		timedOut := false
+		cond := func() bool { return decided() || w.shouldContinueAsNew(ctx) }
+		if p.Deadline != nil && !p.Escalated {
+			if left := p.Deadline.Sub(workflow.Now(ctx)); left > 0 {
+				var ok bool
+				ok, err = workflow.AwaitWithTimeout(ctx, left, cond)
+				timedOut = !ok
+			} else {
+				timedOut = !decided()
+			}
+		} else {
+			err = workflow.Await(ctx, cond)
+		}
+
+		idx := w.pendingIndex(req.StepID, req.Undo)
+		p = w.status.Pending[idx]
+		switch verdict := verdictOf(p); {
+		case verdict == VerdictApprove:
+			w.closeApproval(idx)
+			return gateApproved, p.Approvals, nil
+		case verdict == VerdictReject:
+			w.closeApproval(idx)
+			return gateRejected, p.Approvals, nil
+		case err != nil:
+			w.closeApproval(idx)
+			return gateCanceled, p.Approvals, nil
+		case !timedOut:
+			return 0, nil, errContinueAsNew
+		}
+
+		w.event(ctx, EventApprovalTimeout, req.StepID, "", fmt.Sprintf("approval of %s timed out after %s (on_timeout: %s)",
+			approvalSubject(req), req.Approval.Timeout, p.OnTimeout), nil)
+		switch p.OnTimeout {
+		case runbooks.OnTimeoutProceed:
+			rec := DecisionRecord{Approver: "timeout", Verdict: VerdictApprove, Via: "timeout",
+				Reason: "no decision within " + req.Approval.Timeout.String() + " (on_timeout: proceed)", At: workflow.Now(ctx)}
+			w.status.Pending[idx].Approvals = append(w.status.Pending[idx].Approvals, rec)
+			w.event(ctx, EventDecision, req.StepID, rec.Approver, approvalSubject(req)+" approved on timeout (on_timeout: proceed)",
+				map[string]string{"verdict": rec.Verdict, "via": rec.Via})
+			approvals := w.status.Pending[idx].Approvals
+			w.closeApproval(idx)
+			return gateApproved, approvals, nil
+		case runbooks.OnTimeoutAbort:
+			w.closeApproval(idx)
+			return gateTimedOut, p.Approvals, nil
+		default: // escalate: tell someone louder, then wait without a deadline
+			w.status.Pending[idx].Escalated = true
+			group := w.escalationGroup(req.Approval)
+			text := fmt.Sprintf("%s has waited %s for approval: @%s please decide (quench incident approve %s --step %s)",
+				approvalSubject(req), req.Approval.Timeout, group, w.status.ShortID, req.StepID)
+			w.escalate(ctx, req.StepID, group, text, escalationKeySuffix(req))
+		}
+	}
+}
+
+// openApproval adds a pending approval bound to the digest of the params it approves.
+func (w *incident) openApproval(ctx workflow.Context, req gateRequest) {
+	appr := req.Approval
+	groups := slices.Clone(appr.Groups)
+	if appr.Group != "" && !slices.Contains(groups, appr.Group) {
+		groups = append(groups, appr.Group)
+	}
+	now := workflow.Now(ctx)
+	p := PendingApproval{
+		StepID:      req.StepID,
+		Action:      req.Action,
+		Undo:        req.Undo,
+		Params:      req.Params,
+		Digest:      runbooks.ParamsDigest(req.Action, req.Params),
+		Groups:      groups,
+		Quorum:      max(appr.Quorum, 1),
+		FourEyes:    appr.FourEyes,
+		RequestedAt: now,
+	}
+	if appr.Timeout > 0 {
+		deadline := now.Add(appr.Timeout.D())
+		p.Deadline = &deadline
+		p.OnTimeout = appr.OnTimeout
+		if p.OnTimeout == "" {
+			p.OnTimeout = runbooks.OnTimeoutEscalate
+		}
+	}
+	p.Prompt = approvalPrompt(appr, req.Params)
+	if appr.Prompt != "" {
+		if prompt, err := runbooks.RenderString(appr.Prompt, w.scope()); err == nil {
+			p.Prompt = prompt
+		} else {
+			w.logger.Warn("Could not render the approval prompt; showing it as written", "step", req.StepID, "error", err)
+		}
+	}
+	w.status.Pending = append(w.status.Pending, p)
+	who := "anyone"
+	if len(groups) > 0 {
+		who = "a member of " + joinOr(groups)
+	}
+	w.event(ctx, EventApprovalAsked, req.StepID, "", fmt.Sprintf("%s needs %d approval(s) from %s", approvalSubject(req), p.Quorum, who),
+		map[string]string{"digest": p.Digest, "undo": fmt.Sprint(req.Undo)})
+}
+
+func approvalPrompt(appr runbooks.Approval, params map[string]string) string {
+	if appr.Prompt != "" {
+		return appr.Prompt
+	}
+	return params["question"] // the standalone `approval` action asks its question
+}
+
+func approvalSubject(req gateRequest) string {
+	if req.Undo {
+		return fmt.Sprintf("the undo of step %s (%s)", req.StepID, req.Action)
+	}
+	return fmt.Sprintf("step %s (%s)", req.StepID, req.Action)
+}
+
+func escalationKeySuffix(req gateRequest) string {
+	if req.Undo {
+		return "undo/escalate"
+	}
+	return "escalate"
+}
+
+func (w *incident) escalationGroup(appr runbooks.Approval) string {
+	switch {
+	case appr.Escalate != "":
+		return appr.Escalate
+	case w.st.Policy.EscalationGroup != "":
+		return w.st.Policy.EscalationGroup
+	case len(appr.Groups) > 0:
+		return strings.Join(appr.Groups, ", ")
+	case appr.Group != "":
+		return appr.Group
+	}
+	return "on-call"
+}
+
+func (w *incident) pendingIndex(stepID string, undo bool) int {
+	return slices.IndexFunc(w.status.Pending, func(p PendingApproval) bool { return p.StepID == stepID && p.Undo == undo })
+}
+
+func (w *incident) closeApproval(idx int) {
+	w.status.Pending = slices.Delete(w.status.Pending, idx, idx+1)
+}
+
+func (w *incident) removePending(match func(PendingApproval) bool) {
+	w.status.Pending = slices.DeleteFunc(w.status.Pending, match)
+}
+
+// verdictOf: one reject decides; otherwise the quorum of distinct approvers does.
+func verdictOf(p PendingApproval) string {
+	approvers := 0
+	for _, d := range p.Approvals {
+		if d.Verdict == VerdictReject {
+			return VerdictReject
+		}
+		approvers++ // the validator refuses a second decision from the same approver
+	}
+	if approvers >= p.Quorum {
+		return VerdictApprove
+	}
+	return ""
+}
+
+func approversText(ds []DecisionRecord) string {
+	names := make([]string, 0, len(ds))
+	for _, d := range ds {
+		names = append(names, d.Approver)
+	}
+	return strings.Join(names, ", ")
+}
+
+// rejecter is the decision that rejected.
+func rejecter(ds []DecisionRecord) DecisionRecord {
+	for _, d := range ds {
+		if d.Verdict == VerdictReject {
+			return d
+		}
+	}
+	return DecisionRecord{Approver: "timeout"}
+}
+
+func rejecterText(ds []DecisionRecord) string {
+	d := rejecter(ds)
+	if d.Reason != "" {
+		return d.Approver + " (" + d.Reason + ")"
+	}
+	return d.Approver
+}
+
+// validateDecision refuses, before anything is recorded, a decision that must not count.
+func (w *incident) validateDecision(ctx workflow.Context, d Decision) error {
+	if w.closed {
+		return fmt.Errorf("incident %s is closed (%s): there is nothing left to decide", w.status.ShortID, w.status.State)
+	}
+	if strings.TrimSpace(d.Approver) == "" {
+		return errors.New("the decision names no approver: say who decides")
+	}
+	if d.Verdict != VerdictApprove && d.Verdict != VerdictReject {
+		return fmt.Errorf("unknown verdict %q: use %q or %q", d.Verdict, VerdictApprove, VerdictReject)
+	}
+	idx, err := w.findPending(d.StepID)
+	if err != nil {
+		return err
+	}
+	p := w.status.Pending[idx]
+	if verdictOf(p) != "" {
+		return fmt.Errorf("step %s is already decided: a decision that completed first won", p.StepID)
+	}
+	if d.Digest == "" {
+		return fmt.Errorf("the decision carries no digest: read it from `quench incident show %s` (pending %s) and decide on exactly those params", w.status.ShortID, p.StepID)
+	}
+	if d.Digest != p.Digest {
+		return fmt.Errorf("the step's params changed: review again (step %s now has digest %s)", p.StepID, p.Digest)
+	}
+	if p.FourEyes && sameIdentity(d.Approver, w.status.Requester) {
+		return fmt.Errorf("%s started this incident and step %s needs four eyes: ask someone else to decide", d.Approver, p.StepID)
+	}
+	for _, prev := range p.Approvals {
+		if sameIdentity(prev.Approver, d.Approver) {
+			return fmt.Errorf("%s already decided on step %s (%s): each approver counts once", d.Approver, p.StepID, prev.Verdict)
+		}
+	}
+	return w.mayApprove(p, d)
+}
+
+// findPending finds the approval a decision is for: the named step, or the only one pending.
+func (w *incident) findPending(stepID string) (int, error) {
+	if len(w.status.Pending) == 0 {
+		return -1, fmt.Errorf("incident %s has no pending approval", w.status.ShortID)
+	}
+	if stepID == "" {
+		if len(w.status.Pending) > 1 {
+			ids := make([]string, 0, len(w.status.Pending))
+			for _, p := range w.status.Pending {
+				ids = append(ids, p.StepID)
+			}
+			return -1, fmt.Errorf("%d approvals are pending: name the step (%s)", len(ids), joinOr(ids))
+		}
+		return 0, nil
+	}
+	idx := slices.IndexFunc(w.status.Pending, func(p PendingApproval) bool { return p.StepID == stepID })
+	if idx < 0 {
+		return -1, fmt.Errorf("step %s is not waiting for approval (pending: %s)", stepID, w.status.Pending[0].StepID)
+	}
+	return idx, nil
+}
+
+// mayApprove: the approver is in one of the approval's groups (policy membership, a group
+// the caller vouches for, or an unconfigured group when groups are open). No groups: anyone.
+func (w *incident) mayApprove(p PendingApproval, d Decision) error {
+	if len(p.Groups) == 0 {
+		return nil
+	}
+	for _, g := range p.Groups {
+		if slices.Contains(d.Groups, g) {
+			return nil
+		}
+		members, configured := w.st.Policy.Groups[g]
+		if !configured && w.st.Policy.OpenGroups {
+			return nil
+		}
+		for _, m := range members {
+			if memberIdentity(m) == memberIdentity(d.Approver) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s may not decide on step %s: not a member of %s (ask a member, or add them to the group in the quench config)",
+		d.Approver, p.StepID, joinOr(p.Groups))
+}
+
+// memberIdentity compares CLI identities with or without their "cli:" prefix.
+func memberIdentity(id string) string { return strings.TrimPrefix(strings.TrimSpace(id), "cli:") }
+
+// sameIdentity is the loose comparison used where a false match only refuses: four-eyes and
+// approving twice.
+func sameIdentity(a, b string) bool {
+	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) || strings.EqualFold(memberIdentity(a), memberIdentity(b))
+}
+
+// decide records a validated decision; the waiting gate sees it and moves on.
+func (w *incident) decide(ctx workflow.Context, d Decision) (DecisionResult, error) {
+	// Validate again: two updates validated in one workflow task both saw the state before
+	// either was recorded (e.g. the same approver twice, or a decision after the deciding one).
+	if err := w.validateDecision(ctx, d); err != nil {
+		return DecisionResult{}, err
+	}
+	idx, err := w.findPending(d.StepID)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	w.progress++
+	p := &w.status.Pending[idx]
+	rec := DecisionRecord{Approver: d.Approver, Verdict: d.Verdict, Reason: d.Reason, Via: d.Via, At: workflow.Now(ctx)}
+	p.Approvals = append(p.Approvals, rec)
+
+	subject := approvalSubject(gateRequest{StepID: p.StepID, Action: p.Action, Undo: p.Undo})
+	text := fmt.Sprintf("%s %sd %s", d.Approver, d.Verdict, subject)
+	if d.Via != "" {
+		text += " via " + d.Via
+	}
+	if d.Reason != "" {
+		text += ": " + d.Reason
+	}
+	w.event(ctx, EventDecision, p.StepID, d.Approver, text, map[string]string{"verdict": d.Verdict, "via": d.Via})
+
+	res := DecisionResult{StepID: p.StepID}
+	switch verdictOf(*p) {
+	case VerdictReject:
+		res.Outcome = "rejected"
+	case VerdictApprove:
+		res.Outcome = "approved"
+	default:
+		res.Outcome = "counted"
+		res.Remaining = p.Quorum - len(p.Approvals)
+	}
+	return res, nil
+}

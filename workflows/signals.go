@@ -1,0 +1,187 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/quench-dev/quench/internal/alert"
+)
+
+// signalChannels are the incident's inbound signals.
+type signalChannels struct {
+	alert, resolve, abort, note workflow.ReceiveChannel
+}
+
+func (w *incident) channels(ctx workflow.Context) signalChannels {
+	return signalChannels{
+		alert:   workflow.GetSignalChannel(ctx, SignalAlert),
+		resolve: workflow.GetSignalChannel(ctx, SignalResolve),
+		abort:   workflow.GetSignalChannel(ctx, SignalAbort),
+		note:    workflow.GetSignalChannel(ctx, SignalNote),
+	}
+}
+
+// listenForSignals handles signals for the whole run, including while the undos run at close
+// (hence the disconnected context: a canceled workflow still hears notes and resolves).
+//
+// It waits for signals to be buffered and drains them rather than blocking in Receive: a
+// blocked receiver would take a signal out of its channel before handling it, and one taken
+// just as the run hands over to the next could be lost. Buffered, drainSignals finds it.
+func (w *incident) listenForSignals(ctx workflow.Context) {
+	listenCtx, _ := workflow.NewDisconnectedContext(ctx)
+	ch := w.channels(listenCtx)
+	workflow.Go(listenCtx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, ch.buffered); err != nil {
+				return
+			}
+			w.drainSignals(ctx)
+		}
+	})
+}
+
+func (ch signalChannels) buffered() bool {
+	return ch.alert.Len() > 0 || ch.resolve.Len() > 0 || ch.abort.Len() > 0 || ch.note.Len() > 0
+}
+
+// drainSignals handles every signal already delivered but not yet received, so none is lost
+// when this run ends (continue-as-new or completion).
+func (w *incident) drainSignals(ctx workflow.Context) {
+	ch := w.channels(ctx)
+	for more := true; more; {
+		more = false
+		var a alert.Alert
+		for ch.alert.ReceiveAsync(&a) {
+			w.onAlert(ctx, a)
+			a, more = alert.Alert{}, true
+		}
+		var r Resolve
+		for ch.resolve.ReceiveAsync(&r) {
+			w.onResolve(ctx, r)
+			r, more = Resolve{}, true
+		}
+		var ab Abort
+		for ch.abort.ReceiveAsync(&ab) {
+			w.onAbort(ctx, ab)
+			ab, more = Abort{}, true
+		}
+		var n Note
+		for ch.note.ReceiveAsync(&n) {
+			w.onNote(ctx, n)
+			n, more = Note{}, true
+		}
+	}
+}
+
+// recordInitialAlert counts the alert that started the incident as seen.
+func (w *incident) recordInitialAlert(ctx workflow.Context) {
+	if w.in.Alert == nil {
+		return
+	}
+	a := *w.in.Alert
+	s := &w.status.Alerts
+	now := workflow.Now(ctx)
+	s.Received, s.Distinct = 1, 1
+	s.LastStatus, s.LastAt = alertStatus(a), &now
+	w.st.SeenAlerts[alertIdentity(a)] = alertStatus(a)
+	s.Firing = w.countFiring()
+}
+
+// onAlert counts an alert of the incident's group. A storm of identical re-sends only bumps
+// a counter, so neither the timeline nor the history grows with it.
+func (w *incident) onAlert(ctx workflow.Context, a alert.Alert) {
+	w.progress++
+	s := &w.status.Alerts
+	s.Received++
+	id, status := alertIdentity(a), alertStatus(a)
+	if prev, seen := w.st.SeenAlerts[id]; seen && prev == status {
+		return
+	}
+	now := workflow.Now(ctx)
+	w.st.SeenAlerts[id] = status
+	// Distinct counts changes of a (fingerprint, status) pair: a flapping alert counts again.
+	s.Distinct++
+	s.LastStatus, s.LastAt = status, &now
+	s.Firing = w.countFiring()
+	title := a.Title
+	if title == "" {
+		title = id
+	}
+	w.event(ctx, EventAlert, "", a.Source, fmt.Sprintf("alert %s is %s", title, status),
+		map[string]string{"fingerprint": id, "status": status, "severity": a.Severity})
+	if status == alert.StatusResolved && s.Firing == 0 && !w.status.Resolved {
+		w.status.Resolved = true
+		w.event(ctx, EventResolved, "", a.Source, "every alert of the incident resolved", nil)
+	}
+}
+
+func (w *incident) countFiring() int {
+	n := 0
+	for _, status := range w.st.SeenAlerts {
+		if status != alert.StatusResolved {
+			n++
+		}
+	}
+	return n
+}
+
+func alertIdentity(a alert.Alert) string {
+	if a.Fingerprint != "" {
+		return a.Fingerprint
+	}
+	return a.Key
+}
+
+func alertStatus(a alert.Alert) string {
+	if a.Status == "" {
+		return alert.StatusFiring
+	}
+	return a.Status
+}
+
+// onResolve: a human says the condition is over; wait.resolved steps pass.
+func (w *incident) onResolve(ctx workflow.Context, r Resolve) {
+	w.progress++
+	w.status.Resolved = true
+	text := r.By + " resolved the incident"
+	if r.Reason != "" {
+		text += ": " + r.Reason
+	}
+	w.event(ctx, EventResolved, "", r.By, text, nil)
+}
+
+// onAbort stops the incident: what runs now is canceled, the rest is skipped, undos run.
+func (w *incident) onAbort(ctx workflow.Context, a Abort) {
+	w.progress++
+	if w.closed {
+		return
+	}
+	reason := a.Reason
+	if reason == "" {
+		reason = "no reason given"
+	}
+	if !w.st.Aborted {
+		w.abort(ctx, a.By, reason)
+		return
+	}
+	// Aborted already (e.g. an undo now waits for an approval nobody gives): stop that wait.
+	if w.cancelCurrent != nil {
+		w.event(ctx, EventAborted, "", a.By, fmt.Sprintf("%s aborted again: %s; stopping the current wait", a.By, reason), nil)
+		w.cancelCurrent()
+	}
+}
+
+func (w *incident) abort(ctx workflow.Context, by, reason string) {
+	w.st.Aborted = true
+	w.st.AbortReason = reason
+	w.event(ctx, EventAborted, "", by, fmt.Sprintf("%s aborted the incident: %s", by, reason), nil)
+	if w.cancelCurrent != nil {
+		w.cancelCurrent()
+	}
+}
+
+func (w *incident) onNote(ctx workflow.Context, n Note) {
+	w.progress++
+	w.event(ctx, EventNote, "", n.By, n.Text, nil)
+}

@@ -1,0 +1,139 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// Verify defaults (runbooks.Verify documents them).
+const (
+	defaultVerifyEvery  = 30 * time.Second
+	defaultVerifyWindow = 5 * time.Minute
+	defaultVerifyWithin = 5 * time.Minute
+)
+
+// verifyStep polls the step's traffic signal until it is on the right side of the threshold
+// or `within` passes. A change that did not help is reverted at once (the step's undo) and
+// the incident escalates; the runbook goes on either way.
+func (w *incident) verifyStep(ctx workflow.Context, i int) {
+	step := w.steps[i]
+	v := *step.Verify
+	every, window, within := v.Every.D(), v.Window.D(), v.Within.D()
+	if every <= 0 {
+		every = defaultVerifyEvery
+	}
+	if window <= 0 {
+		window = defaultVerifyWindow
+	}
+	if within <= 0 {
+		within = defaultVerifyWithin
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    heartbeatTimeout,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
+		Summary:             step.ID + " verify",
+	})
+	deadline := workflow.Now(ctx).Add(within)
+	route := w.status.Steps[i].Params["route"]
+
+	var last *activities.VerifyResult
+	for {
+		var res activities.VerifyResult
+		err := workflow.ExecuteActivity(actx, activities.VerifyActivity, activities.VerifyInput{
+			IncidentID: w.status.IncidentID, StepID: step.ID, Signal: v.Signal, Query: v.Query,
+			Route: route, Window: window, Now: workflow.Now(ctx),
+		}).Get(actx, &res)
+		switch {
+		case ctx.Err() != nil:
+			return // aborted while verifying: the step's undo runs at close anyway
+		case err != nil:
+			w.logger.Warn("A verify measurement failed", "step", step.ID, "error", err)
+		case res.Requests > 0:
+			last = &res
+			if verifyPasses(v, res.Value) {
+				w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify passed: %s = %.4g %s (%d requests)", v.Signal, res.Value, thresholdText(v), res.Requests),
+					map[string]string{"signal": v.Signal, "value": fmt.Sprint(res.Value), "result": "passed"})
+				return
+			}
+		}
+		if !workflow.Now(ctx).Add(every).Before(deadline.Add(time.Nanosecond)) {
+			break
+		}
+		if err := workflow.Sleep(ctx, every); err != nil {
+			return
+		}
+	}
+
+	if last == nil {
+		// Nothing to judge by: reverting a change blind could make things worse, so ask a human.
+		text := fmt.Sprintf("verify of step %s inconclusive: no %s measurement with traffic within %s; check by hand", step.ID, v.Signal, within)
+		w.event(ctx, EventVerify, step.ID, "", text, map[string]string{"signal": v.Signal, "result": "inconclusive"})
+		w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
+		return
+	}
+	w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify failed: %s = %.4g, not %s within %s", v.Signal, last.Value, thresholdText(v), within),
+		map[string]string{"signal": v.Signal, "value": fmt.Sprint(last.Value), "result": "failed"})
+	reverted := w.revertStep(ctx, i)
+	text := fmt.Sprintf("step %s did not bring %s %s within %s", step.ID, v.Signal, thresholdText(v), within)
+	if reverted {
+		text += "; its change was reverted"
+	} else {
+		text += "; there was no undo to revert it"
+	}
+	w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
+}
+
+func verifyPasses(v runbooks.Verify, value float64) bool {
+	if v.Below != nil && !(value < *v.Below) {
+		return false
+	}
+	if v.Above != nil && !(value > *v.Above) {
+		return false
+	}
+	return true
+}
+
+func thresholdText(v runbooks.Verify) string {
+	switch {
+	case v.Below != nil && v.Above != nil:
+		return fmt.Sprintf("between %g and %g", *v.Above, *v.Below)
+	case v.Below != nil:
+		return fmt.Sprintf("below %g", *v.Below)
+	case v.Above != nil:
+		return fmt.Sprintf("above %g", *v.Above)
+	}
+	return "in range"
+}
+
+// revertStep runs the step's registered undo now (no approval: verify asked for exactly
+// this) and marks the step reverted. It reports whether there was an undo to run.
+func (w *incident) revertStep(ctx workflow.Context, i int) bool {
+	step := w.steps[i]
+	j := -1
+	for k := len(w.status.Undo) - 1; k >= 0; k-- {
+		if e := w.status.Undo[k]; e.StepID == step.ID && e.State == undoRegistered {
+			j = k
+			break
+		}
+	}
+	if j < 0 {
+		return false
+	}
+	// The revert must finish even if an abort arrives meanwhile: a half-known state of the
+	// undo would leave close unsure whether to run it again.
+	revertCtx, _ := workflow.NewDisconnectedContext(ctx)
+	w.runUndo(revertCtx, j)
+	if w.status.Undo[j].State == undoDone {
+		w.status.Steps[i].State = StepReverted
+		w.status.Steps[i].Summary = "reverted: verify failed"
+		return true
+	}
+	return false
+}
