@@ -59,7 +59,7 @@ func TestBuiltinRunbooks(t *testing.T) {
 		t.Errorf("prompt-regression steps: %s", got)
 	}
 	rb := pr.Steps[3]
-	if rb.When != "steps.changes.outputs.count > 0" || rb.Approval == nil || !rb.Approval.FourEyes || rb.Approval.Groups[0] != "sre" {
+	if rb.When != `steps.changes.state == "done" && steps.changes.outputs.count > 0` || rb.Approval == nil || !rb.Approval.FourEyes || rb.Approval.Groups[0] != "sre" {
 		t.Errorf("rollback step: %+v %+v", rb, rb.Approval)
 	}
 	if pr.Steps[0].With["ttl"] != "4h" || pr.Steps[0].Undo != nil {

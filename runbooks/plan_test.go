@@ -66,7 +66,7 @@ func TestPlanPromptRegression(t *testing.T) {
 	if rollback.Digest != "" {
 		t.Errorf("a digest of unresolved params means nothing: %s", rollback.Digest)
 	}
-	if rollback.When != "steps.changes.outputs.count > 0" || rollback.WhenResult != nil {
+	if rollback.When != `steps.changes.state == "done" && steps.changes.outputs.count > 0` || rollback.WhenResult != nil {
 		t.Errorf("the condition depends on outputs and must stay undecided: %+v", rollback)
 	}
 	if !rollback.Approval.FourEyes {

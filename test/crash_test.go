@@ -30,8 +30,8 @@ func TestPromptRegressionSurvivesKillWhileAwaitingApproval(t *testing.T) {
 
 	// Four-eyes: the requester may not approve her own incident's rollback.
 	res := dev.quench(t, "incident", "approve", started.ShortID, "--as", "carol")
-	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "four-eyes") {
-		t.Fatalf("self-approval under four-eyes: exit %d, stderr %q; want a refusal naming four-eyes", res.ExitCode, res.Stderr)
+	if res.ExitCode == 0 || !strings.Contains(res.Stderr, "four eyes") {
+		t.Fatalf("self-approval under four-eyes: exit %d, stderr %q; want a refusal naming four eyes", res.ExitCode, res.Stderr)
 	}
 
 	w = dev.watch(t, started.IncidentID)
