@@ -98,21 +98,21 @@ func trafficLines(now time.Time) []byte {
 	var out []byte
 	add := func(at time.Time, version string, outTokens int, errType string) {
 		rec := map[string]any{
-			"time":                          at.UTC().Format(time.RFC3339),
-			"gen_ai.provider.name":          "openai",
-			"gen_ai.request.model":          "gpt-4o",
-			"gen_ai.response.model":         "gpt-4o-2024-08-06",
-			"gen_ai.operation.name":         "chat",
-			"gen_ai.usage.input_tokens":     400,
-			"gen_ai.usage.output_tokens":    outTokens,
+			"time":                           at.UTC().Format(time.RFC3339),
+			"gen_ai.provider.name":           "openai",
+			"gen_ai.request.model":           "gpt-4o",
+			"gen_ai.response.model":          "gpt-4o-2024-08-06",
+			"gen_ai.operation.name":          "chat",
+			"gen_ai.usage.input_tokens":      400,
+			"gen_ai.usage.output_tokens":     outTokens,
 			"gen_ai.response.finish_reasons": []string{"stop"},
-			"duration_ms":                   900,
-			"error.type":                    errType,
-			"route":                         "chat",
-			"prompt.name":                   "answer",
-			"prompt.version":                version,
-			"input":                         "user alice@example.com asks about invoice 42",
-			"output":                        "ok",
+			"duration_ms":                    900,
+			"error.type":                     errType,
+			"route":                          "chat",
+			"prompt.name":                    "answer",
+			"prompt.version":                 version,
+			"input":                          "user alice@example.com asks about invoice 42",
+			"output":                         "ok",
 		}
 		b, _ := json.Marshal(rec)
 		out = append(out, b...)
@@ -135,4 +135,3 @@ func writeTraffic(t *testing.T, dir string) string {
 	}
 	return path
 }
-
