@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // devProcess is a `quench dev` child process.
 type devProcess struct {
-	t        *testing.T
+	t        testing.TB
 	cmd      *exec.Cmd
 	logs     *lockedBuffer
 	done     chan struct{}
@@ -57,12 +57,12 @@ type devConfig struct {
 	Args         []string // extra flags (--prompts-repo, --traffic-log, ...)
 }
 
-func newDevConfig(t *testing.T, args ...string) devConfig {
+func newDevConfig(t testing.TB, args ...string) devConfig {
 	return devConfig{DataDir: t.TempDir(), TemporalPort: freePort(t), HTTPPort: freePort(t), Args: args}
 }
 
 // startDev starts `quench dev` and waits for its "ready" line (or its exit).
-func startDev(t *testing.T, cfg devConfig) *devProcess {
+func startDev(t testing.TB, cfg devConfig) *devProcess {
 	t.Helper()
 	args := append([]string{"dev", "--data-dir", cfg.DataDir,
 		"--temporal-port", fmt.Sprint(cfg.TemporalPort), "--no-ui",
@@ -241,7 +241,7 @@ func (w *watcher) waitFor(t *testing.T, kind, step string) map[string]any {
 
 func (w *watcher) stop() { w.cancel() }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
