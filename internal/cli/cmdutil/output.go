@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -106,4 +107,26 @@ func ParseKeyValues(args []string) (map[string]string, error) {
 // WriteCompactJSON writes v as one JSON line (for streams of events).
 func WriteCompactJSON(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
+}
+
+// FormatParams renders params as sorted "k=v" pairs on one line.
+func FormatParams(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+p[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+// Dash shows an empty table cell as "-".
+func Dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -77,7 +77,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		if r.ClosedAt != nil {
 			closed = ago(*r.ClosedAt)
 		}
-		t.Row(r.ShortID, r.Runbook, r.State, dash(r.Severity), dash(r.Service), ago(r.StartedAt), closed)
+		t.Row(r.ShortID, r.Runbook, r.State, cmdutil.Dash(r.Severity), cmdutil.Dash(r.Service), ago(r.StartedAt), closed)
 	}
 	return t.Flush()
 }

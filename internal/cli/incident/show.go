@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"time"
 
@@ -75,7 +74,7 @@ func renderStatus(w io.Writer, st workflows.Status) error {
 		fmt.Fprintf(w, "  closed:    %s\n", st.ClosedAt.Local().Format(time.DateTime))
 	}
 	if len(st.Params) > 0 {
-		fmt.Fprintf(w, "  params:    %s\n", formatParams(st.Params))
+		fmt.Fprintf(w, "  params:    %s\n", cmdutil.FormatParams(st.Params))
 	}
 	if st.Alerts.Received > 0 {
 		fmt.Fprintf(w, "  alerts:    %d received, %d firing, last %s\n", st.Alerts.Received, st.Alerts.Firing, st.Alerts.LastStatus)
@@ -101,7 +100,7 @@ func renderStatus(w io.Writer, st workflows.Status) error {
 		if p.Prompt != "" {
 			fmt.Fprintf(w, "  %s\n", p.Prompt)
 		}
-		fmt.Fprintf(w, "  params:  %s\n  digest:  %s\n", formatParams(p.Params), runbooks.ShortDigest(p.Digest))
+		fmt.Fprintf(w, "  params:  %s\n  digest:  %s\n", cmdutil.FormatParams(p.Params), runbooks.ShortDigest(p.Digest))
 		fmt.Fprintf(w, "  who:     %s (quorum %d%s)\n", strings.Join(p.Groups, ", "), p.Quorum, fourEyes(p.FourEyes))
 		if p.Deadline != nil {
 			fmt.Fprintf(w, "  until:   %s, then %s\n", p.Deadline.Local().Format(time.DateTime), p.OnTimeout)
@@ -149,19 +148,6 @@ func formatEvent(e workflows.Event) string {
 	return b.String()
 }
 
-func formatParams(p map[string]string) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, k+"="+p[k])
-	}
-	return strings.Join(parts, " ")
-}
-
 func fourEyes(on bool) string {
 	if on {
 		return ", four-eyes: the requester may not approve"
@@ -180,13 +166,6 @@ func oneLine(s string) string {
 func short(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
-	}
-	return s
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
 	}
 	return s
 }

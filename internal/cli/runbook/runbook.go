@@ -133,7 +133,7 @@ func showRun(opts *ShowOptions) error {
 			if p.Required {
 				def = "(required)"
 			}
-			t.Row("  "+p.Name, dash(p.From), dash(def), p.Description)
+			t.Row("  "+p.Name, cmdutil.Dash(p.From), cmdutil.Dash(def), p.Description)
 		}
 		t.Flush()
 	}
@@ -309,7 +309,7 @@ func planRun(opts *PlanOptions) error {
 	}
 	w := opts.IO.Out
 	fmt.Fprintf(w, "Plan for %s (%s) — nothing is changed by planning\n", spec.Name, spec.Title)
-	fmt.Fprintf(w, "params: %s\n\n", formatParams(params))
+	fmt.Fprintf(w, "params: %s\n\n", cmdutil.FormatParams(params))
 	for i, s := range steps {
 		effect := "reads only"
 		if s.SideEffect {
@@ -324,7 +324,7 @@ func planRun(opts *PlanOptions) error {
 			fmt.Fprintf(w, "   when:     %s  → %s\n", s.When, res)
 		}
 		if len(s.Params) > 0 {
-			fmt.Fprintf(w, "   with:     %s\n", formatParams(s.Params))
+			fmt.Fprintf(w, "   with:     %s\n", cmdutil.FormatParams(s.Params))
 		}
 		if s.Approval != nil {
 			fmt.Fprintf(w, "   approval: %s, quorum %d%s, timeout %s → %s\n", strings.Join(s.Approval.Groups, ", "),
@@ -384,14 +384,6 @@ func completeNames(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([
 	}
 }
 
-func formatParams(p map[string]string) string {
-	var parts []string
-	for _, k := range sortedKeys(p) {
-		parts = append(parts, k+"="+p[k])
-	}
-	return strings.Join(parts, " ")
-}
-
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -418,13 +410,6 @@ func orForever(d runbooks.Duration) string {
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
-	}
-	return s
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
 	}
 	return s
 }
