@@ -112,8 +112,11 @@ func renderStatus(w io.Writer, st workflows.Status) error {
 		for i := len(st.Undo) - 1; i >= 0; i-- {
 			u := st.Undo[i]
 			state := u.State
-			if state == "" {
-				state = "registered"
+			switch {
+			case state == "" && u.Keep:
+				state = "kept: will not run"
+			case state == "":
+				state = "will run on close"
 			}
 			fmt.Fprintf(w, "  %s  %s  [%s]\n", u.Undo.Action, u.Undo.Description, state)
 		}
