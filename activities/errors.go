@@ -3,6 +3,7 @@ package activities
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -41,6 +42,39 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p)
 }
 
+// retryAfterError marks an adapter error the remote side asked to retry after a delay (a
+// 429 or 503 with Retry-After).
+type retryAfterError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as retryable no sooner than delay: the activity turns it into a
+// retryable failure whose next retry waits delay (Temporal's NextRetryDelay) instead of
+// the step's backoff. A zero delay leaves err as it is.
+func RetryAfter(err error, delay time.Duration) error {
+	if err == nil || delay <= 0 {
+		return err
+	}
+	return &retryAfterError{err: err, delay: delay}
+}
+
+// RetryDelay reports the delay a RetryAfter error asked for.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.delay, true
+	}
+	return 0, false
+}
+
+// ErrTypeRateLimited is the type of a retryable failure that waits the remote side's
+// Retry-After before the next attempt.
+const ErrTypeRateLimited = "RateLimited"
+
 // invalidParams fails the step without retries: the runbook or its params must change.
 func invalidParams(action, format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(action+": "+fmt.Sprintf(format, args...), ErrTypeInvalidParams, nil)
@@ -63,6 +97,10 @@ func classify(action string, err error) error {
 	}
 	if IsPermanent(err) {
 		return temporal.NewNonRetryableApplicationError(action+": "+err.Error(), ErrTypePermanent, err)
+	}
+	if delay, ok := RetryDelay(err); ok {
+		return temporal.NewApplicationErrorWithOptions(action+": "+err.Error(), ErrTypeRateLimited,
+			temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: delay})
 	}
 	return fmt.Errorf("%s: %w", action, err)
 }

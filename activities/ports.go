@@ -67,6 +67,10 @@ type PromptCommit struct {
 	Date    time.Time    `json:"date"`
 	Message string       `json:"message"` // the subject line
 	Files   []FileChange `json:"files"`
+	// PR is the pull request that brought the change in, when the host knows it (GitHub).
+	PR int `json:"pr,omitempty"`
+	// URL shows the commit on the host, when there is one.
+	URL string `json:"url,omitempty"`
 }
 
 // FileChange is one file of a commit, under the prompts path.
@@ -88,6 +92,14 @@ type RollbackRequest struct {
 	// At is the commit's author and committer time: the workflow's step time, so a retry
 	// builds a byte-identical commit.
 	At time.Time
+	// Through, when set, is the newest suspect commit (what the responder reviewed): a later
+	// commit that changed one of the files to restore is a conflict a human resolves.
+	// Empty: every commit up to Until is a suspect.
+	Through string
+	// Incident is the incident ID and Evidence a one-line evidence summary, for a pull
+	// request body (hosts without pull requests ignore them).
+	Incident string
+	Evidence string
 }
 
 // RollbackResult is the proposed rollback.
@@ -99,11 +111,24 @@ type RollbackResult struct {
 	Reverted []string     `json:"reverted,omitempty"`
 	Files    []FileChange `json:"files,omitempty"` // what the rollback commit changes
 	URL      string       `json:"url,omitempty"`
+	PR       int          `json:"pr,omitempty"` // the pull request proposing it, on hosts that have them
 	// AlreadyExisted: the branch was already there with exactly this rollback (a retry).
 	AlreadyExisted bool `json:"already_existed,omitempty"`
 	// NoOp: nothing to roll back; Reason says why.
 	NoOp   bool   `json:"noop,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Applied: the rollback is live, not a proposal (a prompt store that deploys by label,
+	// such as Langfuse, moves the label back); Moves records each label before and after.
+	Applied bool        `json:"applied,omitempty"`
+	Moves   []LabelMove `json:"moves,omitempty"`
+}
+
+// LabelMove is a deployment label of a prompt moved from one version to another.
+type LabelMove struct {
+	Prompt string `json:"prompt"`
+	Label  string `json:"label"`
+	From   int    `json:"from"` // 0: the label was on no version
+	To     int    `json:"to"`
 }
 
 // Freezer holds and releases freezes of prompt deploys. The worker implements it with

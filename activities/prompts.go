@@ -15,7 +15,7 @@ type PromptActivities struct {
 
 func (a *PromptActivities) promptsReady() error {
 	if a.Prompts == nil {
-		return notConfigured("no prompts repository configured: start quench with --prompts-repo PATH (a local git repository; --prompts-path for the folder inside it)")
+		return notConfigured("no prompts repository configured: start quench with --prompts-repo PATH (a local git repository; --prompts-path for the folder inside it), or set github.repo in the config")
 	}
 	return nil
 }
@@ -46,7 +46,7 @@ func (a *PromptActivities) Changes(ctx context.Context, in StepInput) (StepResul
 		for _, c := range commits[:min(len(commits), maxCommitsInOutputs)] {
 			listed = append(listed, commitOutput(c))
 		}
-		out := map[string]any{"count": len(commits), "commits": listed, "suspect": "", "last_good": ""}
+		out := map[string]any{"count": len(commits), "commits": listed, "suspect": "", "last_good": "", "newest": ""}
 		if len(commits) == 0 {
 			return StepResult{
 				Summary: fmt.Sprintf("no prompt changes in the last %s", since),
@@ -56,6 +56,7 @@ func (a *PromptActivities) Changes(ctx context.Context, in StepInput) (StepResul
 		oldest := commits[len(commits)-1]
 		out["suspect"] = oldest.SHA
 		out["last_good"] = oldest.Parent
+		out["newest"] = commits[0].SHA
 		return StepResult{
 			Summary: fmt.Sprintf("%s in the last %s; oldest suspect %s %q by %s",
 				plural(len(commits), "prompt change", "prompt changes"), since, oldest.Short,
@@ -70,10 +71,17 @@ func commitOutput(c PromptCommit) map[string]any {
 	for _, f := range c.Files {
 		files = append(files, map[string]any{"path": f.Path, "added": f.Added, "deleted": f.Deleted})
 	}
-	return map[string]any{
+	out := map[string]any{
 		"sha": c.SHA, "short": c.Short, "author": c.Author,
 		"date": c.Date.UTC().Format(time.RFC3339), "message": c.Message, "files": files,
 	}
+	if c.PR != 0 {
+		out["pr"] = c.PR
+	}
+	if c.URL != "" {
+		out["url"] = c.URL
+	}
+	return out
 }
 
 // RollbackPR proposes a rollback of the prompts on branch quench/rollback-<incident>
@@ -97,12 +105,15 @@ func (a *PromptActivities) RollbackPR(ctx context.Context, in StepInput) (StepRe
 	}
 	now := stepNow(in)
 	req := RollbackRequest{
-		Branch:  rollbackBranchPrefix + short,
-		Good:    p.str("good"),
-		Since:   now.Add(-since),
-		Until:   now,
-		Message: rollbackMessage(in),
-		At:      now,
+		Branch:   rollbackBranchPrefix + short,
+		Good:     p.str("good"),
+		Since:    now.Add(-since),
+		Until:    now,
+		Message:  rollbackMessage(in),
+		At:       now,
+		Through:  p.str("through"),
+		Incident: in.IncidentID,
+		Evidence: p.str("evidence"),
 	}
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
 		rb, err := a.Prompts.Rollback(ctx, req)
@@ -122,14 +133,26 @@ func (a *PromptActivities) RollbackPR(ctx context.Context, in StepInput) (StepRe
 		if rb.NoOp {
 			return StepResult{Summary: "no rollback proposed: " + rb.Reason, Outputs: out, NoOp: true}, nil
 		}
+		if rb.Applied {
+			return appliedRollback(rb, out), nil
+		}
 		summary := fmt.Sprintf("rollback proposed on branch %s (commit %s): restores the prompts to %s",
 			rb.Branch, shortSHA(rb.Commit), shortSHA(rb.Good))
+		if rb.PR != 0 {
+			out["pr"] = rb.PR
+			summary = fmt.Sprintf("rollback pull request #%d proposed (branch %s, commit %s): restores the prompts to %s",
+				rb.PR, rb.Branch, shortSHA(rb.Commit), shortSHA(rb.Good))
+		}
 		if len(shorts) > 0 {
 			summary += fmt.Sprintf(", reverting %s (%s)", plural(len(shorts), "commit", "commits"), strings.Join(shorts, ", "))
 		}
 		res := StepResult{Summary: summary, Outputs: out}
 		if rb.URL != "" {
-			res.Links = []Link{{Name: "rollback branch " + rb.Branch, URL: rb.URL}}
+			name := "rollback branch " + rb.Branch
+			if rb.PR != 0 {
+				name = fmt.Sprintf("rollback pull request #%d", rb.PR)
+			}
+			res.Links = []Link{{Name: name, URL: rb.URL}}
 		}
 		return res, nil
 	})

@@ -18,6 +18,8 @@ type Deps struct {
 	Notifier Notifier // nil: notify logs only
 	Policy   Policy
 	Logger   *slog.Logger
+	// FreezeEnforcer makes the prompts host enforce freezes (GitHub); nil: nothing to enforce.
+	FreezeEnforcer FreezeEnforcer
 }
 
 // Register registers every activity under its catalog name, plus traffic.measure and the
@@ -28,6 +30,7 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 	traffic := &TrafficActivities{Traffic: deps.Traffic, Evidence: deps.Evidence}
 	notify := &NotifyActivities{Notifier: deps.Notifier, Logger: deps.Logger}
 	policy := &PolicyActivities{Policy: deps.Policy}
+	enforce := &FreezeEnforceActivities{Enforcer: deps.FreezeEnforcer}
 
 	for name, fn := range map[string]any{
 		ActionGatewaySwitch:   gateway.Switch,
@@ -40,6 +43,7 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 		ActionPromptsRollback: prompts.RollbackPR,
 		ActionNotify:          notify.Notify,
 		PolicyActivity:        policy.Load,
+		EnforceFreezeActivity: enforce.Enforce,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

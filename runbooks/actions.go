@@ -90,7 +90,7 @@ func init() {
 		Params: []ActionParam{
 			{Name: "since", Type: TypeDuration, Default: "24h", Description: "how far back to look"},
 		},
-		Outputs:        []string{"count", "commits", "suspect", "last_good"},
+		Outputs:        []string{"count", "commits", "suspect", "last_good", "newest"},
 		DefaultTimeout: Duration(60e9),
 	})
 	register(Action{
@@ -119,8 +119,10 @@ func init() {
 		Params: []ActionParam{
 			{Name: "good", Type: TypeString, Description: "commit to restore to (default: the parent of the oldest suspect commit)"},
 			{Name: "since", Type: TypeDuration, Default: "24h", Description: "window in which changes are suspect, when good is not given"},
+			{Name: "through", Type: TypeString, Description: "newest suspect commit (the one reviewed); a later change to the same files is a conflict for a human"},
+			{Name: "evidence", Type: TypeString, Description: "one-line evidence summary for the pull request body"},
 		},
-		Outputs:        []string{"branch", "commit", "url", "reverted", "noop"},
+		Outputs:        []string{"branch", "commit", "url", "reverted", "noop", "pr"},
 		DefaultTimeout: Duration(2 * 60e9),
 	})
 	register(Action{

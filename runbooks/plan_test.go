@@ -60,7 +60,7 @@ func TestPlanPromptRegression(t *testing.T) {
 		t.Errorf("freeze: %+v", freeze)
 	}
 	rollback := plan[3]
-	if !reflect.DeepEqual(rollback.Unresolved, []string{"good"}) || rollback.Params["good"] != "<output of steps.changes.outputs.last_good>" {
+	if !reflect.DeepEqual(rollback.Unresolved, []string{"evidence", "good", "through"}) || rollback.Params["good"] != "<output of steps.changes.outputs.last_good>" {
 		t.Errorf("rollback's good waits for the changes step: %+v", rollback)
 	}
 	if rollback.Digest != "" {

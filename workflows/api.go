@@ -26,6 +26,7 @@ const (
 // Signals, updates and queries on an incident.
 const (
 	SignalAlert   = "alert"   // alert.Alert: a new, repeated or resolved alert of the group
+	SignalAlerts  = "alerts"  // []alert.Alert: several alerts of the group at once (ingest's group commit)
 	SignalResolve = "resolve" // Resolve: a human says the condition is over
 	SignalAbort   = "abort"   // Abort: stop now, run undos
 	SignalNote    = "note"    // Note: a line on the timeline
@@ -70,11 +71,14 @@ type IncidentInput struct {
 	Spec       runbooks.Spec     `json:"spec"`        // resolved and validated, carries its digest
 	Params     map[string]string `json:"params"`      // resolved (defaults, alert labels, k=v)
 	Alert      *alert.Alert      `json:"alert,omitempty"`
-	Requester  string            `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
-	Source     string            `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
-	Severity   string            `json:"severity,omitempty"`
-	Service    string            `json:"service,omitempty"`
-	State      *IncidentState    `json:"state,omitempty"`
+	// AlertSignalled: Alert also arrives in the signal of the signal-with-start that starts
+	// the incident (ingest), so it is counted there, once, not at start.
+	AlertSignalled bool           `json:"alert_signalled,omitempty"`
+	Requester      string         `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
+	Source         string         `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
+	Severity       string         `json:"severity,omitempty"`
+	Service        string         `json:"service,omitempty"`
+	State          *IncidentState `json:"state,omitempty"`
 }
 
 // Resolve is the payload of SignalResolve.
@@ -262,6 +266,8 @@ type IncidentState struct {
 	SeenAlerts  map[string]string `json:"seen_alerts,omitempty"` // fingerprint -> last status
 	Aborted     bool              `json:"aborted,omitempty"`
 	AbortReason string            `json:"abort_reason,omitempty"`
+	// Chat is the incident's chat card (only when Policy.ChatEnabled).
+	Chat *ChatState `json:"chat,omitempty"`
 }
 
 // FreezeInput starts the freeze workflow of one scope. State is set by continue-as-new.

@@ -35,11 +35,14 @@ func FreezeWorkflow(ctx workflow.Context, in FreezeInput) (FreezeState, error) {
 	}
 	freezeCh := workflow.GetSignalChannel(ctx, SignalFreeze)
 	unfreezeCh := workflow.GetSignalChannel(ctx, SignalUnfreeze)
+	enforce := newEnforcer(ctx, in.State != nil)
 
 	for {
 		f.expire(ctx)
-		if f.handled > 0 && f.shouldContinueAsNew(ctx) {
+		enforce.sync(ctx, f.state)
+		if f.handled+enforce.runs > 0 && f.shouldContinueAsNew(ctx) {
 			f.drain(ctx, freezeCh, unfreezeCh)
+			enforce.settle(ctx)
 			return f.state, workflow.NewContinueAsNewError(ctx, FreezeWorkflowName, FreezeInput{Scope: f.state.Scope, State: &f.state})
 		}
 
@@ -58,6 +61,7 @@ func FreezeWorkflow(ctx workflow.Context, in FreezeInput) (FreezeState, error) {
 		if next, ok := f.nextExpiry(); ok {
 			sel.AddFuture(workflow.NewTimer(timerCtx, next.Sub(workflow.Now(ctx))), func(workflow.Future) {})
 		}
+		enforce.addTo(ctx, timerCtx, sel, f.state.Frozen)
 		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
 		sel.Select(ctx)
 		cancelTimer()

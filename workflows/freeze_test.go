@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -8,9 +9,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/quench-dev/quench/activities"
 )
 
 func newFreezeEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, time.Time) {
@@ -18,6 +22,10 @@ func newFreezeEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, time.Time) 
 	suite := testSuite(t)
 	env := suite.NewTestWorkflowEnvironment()
 	Register(env)
+	// No prompts host enforces freezes here (as without github: configured).
+	env.RegisterActivityWithOptions(func(context.Context, activities.FreezeEnforcement) (activities.EnforceResult, error) {
+		return activities.EnforceResult{}, nil
+	}, activity.RegisterOptions{Name: activities.EnforceFreezeActivity})
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)
 	return env, start

@@ -28,6 +28,7 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (Status, error) {
 			fmt.Sprintf("incident started by %s from %s: runbook %s", w.status.Requester, w.status.Source, w.status.Runbook), nil)
 	}
 	w.upsertAllSearch(ctx)
+	w.startChat(ctx)
 
 	err := w.run(ctx)
 	if errors.Is(err, errContinueAsNew) {
@@ -107,6 +108,7 @@ func (w *incident) finish(ctx workflow.Context) error {
 	w.event(ctx, EventClosed, "", "", "incident closed: "+final, map[string]string{"state": final})
 	w.status.State = final
 	w.upsertSearch(ctx, searchStatusKey.ValueSet(final))
+	w.flushChat(ctx)
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
 
@@ -116,6 +118,7 @@ func (w *incident) continueAsNew(ctx workflow.Context) error {
 		return err
 	}
 	w.drainSignals(ctx)
+	w.flushChat(ctx)
 	next := w.in
 	next.State = w.st
 	w.logger.Info("Continuing as new", "runs", w.status.Runs, "next_step", w.st.NextStep)

@@ -10,12 +10,13 @@ import (
 
 // signalChannels are the incident's inbound signals.
 type signalChannels struct {
-	alert, resolve, abort, note workflow.ReceiveChannel
+	alert, alerts, resolve, abort, note workflow.ReceiveChannel
 }
 
 func (w *incident) channels(ctx workflow.Context) signalChannels {
 	return signalChannels{
 		alert:   workflow.GetSignalChannel(ctx, SignalAlert),
+		alerts:  workflow.GetSignalChannel(ctx, SignalAlerts),
 		resolve: workflow.GetSignalChannel(ctx, SignalResolve),
 		abort:   workflow.GetSignalChannel(ctx, SignalAbort),
 		note:    workflow.GetSignalChannel(ctx, SignalNote),
@@ -42,7 +43,7 @@ func (w *incident) listenForSignals(ctx workflow.Context) {
 }
 
 func (ch signalChannels) buffered() bool {
-	return ch.alert.Len() > 0 || ch.resolve.Len() > 0 || ch.abort.Len() > 0 || ch.note.Len() > 0
+	return ch.alert.Len() > 0 || ch.alerts.Len() > 0 || ch.resolve.Len() > 0 || ch.abort.Len() > 0 || ch.note.Len() > 0
 }
 
 // drainSignals handles every signal already delivered but not yet received, so none is lost
@@ -55,6 +56,14 @@ func (w *incident) drainSignals(ctx workflow.Context) {
 		for ch.alert.ReceiveAsync(&a) {
 			w.onAlert(ctx, a)
 			a, more = alert.Alert{}, true
+		}
+		// A batch is exactly its alerts one by one: same counting, same dedup.
+		var batch []alert.Alert
+		for ch.alerts.ReceiveAsync(&batch) {
+			for _, a := range batch {
+				w.onAlert(ctx, a)
+			}
+			batch, more = nil, true
 		}
 		var r Resolve
 		for ch.resolve.ReceiveAsync(&r) {
@@ -74,17 +83,24 @@ func (w *incident) drainSignals(ctx workflow.Context) {
 	}
 }
 
-// recordInitialAlert counts the alert that started the incident as seen.
+// recordInitialAlert counts the alert that started the incident as seen. It adds to what
+// signals handled so far counted: the signal listener may already have run.
+// With AlertSignalled the start's own signal carries the alert and counts it.
 func (w *incident) recordInitialAlert(ctx workflow.Context) {
-	if w.in.Alert == nil {
+	if w.in.Alert == nil || w.in.AlertSignalled {
 		return
 	}
 	a := *w.in.Alert
 	s := &w.status.Alerts
+	s.Received++
+	id, status := alertIdentity(a), alertStatus(a)
+	if prev, seen := w.st.SeenAlerts[id]; seen && prev == status {
+		return
+	}
 	now := workflow.Now(ctx)
-	s.Received, s.Distinct = 1, 1
-	s.LastStatus, s.LastAt = alertStatus(a), &now
-	w.st.SeenAlerts[alertIdentity(a)] = alertStatus(a)
+	w.st.SeenAlerts[id] = status
+	s.Distinct++
+	s.LastStatus, s.LastAt = status, &now
 	s.Firing = w.countFiring()
 }
 

@@ -49,6 +49,8 @@ type incident struct {
 	cancelCurrent workflow.CancelFunc
 	// closed is set once the final state is recorded; decisions are refused after it.
 	closed bool
+	// chat is this run's chat outbox; nil when chat is off (announce.go).
+	chat *announcer
 }
 
 func newIncident(ctx workflow.Context, in IncidentInput) *incident {
@@ -96,6 +98,7 @@ func (w *incident) event(ctx workflow.Context, kind, stepID, actor, text string,
 	w.status.Timeline = append(w.status.Timeline, Event{
 		At: workflow.Now(ctx), Kind: kind, StepID: stepID, Actor: actor, Text: text, Data: data,
 	})
+	w.announce(w.status.Timeline[len(w.status.Timeline)-1], w.status.TimelineDropped+len(w.status.Timeline))
 	if over := len(w.status.Timeline) - timelineCap; over > 0 {
 		w.status.Timeline = append([]Event(nil), w.status.Timeline[over:]...)
 		w.status.TimelineDropped += over

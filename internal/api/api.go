@@ -33,7 +33,9 @@ type Options struct {
 	Tokens map[string]string
 	// Registry holds quench's metrics; nil uses the default registry.
 	Registry *prometheus.Registry
-	Logger   *slog.Logger
+	// UnmatchedAlerts serves GET /api/v1/alerts/unmatched: alerts that started nothing.
+	UnmatchedAlerts http.Handler
+	Logger          *slog.Logger
 }
 
 // New returns the API's handler.
@@ -64,6 +66,11 @@ func New(opts Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/incidents/{id}/abort", h.authed(h.signal(workflows.SignalAbort)))
 	mux.HandleFunc("POST /api/v1/incidents/{id}/notes", h.authed(h.signal(workflows.SignalNote)))
 	mux.HandleFunc("GET /api/v1/freeze/{scope}", h.authed(h.freeze))
+	if opts.UnmatchedAlerts != nil {
+		mux.HandleFunc("GET /api/v1/alerts/unmatched", h.authed(func(w http.ResponseWriter, r *http.Request, _ string) {
+			opts.UnmatchedAlerts.ServeHTTP(w, r)
+		}))
+	}
 	return mux
 }
 

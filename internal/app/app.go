@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
@@ -24,7 +25,10 @@ import (
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/ingest"
+	"github.com/quench-dev/quench/internal/slackapp"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
+	"github.com/quench-dev/quench/internal/targets/prompts/github"
 	"github.com/quench-dev/quench/internal/targets/prompts/gitrepo"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/runbooks"
@@ -34,9 +38,11 @@ import (
 // Targets are the embedded default targets built from the config.
 type Targets struct {
 	Routes   *routetable.Table
-	Prompts  *gitrepo.Repo // nil without prompts.repo
-	Traffic  *jsonl.Log    // nil without traffic.log
+	Prompts  *gitrepo.Repo   // nil without prompts.repo
+	GitHub   *github.Adapter // nil without github.repo; when set, the prompts target instead of Prompts
+	Traffic  *jsonl.Log      // nil without traffic.log
 	Evidence *evidence.Store
+	LLM      *LLMTargets // LiteLLM/Portkey, Langfuse/Prometheus, Langfuse prompts (llm.go)
 }
 
 // OpenTargets opens the targets the config names. The routing table and evidence store
@@ -57,6 +63,12 @@ func OpenTargets(cfg *config.Config) (*Targets, error) {
 	}
 	if cfg.Traffic.Log != "" {
 		t.Traffic = jsonl.New(cfg.Traffic.Log)
+	}
+	if t.GitHub, err = OpenGitHub(cfg, slog.Default()); err != nil {
+		return nil, err
+	}
+	if t.LLM, err = OpenLLMTargets(cfg, slog.Default()); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -88,7 +100,10 @@ func NewWorker(c client.Client, cfg *config.Config, t *Targets, policy activitie
 	if t.Traffic != nil {
 		deps.Traffic = t.Traffic
 	}
+	useGitHub(&deps, t, cfg, policy)
+	useLLMTargets(&deps, t, c)
 	activities.Register(w, deps)
+	registerChat(w, cfg, logger)
 	return w
 }
 
@@ -100,13 +115,30 @@ func PolicyFrom(cfg *config.Config, open bool, uiURL string) activities.Policy {
 		Groups:          cfg.Approvers,
 		OpenGroups:      open,
 		EscalationGroup: cfg.EscalationGroup,
+		ChatEnabled:     cfg.Slack.Enabled(),
 		UIURL:           uiURL,
 	}
 }
 
-// HTTPServer builds the HTTP server (API, routes, health, metrics). It refuses to serve
-// the API without tokens on a non-loopback address.
-func HTTPServer(cfg *config.Config, svc *incidents.Service, routes http.Handler, logger *slog.Logger) (*http.Server, error) {
+// HTTP is the HTTP server and what `quench dev`/`server` report about it at start.
+type HTTP struct {
+	Server *http.Server
+	// Registry holds quench's metrics, served at /metrics.
+	Registry *prometheus.Registry
+	Hooks    *ingest.Handler
+	// UnauthenticatedHooks are the hook sources that accept posts without credentials
+	// (loopback, or hooks.allow_unauthenticated).
+	UnauthenticatedHooks []string
+	// HookSources are the enabled hook sources.
+	HookSources []string
+	// Slack handles Slack's commands and clicks (nil without slack config); Socket Mode uses it too.
+	Slack *slackapp.Handler
+}
+
+// HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
+// refuses to serve the API without tokens, or a hook without credentials, on an address
+// other machines can reach, unless the config says so explicitly.
+func HTTPServer(cfg *config.Config, svc *incidents.Service, routes http.Handler, logger *slog.Logger) (*HTTP, error) {
 	tokens := map[string]string{}
 	for who, ref := range cfg.API.Tokens {
 		v, err := config.Secret(ref)
@@ -118,8 +150,54 @@ func HTTPServer(cfg *config.Config, svc *incidents.Service, routes http.Handler,
 	if len(tokens) == 0 && !config.IsLoopback(cfg.HTTP.Listen) {
 		return nil, fmt.Errorf("refusing to serve the API on %s without authentication: configure api.tokens, or listen on 127.0.0.1", cfg.HTTP.Listen)
 	}
-	h := api.New(api.Options{Incidents: svc, Routes: routes, Tokens: tokens, Logger: logger})
-	return &http.Server{Addr: cfg.HTTP.Listen, Handler: h, ReadHeaderTimeout: 5 * time.Second}, nil
+	hooks, err := hookOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	open, err := cfg.UnauthenticatedHooks()
+	if err != nil {
+		return nil, err
+	}
+	if len(open) > 0 && !config.IsLoopback(cfg.HTTP.Listen) {
+		logger.Warn("alert webhooks accept unauthenticated posts on a non-loopback address (hooks.allow_unauthenticated)", "sources", open, "listen", cfg.HTTP.Listen)
+	}
+
+	reg := NewRegistry()
+	metrics := ingest.NewMetrics(reg)
+	hooks.Runbooks = svc.Runbooks
+	hooks.Metrics = metrics
+	hooks.Logger = logger.With("component", "ingest")
+	hooks.Dispatcher = ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger})
+	hookHandler := ingest.NewHandler(hooks)
+
+	apiHandler := api.New(api.Options{Incidents: svc, Routes: routes, Tokens: tokens, Registry: reg,
+		UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger})
+	mux := http.NewServeMux()
+	mux.Handle("/hooks/", hookHandler)
+	slack, err := slackHandler(mux, cfg, svc, logger)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", apiHandler)
+	if err := mountGitHubHook(mux, cfg, svc, logger); err != nil {
+		return nil, err
+	}
+	if err := mountLangfuseHook(mux, cfg, svc, logger); err != nil {
+		return nil, err
+	}
+	h := &HTTP{
+		Server:               &http.Server{Addr: cfg.HTTP.Listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		Registry:             reg,
+		Hooks:                hookHandler,
+		UnauthenticatedHooks: open,
+		Slack:                slack,
+	}
+	for _, source := range config.HookSources {
+		if !hooks.Disabled[source] {
+			h.HookSources = append(h.HookSources, source)
+		}
+	}
+	return h, nil
 }
 
 // Listen binds the HTTP server's address now, so a port in use is reported at start.

@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/quench-dev/quench/internal/cli/bench"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/cli/evidence"
 	"github.com/quench-dev/quench/internal/cli/freeze"
 	"github.com/quench-dev/quench/internal/cli/incident"
 	"github.com/quench-dev/quench/internal/cli/runbook"
@@ -52,9 +54,11 @@ Then, in another terminal:      quench incident start provider-outage`,
 		incident.NewCmdIncident(f),
 		runbook.NewCmdRunbook(f),
 		freeze.NewCmdFreeze(f),
+		evidence.NewCmdEvidence(f),
 		serve.NewCmdDev(f, nil),
 		serve.NewCmdWorker(f, nil),
 		serve.NewCmdServer(f, nil),
+		bench.NewCmdBench(f),
 	)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)

@@ -33,6 +33,9 @@ type Config struct {
 	Prompts         Prompts `yaml:"prompts"`
 	Traffic         Traffic `yaml:"traffic"`
 	API             API     `yaml:"api"`
+	Hooks           Hooks   `yaml:"hooks"`
+	GitHub          GitHub  `yaml:"github"`
+	Slack           Slack   `yaml:"slack"`
 
 	// Path is the file this was read from ("" when none).
 	Path string `yaml:"-"`
@@ -58,6 +61,10 @@ type HTTP struct {
 // Gateway configures the embedded routing table: route -> providers, first is primary.
 type Gateway struct {
 	Routes map[string][]string `yaml:"routes"`
+	// Kind: embedded (default), litellm or portkey (see llm.go).
+	Kind    string  `yaml:"kind"`
+	LiteLLM LiteLLM `yaml:"litellm"`
+	Portkey Portkey `yaml:"portkey"`
 }
 
 // Prompts configures the local git prompts repository.
@@ -65,17 +72,70 @@ type Prompts struct {
 	Repo   string `yaml:"repo"`
 	Path   string `yaml:"path"`
 	Branch string `yaml:"branch"`
+	// Kind: git (default) or langfuse (see llm.go).
+	Kind     string          `yaml:"kind"`
+	Langfuse LangfusePrompts `yaml:"langfuse"`
 }
 
 // Traffic configures the JSONL request log.
 type Traffic struct {
 	Log string `yaml:"log"`
+	// Kind: jsonl (default), langfuse or prometheus (see llm.go).
+	Kind       string          `yaml:"kind"`
+	Langfuse   LangfuseTraffic `yaml:"langfuse"`
+	Prometheus Prometheus      `yaml:"prometheus"`
 }
 
 // API configures the HTTP API's callers: identity -> token secret reference.
 type API struct {
 	Tokens map[string]string `yaml:"tokens"`
 }
+
+// Hooks configures the alert webhooks, POST /hooks/{source}.
+type Hooks struct {
+	// AllowUnauthenticated accepts posts to a source without credentials on a non-loopback
+	// listener. On loopback they are accepted anyway (quench dev).
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+	// MaxBodyBytes caps a webhook's body (default 1 MiB).
+	MaxBodyBytes int      `yaml:"max_body_bytes"`
+	Alertmanager HookAuth `yaml:"alertmanager"`
+	Grafana      HookAuth `yaml:"grafana"`
+	PagerDuty    HookAuth `yaml:"pagerduty"`
+	Datadog      HookAuth `yaml:"datadog"`
+	Generic      HookAuth `yaml:"generic"`
+}
+
+// HookAuth is one source's credentials, as secret references (env:NAME or file:/path).
+type HookAuth struct {
+	Token      string `yaml:"token"`       // bearer token the sender presents
+	HMACSecret string `yaml:"hmac_secret"` // the sender's signature secret
+	// Disabled turns the source's hook off (404), so a listener open to the network need
+	// not hold credentials for a source nobody uses.
+	Disabled bool `yaml:"disabled"`
+}
+
+// HookSources are the webhook sources, in the order quench lists them.
+var HookSources = []string{"alertmanager", "grafana", "pagerduty", "datadog", "generic"}
+
+// Source returns a source's credentials by its name in HookSources.
+func (h Hooks) Source(name string) (HookAuth, bool) {
+	switch name {
+	case "alertmanager":
+		return h.Alertmanager, true
+	case "grafana":
+		return h.Grafana, true
+	case "pagerduty":
+		return h.PagerDuty, true
+	case "datadog":
+		return h.Datadog, true
+	case "generic":
+		return h.Generic, true
+	}
+	return HookAuth{}, false
+}
+
+// HasCredentials reports whether the source is configured with a token or an HMAC secret.
+func (a HookAuth) HasCredentials() bool { return a.Token != "" || a.HMACSecret != "" }
 
 // Defaults.
 const (
@@ -86,6 +146,8 @@ const (
 	DefaultUIPort    = 8233
 	DefaultRetention = "720h"
 	DefaultPromptDir = "prompts/"
+	// DefaultMaxHookBody is hooks.max_body_bytes unless set.
+	DefaultMaxHookBody = 1 << 20
 )
 
 // DefaultRoutes is the routing table a fresh `quench dev` serves.
@@ -148,6 +210,10 @@ func (c *Config) applyDefaults() {
 	if c.Prompts.Path == "" {
 		c.Prompts.Path = DefaultPromptDir
 	}
+	if c.Hooks.MaxBodyBytes == 0 {
+		c.Hooks.MaxBodyBytes = DefaultMaxHookBody
+	}
+	c.GitHub.applyDefaults()
 }
 
 func (c *Config) validate() error {
@@ -163,15 +229,34 @@ func (c *Config) validate() error {
 		}
 	}
 	for who, ref := range c.API.Tokens {
-		if !strings.HasPrefix(ref, "env:") && !strings.HasPrefix(ref, "file:") {
+		if !isSecretRef(ref) {
 			problems = append(problems, fmt.Sprintf("api.tokens.%s: write env:NAME or file:/path, never the token itself", who))
 		}
 	}
+	for _, source := range HookSources {
+		auth, _ := c.Hooks.Source(source)
+		if auth.Token != "" && !isSecretRef(auth.Token) {
+			problems = append(problems, fmt.Sprintf("hooks.%s.token: write env:NAME or file:/path, never the token itself", source))
+		}
+		if auth.HMACSecret != "" && !isSecretRef(auth.HMACSecret) {
+			problems = append(problems, fmt.Sprintf("hooks.%s.hmac_secret: write env:NAME or file:/path, never the secret itself", source))
+		}
+	}
+	if c.Hooks.MaxBodyBytes < 0 {
+		problems = append(problems, fmt.Sprintf("hooks.max_body_bytes: %d is negative; leave it out for the 1 MiB default", c.Hooks.MaxBodyBytes))
+	}
+	problems = append(problems, c.GitHub.problems()...)
+	problems = append(problems, c.Slack.problems()...)
+	problems = append(problems, c.llmProblems()...)
 	if len(problems) == 0 {
 		return nil
 	}
 	sort.Strings(problems)
 	return fmt.Errorf("config %s:\n  %s", c.Path, strings.Join(problems, "\n  "))
+}
+
+func isSecretRef(ref string) bool {
+	return strings.HasPrefix(ref, "env:") || strings.HasPrefix(ref, "file:")
 }
 
 // Secret resolves "env:NAME" or "file:/path" to the secret's value.
@@ -214,4 +299,24 @@ func IsLoopback(listen string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// UnauthenticatedHooks lists the enabled hook sources that have no credentials: posts to
+// them are accepted without authentication. That is refused (an error saying what to set)
+// on a listener reachable from other machines, unless hooks.allow_unauthenticated says so.
+func (c *Config) UnauthenticatedHooks() ([]string, error) {
+	var open []string
+	for _, source := range HookSources {
+		auth, _ := c.Hooks.Source(source)
+		if !auth.Disabled && !auth.HasCredentials() {
+			open = append(open, source)
+		}
+	}
+	if len(open) == 0 || IsLoopback(c.HTTP.Listen) || c.Hooks.AllowUnauthenticated {
+		return open, nil
+	}
+	return open, fmt.Errorf("refusing to accept unauthenticated alert webhooks on %s: %s %s no credentials. "+
+		"For each, set hooks.<source>.token or hooks.<source>.hmac_secret (env:NAME or file:/path) or hooks.<source>.disabled: true; "+
+		"or listen on 127.0.0.1; or set hooks.allow_unauthenticated: true if a proxy in front authenticates them",
+		c.HTTP.Listen, strings.Join(open, ", "), map[bool]string{true: "has", false: "have"}[len(open) == 1])
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -112,6 +113,9 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		cfg.HTTP.Listen = opts.HTTPListen
 	}
 	applyTargetFlags(cfg, opts.PromptsRepo, opts.PromptsPath, opts.TrafficLog)
+	if err := app.CheckExposure(cfg); err != nil {
+		return err
+	}
 	retention, err := time.ParseDuration(cfg.Temporal.Retention)
 	if err != nil {
 		return fmt.Errorf("temporal.retention %q: %w", cfg.Temporal.Retention, err)
@@ -143,10 +147,10 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		}
 	}()
 
-	c, err := client.Dial(client.Options{
+	c, err := client.Dial(app.TemporalClientOptions(client.Options{
 		HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(),
 		Logger: sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("connect to the embedded Temporal server: %w", err)
 	}
@@ -163,16 +167,20 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	defer w.Stop()
 
 	svc := incidents.New(c, lib, srv.Namespace())
-	httpSrv, err := app.HTTPServer(cfg, svc, targets.Routes.Handler(), logger)
+	web, err := app.HTTPServer(cfg, svc, targets.Routes.Handler(), logger)
 	if err != nil {
 		return err
 	}
+	httpSrv := web.Server
 	ln, err := app.Listen(httpSrv)
 	if err != nil {
 		return err
 	}
 	httpErr := make(chan error, 1)
 	go func() { httpErr <- httpSrv.Serve(ln) }()
+	if err := app.StartSlackSocketMode(ctx, cfg, web, logger); err != nil {
+		return err
+	}
 
 	out := opts.IO.Out
 	fmt.Fprintf(out, "quench dev is ready in %s\n", time.Since(started).Round(time.Millisecond))
@@ -181,6 +189,10 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		fmt.Fprintf(out, "  Web UI:     %s\n", srv.UIURL())
 	}
 	fmt.Fprintf(out, "  HTTP:       http://%s  (API /api/v1, routes /v1/routes, /healthz, /metrics)\n", ln.Addr())
+	printHooks(out, web)
+	if s := app.SlackSummary(cfg); s != "" {
+		fmt.Fprintf(out, "  Slack:      %s\n", s)
+	}
 	fmt.Fprintf(out, "  Data:       %s\n", cfg.DataDir)
 	fmt.Fprintf(out, "  Runbooks:   %d (%s)\n", len(lib.List()), runbookNames(lib))
 	if cfg.Prompts.Repo == "" {
@@ -212,4 +224,17 @@ func runbookNames(lib *runbooks.Library) string {
 		names = append(names, s.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// printHooks tells where alerts go, and which hooks take them without credentials.
+func printHooks(out io.Writer, web *app.HTTP) {
+	if len(web.HookSources) == 0 {
+		fmt.Fprintln(out, "  Hooks:      all disabled (hooks.<source>.disabled)")
+		return
+	}
+	fmt.Fprintf(out, "  Hooks:      POST /hooks/{%s}\n", strings.Join(web.HookSources, ","))
+	if len(web.UnauthenticatedHooks) > 0 {
+		fmt.Fprintf(out, "              unauthenticated: %s (set hooks.<source>.token or hmac_secret to require credentials)\n",
+			strings.Join(web.UnauthenticatedHooks, ", "))
+	}
 }

@@ -67,7 +67,7 @@ func dialRemote(opts *RemoteOptions, cfg *config.Config) (client.Client, string,
 	}
 	logger, _ := newLogger(opts.IO, opts.LogLevel)
 	copts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
-	c, err := client.Dial(copts)
+	c, err := client.Dial(app.TemporalClientOptions(copts))
 	if err != nil {
 		return nil, "", fmt.Errorf("cannot reach Temporal at %s: %w (set --temporal-address or TEMPORAL_ADDRESS; TLS and API key via TEMPORAL_TLS*, TEMPORAL_API_KEY)", copts.HostPort, err)
 	}
@@ -143,6 +143,9 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if opts.DataDir != "" {
 		cfg.DataDir = opts.DataDir
 	}
+	if err := app.CheckExposure(cfg); err != nil {
+		return err
+	}
 	lib, err := app.Runbooks(cfg)
 	if err != nil {
 		return err
@@ -156,17 +159,25 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 		return err
 	}
 	defer c.Close()
-	srv, err := app.HTTPServer(cfg, incidents.New(c, lib, namespace), targets.Routes.Handler(), logger)
+	web, err := app.HTTPServer(cfg, incidents.New(c, lib, namespace), targets.Routes.Handler(), logger)
 	if err != nil {
 		return err
 	}
+	srv := web.Server
 	ln, err := app.Listen(srv)
 	if err != nil {
 		return err
 	}
-	logger.Info("http server running", "addr", ln.Addr().String(), "namespace", namespace)
+	logger.Info("http server running", "addr", ln.Addr().String(), "namespace", namespace, "hooks", web.HookSources)
+	if len(web.UnauthenticatedHooks) > 0 {
+		logger.Warn("alert webhooks accept posts without credentials; set hooks.<source>.token or hmac_secret to require them",
+			"sources", web.UnauthenticatedHooks)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if err := app.StartSlackSocketMode(ctx, cfg, web, logger); err != nil {
+		return err
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errc:

@@ -8,9 +8,6 @@ package jsonl
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -113,6 +110,14 @@ type Manifest struct {
 	// each followed by "\n": the exact input the numbers were computed from.
 	LinesSHA256 string `json:"lines_sha256"`
 	Redaction   string `json:"redaction"`
+	// Sources other than a log file (an API) say what they read: the queries or endpoints
+	// behind the numbers, a digest of each raw answer, and anything a reader should know
+	// (a capped read, a field the source does not have).
+	Queries []string          `json:"queries,omitempty"`
+	Digests map[string]string `json:"digests,omitempty"`
+	Notes   []string          `json:"notes,omitempty"`
+	// Truncated says what was cut to keep the bundle under its size cap.
+	Truncated string `json:"truncated,omitempty"`
 }
 
 // Group is one (provider, response model, prompt version) in both windows.
@@ -151,77 +156,19 @@ type Sample struct {
 
 // Snapshot builds the evidence bundle of req's windows.
 func (l *Log) Snapshot(ctx context.Context, req activities.SnapshotRequest) (activities.TrafficSnapshot, error) {
-	if req.Window <= 0 || req.Baseline <= 0 {
-		return activities.TrafficSnapshot{}, activities.Permanentf("window and baseline must be positive durations (got %s and %s)", req.Window, req.Baseline)
-	}
-	now := req.Now.UTC()
-	incFrom := now.Add(-req.Window)
-	baseFrom := incFrom.Add(-req.Baseline)
-	samplesCap := min(max(req.Samples, 0), maxSamples)
-
-	groups := map[groupKey]*pair{}
-	samples := newSampler(samplesCap)
-	lines := sha256.New()
-	var otherRoutes int
-	stats, err := l.scan(ctx, baseFrom, now, func(r *record, raw []byte) {
-		if r.Time.Before(baseFrom) || r.Time.After(now) {
-			return
-		}
-		if req.Route != "" && r.Route != req.Route {
-			otherRoutes++
-			return
-		}
-		lines.Write(raw)
-		lines.Write([]byte{'\n'})
-		k := groupKey{Provider: r.Provider, ResponseModel: r.ResponseModel, PromptName: r.PromptName, PromptVersion: string(r.PromptVersion)}
-		g, ok := groups[k]
-		if !ok {
-			g = &pair{}
-			groups[k] = g
-		}
-		if r.Time.Before(incFrom) {
-			g.base.add(r)
-			return
-		}
-		g.inc.add(r)
-		samples.offer(r)
-	})
+	b, err := NewBuilder(req)
 	if err != nil {
 		return activities.TrafficSnapshot{}, err
 	}
-
-	b := Bundle{Schema: Schema}
-	total := view(groups, func(groupKey) string { return "all" })["all"]
-	if total == nil {
-		total = &pair{}
-	}
-	b.Totals.Incident, b.Totals.Baseline = total.inc.stats(), total.base.stats()
-	b.Groups = groupList(groups)
-	b.Changes = whatChanged(groups, req.Window, req.Baseline)
-	if b.Changes == nil {
-		b.Changes = []Change{}
-	}
-	b.Samples = samples.result()
-	b.Manifest = Manifest{
-		Source: l.path, SourceBytes: stats.SourceBytes, StartOffset: stats.StartOffset,
-		Window: Span{From: incFrom, To: now}, Baseline: Span{From: baseFrom, To: incFrom},
-		Route: req.Route, LinesRead: stats.Lines, Malformed: stats.Malformed, OtherRoutes: otherRoutes,
-		Incident: total.inc.requests, BaselineN: total.base.requests,
-		GroupsTotal: len(groups), GroupsKept: len(b.Groups),
-		SamplesCap: samplesCap, SamplesKept: len(b.Samples),
-		LinesSHA256: hex.EncodeToString(lines.Sum(nil)),
-		Redaction:   "input/output: e-mails, phone numbers, card numbers, SSNs, API keys, bearer tokens, JWTs, private keys and secret=value pairs masked; sha256 of the raw text kept",
-	}
-	b.Headline = activities.TrafficHeadline{
-		Requests: total.inc.requests, BaselineRequests: total.base.requests,
-		ErrorRate: b.Totals.Incident.ErrorRate, BaselineErrorRate: b.Totals.Baseline.ErrorRate,
-		TopChange: topChange(b.Changes, total),
-	}
-	data, err := json.MarshalIndent(b, "", "  ")
+	win, base := b.Incident(), b.Baseline()
+	stats, err := l.scan(ctx, base.From, win.To, func(r *record, raw []byte) { b.add(r, raw) })
 	if err != nil {
-		return activities.TrafficSnapshot{}, fmt.Errorf("encode traffic bundle: %w", err)
+		return activities.TrafficSnapshot{}, err
 	}
-	return activities.TrafficSnapshot{Bundle: data, Headline: b.Headline}, nil
+	return b.Build(Manifest{
+		Source: l.path, SourceBytes: stats.SourceBytes, StartOffset: stats.StartOffset,
+		LinesRead: stats.Lines, Malformed: stats.Malformed,
+	})
 }
 
 func topChange(changes []Change, total *pair) string {

@@ -1,0 +1,254 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/targets/gateway/litellm"
+	"github.com/quench-dev/quench/internal/targets/gateway/portkey"
+	"github.com/quench-dev/quench/internal/targets/httpapi"
+	promptslangfuse "github.com/quench-dev/quench/internal/targets/prompts/langfuse"
+	trafficlangfuse "github.com/quench-dev/quench/internal/targets/traffic/langfuse"
+	"github.com/quench-dev/quench/internal/targets/traffic/prometheus"
+	"github.com/quench-dev/quench/workflows"
+)
+
+// LLMTargets are the real LLM targets the config names; a nil field leaves the embedded
+// default (routing table, JSONL log, git prompts) in place.
+type LLMTargets struct {
+	Gateway activities.Gateway       // LiteLLM or Portkey
+	Traffic activities.Traffic       // Langfuse or Prometheus
+	Prompts *promptslangfuse.Adapter // Langfuse prompt labels
+}
+
+// OpenLLMTargets builds the targets of gateway.kind, traffic.kind and prompts.kind. It
+// resolves the secrets but calls no API: a gateway that is down at start must not keep
+// quench from starting.
+func OpenLLMTargets(cfg *config.Config, logger *slog.Logger) (*LLMTargets, error) {
+	t := &LLMTargets{}
+	var err error
+	switch cfg.Gateway.Kind {
+	case config.GatewayLiteLLM:
+		if t.Gateway, err = openLiteLLM(cfg); err != nil {
+			return nil, fmt.Errorf("gateway.litellm: %w", err)
+		}
+	case config.GatewayPortkey:
+		if t.Gateway, err = openPortkey(cfg); err != nil {
+			return nil, fmt.Errorf("gateway.portkey: %w", err)
+		}
+	}
+	switch cfg.Traffic.Kind {
+	case config.TrafficPrometheus:
+		if t.Traffic, err = openPrometheus(cfg); err != nil {
+			return nil, fmt.Errorf("traffic.prometheus: %w", err)
+		}
+	case config.TrafficLangfuse:
+		if t.Traffic, err = openLangfuseTraffic(cfg); err != nil {
+			return nil, fmt.Errorf("traffic.langfuse: %w", err)
+		}
+	}
+	if cfg.Prompts.Kind == config.PromptsLangfuse {
+		if t.Prompts, err = openLangfusePrompts(cfg, logger); err != nil {
+			return nil, fmt.Errorf("prompts.langfuse: %w", err)
+		}
+	}
+	return t, nil
+}
+
+func openLiteLLM(cfg *config.Config) (activities.Gateway, error) {
+	c := cfg.Gateway.LiteLLM
+	key, err := config.Secret(c.MasterKey)
+	if err != nil {
+		return nil, fmt.Errorf("master_key: %w", err)
+	}
+	timeout, err := config.Duration("timeout", c.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return litellm.New(litellm.Options{URL: c.URL, MasterKey: key, Mode: c.Mode, Routes: c.Routes, Timeout: timeout, StateDir: cfg.DataDir})
+}
+
+func openPortkey(cfg *config.Config) (activities.Gateway, error) {
+	c := cfg.Gateway.Portkey
+	key, err := config.Secret(c.APIKey)
+	if err != nil {
+		return nil, fmt.Errorf("api_key: %w", err)
+	}
+	timeout, err := config.Duration("timeout", c.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return portkey.New(portkey.Options{URL: c.URL, APIKey: key, Routes: c.Routes, Timeout: timeout, StateDir: cfg.DataDir})
+}
+
+func openPrometheus(cfg *config.Config) (activities.Traffic, error) {
+	c := cfg.Traffic.Prometheus
+	opts := prometheus.Options{URL: c.URL, Selector: c.Selector, ErrorStatus: c.ErrorStatus,
+		Requests: c.Metrics.Requests, Duration: c.Metrics.Duration, OutputTokens: c.Metrics.OutputTokens, Cost: c.Metrics.Cost}
+	var err error
+	if opts.Timeout, err = config.Duration("timeout", c.Timeout); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.BearerToken != "":
+		token, err := config.Secret(c.BearerToken)
+		if err != nil {
+			return nil, fmt.Errorf("bearer_token: %w", err)
+		}
+		opts.Auth = httpapi.Bearer(token)
+	case c.Username != "":
+		password, err := config.Secret(c.Password)
+		if err != nil {
+			return nil, fmt.Errorf("password: %w", err)
+		}
+		opts.Auth = httpapi.Basic(c.Username, password)
+	}
+	return prometheus.New(opts)
+}
+
+func langfuseKeys(prefix string, c config.Langfuse) (public, secret string, timeout time.Duration, err error) {
+	if public, err = config.Secret(c.PublicKey); err != nil {
+		return "", "", 0, fmt.Errorf("%spublic_key: %w", prefix, err)
+	}
+	if secret, err = config.Secret(c.SecretKey); err != nil {
+		return "", "", 0, fmt.Errorf("%ssecret_key: %w", prefix, err)
+	}
+	timeout, err = config.Duration(prefix+"timeout", c.Timeout)
+	return public, secret, timeout, err
+}
+
+func openLangfuseTraffic(cfg *config.Config) (activities.Traffic, error) {
+	c := cfg.Traffic.Langfuse
+	public, secret, timeout, err := langfuseKeys("", c.Langfuse)
+	if err != nil {
+		return nil, err
+	}
+	return trafficlangfuse.New(trafficlangfuse.Options{URL: c.URL, PublicKey: public, SecretKey: secret, Timeout: timeout,
+		PageSize: c.PageSize, MaxObservations: c.MaxObservations, ProviderKeys: c.ProviderKeys, RouteKey: c.RouteKey, Environment: c.Environment})
+}
+
+func openLangfusePrompts(cfg *config.Config, logger *slog.Logger) (*promptslangfuse.Adapter, error) {
+	c := cfg.PromptsLangfuse()
+	public, secret, timeout, err := langfuseKeys("", c.Langfuse)
+	if err != nil {
+		return nil, err
+	}
+	sweep, err := config.Duration("sweep", c.Sweep)
+	if err != nil {
+		return nil, err
+	}
+	opts := promptslangfuse.Options{URL: c.URL, PublicKey: public, SecretKey: secret, Timeout: timeout,
+		Prompts: c.Prompts, Label: c.Label, Scope: c.Scope, Sweep: sweep, StateDir: cfg.DataDir, Logger: logger}
+	if c.WebhookSecret != "" {
+		if opts.WebhookSecret, err = config.Secret(c.WebhookSecret); err != nil {
+			return nil, fmt.Errorf("webhook_secret: %w", err)
+		}
+	}
+	return promptslangfuse.New(opts)
+}
+
+// useLLMTargets puts the configured LLM targets in the worker's ports, over the embedded
+// defaults (and over GitHub for prompts). A Langfuse prompts target also enforces freezes,
+// alongside GitHub when both are configured; the moves it undoes go to the timelines of
+// the incidents holding the freeze.
+func useLLMTargets(deps *activities.Deps, t *Targets, c client.Client) {
+	if t.LLM == nil {
+		return
+	}
+	if t.LLM.Gateway != nil {
+		deps.Gateway = t.LLM.Gateway
+	}
+	if t.LLM.Traffic != nil {
+		deps.Traffic = t.LLM.Traffic
+	}
+	if t.LLM.Prompts != nil {
+		deps.Prompts = t.LLM.Prompts
+		t.LLM.Prompts.SetOnRepin(func(ctx context.Context, r promptslangfuse.Repin) {
+			noteRepin(ctx, r, func(ctx context.Context, holder string, n workflows.Note) error {
+				return c.SignalWorkflow(ctx, holder, "", workflows.SignalNote, n)
+			})
+		})
+		deps.FreezeEnforcer = enforcers{deps.FreezeEnforcer, t.LLM.Prompts}
+	}
+}
+
+// noteRepin tells each holding incident that a prompt label moved during its freeze was
+// moved back. A failed note is logged by the caller's retry: the move itself is done.
+func noteRepin(ctx context.Context, r promptslangfuse.Repin, signal func(context.Context, string, workflows.Note) error) {
+	from := "no version"
+	if r.From != 0 {
+		from = fmt.Sprintf("v%d", r.From)
+	}
+	text := fmt.Sprintf("Langfuse: %s of prompt %s was moved to %s while %s is frozen; quench moved it back to the pinned v%d",
+		r.Label, r.Prompt, from, r.Scope, r.To)
+	for _, h := range r.Holders {
+		if err := signal(ctx, h, workflows.Note{By: "quench (langfuse freeze)", Text: text}); err != nil {
+			slog.Default().Warn("could not note a prompt re-pin on the incident", "incident", h, "err", err)
+		}
+	}
+}
+
+// enforcers is several freeze enforcers (GitHub and Langfuse) as one: each enforces the
+// state; the freeze workflow sweeps at the shortest interval any of them asks for.
+type enforcers []activities.FreezeEnforcer
+
+func (es enforcers) EnforceFreeze(ctx context.Context, f activities.FreezeEnforcement) (activities.EnforceResult, error) {
+	var out activities.EnforceResult
+	var summaries []string
+	var errs []error
+	for _, e := range es {
+		if e == nil {
+			continue
+		}
+		res, err := e.EnforceFreeze(ctx, f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.Enforced = out.Enforced || res.Enforced
+		if res.SweepEvery > 0 && (out.SweepEvery == 0 || res.SweepEvery < out.SweepEvery) {
+			out.SweepEvery = res.SweepEvery
+		}
+		if res.Summary != "" {
+			summaries = append(summaries, res.Summary)
+		}
+	}
+	out.Summary = strings.Join(summaries, "; ")
+	return out, errors.Join(errs...)
+}
+
+// mountLangfuseHook serves POST /hooks/langfuse when Langfuse prompts and the webhook's
+// signing secret are configured.
+func mountLangfuseHook(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, logger *slog.Logger) error {
+	if cfg.Prompts.Kind != config.PromptsLangfuse || cfg.PromptsLangfuse().WebhookSecret == "" {
+		return nil
+	}
+	a, err := openLangfusePrompts(cfg, logger)
+	if err != nil {
+		return fmt.Errorf("prompts.langfuse: %w", err)
+	}
+	a.SetOnRepin(func(ctx context.Context, r promptslangfuse.Repin) {
+		noteRepin(ctx, r, func(ctx context.Context, holder string, n workflows.Note) error {
+			_, err := svc.Signal(ctx, holder, workflows.SignalNote, n)
+			return err
+		})
+	})
+	mux.Handle("POST /hooks/langfuse", a.WebhookHandler(func(ctx context.Context, scope string) (activities.FreezeEnforcement, error) {
+		st, err := svc.FreezeState(ctx, scope)
+		if err != nil {
+			return activities.FreezeEnforcement{}, err
+		}
+		return workflows.EnforcementOf(st), nil
+	}))
+	return nil
+}

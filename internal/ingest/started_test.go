@@ -1,0 +1,29 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/grpc"
+)
+
+func TestStartedInterceptorReportsANewIncident(t *testing.T) {
+	answer := func(started bool) grpc.UnaryInvoker {
+		return func(_ context.Context, _ string, _, reply any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+			reply.(*workflowservice.SignalWithStartWorkflowExecutionResponse).Started = started
+			return nil
+		}
+	}
+	const method = "/temporal.api.workflowservice.v1.WorkflowService/SignalWithStartWorkflowExecution"
+	for _, started := range []bool{true, false} {
+		ctx, probe := withStartedProbe(context.Background())
+		err := startedInterceptor(ctx, method, nil, &workflowservice.SignalWithStartWorkflowExecutionResponse{}, nil, answer(started))
+		assert.NoError(t, err)
+		assert.Equal(t, started, probe.started.Load())
+	}
+	// Without a probe (any other caller of the client) it only passes the call through.
+	err := startedInterceptor(context.Background(), method, nil, &workflowservice.SignalWithStartWorkflowExecutionResponse{}, nil, answer(true))
+	assert.NoError(t, err)
+}

@@ -1,0 +1,172 @@
+package slackapp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/workflows"
+)
+
+// Usage is the /quench help text.
+const Usage = "*/quench* commands:\n" +
+	"• `/quench start RUNBOOK [key=value …]` start an incident\n" +
+	"• `/quench status [ID]` an incident's state (no ID: open incidents)\n" +
+	"• `/quench list` recent incidents\n" +
+	"• `/quench approve ID [STEP]` approve the pending step\n" +
+	"• `/quench reject ID reason…` reject the pending step, saying why\n" +
+	"• `/quench resolve ID` the condition is over\n" +
+	"• `/quench note ID text…` add a line to the timeline\n" +
+	"• `/quench help` this text"
+
+// Command answers a slash command. The returned message is the immediate answer (always
+// ephemeral); commands that call Temporal answer "working on it" and post their result to
+// the command's response_url.
+func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
+	words := strings.Fields(cmd.Text)
+	if len(words) == 0 {
+		return ephemeralMsg(Usage)
+	}
+	verb, args := strings.ToLower(words[0]), words[1:]
+	user := "slack:" + cmd.UserID
+	need := func(n int, usage string) *slack.Msg {
+		if len(args) < n {
+			return ephemeralMsg("Usage: `/quench " + usage + "`")
+		}
+		return nil
+	}
+	switch verb {
+	case "help":
+		return ephemeralMsg(Usage)
+	case "start":
+		if m := need(1, "start RUNBOOK [key=value …]"); m != nil {
+			return m
+		}
+		params := map[string]string{}
+		for _, kv := range args[1:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return ephemeralMsg(fmt.Sprintf("`%s` is not key=value. Usage: `/quench start RUNBOOK [key=value …]`", kv))
+			}
+			params[k] = v
+		}
+		runbook := args[0]
+		h.later(func(ctx context.Context) {
+			st, err := h.Incidents.Start(ctx, incidents.StartRequest{Runbook: runbook, Params: params, Requester: user, Source: "slack"})
+			if err != nil {
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not start %s: %v\nSee the runbooks with `quench runbook list`; usage: `/quench start RUNBOOK [key=value …]`", runbook, err))
+				return
+			}
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> started incident *%s* (%s): %s", cmd.UserID, st.ShortID, st.Runbook, st.Title))
+		})
+	case "status":
+		if len(args) == 0 {
+			h.later(func(ctx context.Context) { h.respond(ctx, cmd.ResponseURL, false, h.listText(ctx, true)) })
+			break
+		}
+		ref := args[0]
+		h.later(func(ctx context.Context) {
+			st, err := h.Incidents.Status(ctx, ref)
+			if err != nil {
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("%v\nUsage: `/quench status ID` (`/quench list` shows the IDs)", err))
+				return
+			}
+			h.respond(ctx, cmd.ResponseURL, false, statusText(st))
+		})
+	case "list":
+		h.later(func(ctx context.Context) { h.respond(ctx, cmd.ResponseURL, false, h.listText(ctx, false)) })
+	case "approve", "reject":
+		usage := "approve ID [STEP]"
+		if verb == "reject" {
+			usage = "reject ID reason…"
+		}
+		if m := need(map[string]int{"approve": 1, "reject": 2}[verb], usage); m != nil {
+			return m
+		}
+		ref, step, reason := args[0], "", ""
+		if verb == "approve" && len(args) > 1 {
+			step = args[1]
+		}
+		if verb == "reject" {
+			reason = strings.Join(args[1:], " ")
+		}
+		h.later(func(ctx context.Context) {
+			res, err := h.decide(ctx, cmd.UserID, ref, step, "", verb, reason)
+			if err != nil {
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Not %s: %v", pastTense[verb], err))
+				return
+			}
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> %s step %s of %s: %s", cmd.UserID, pastTense[verb], res.StepID, ref, res.Outcome))
+		})
+	case "resolve":
+		if m := need(1, "resolve ID"); m != nil {
+			return m
+		}
+		ref := args[0]
+		h.later(func(ctx context.Context) {
+			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalResolve, workflows.Resolve{By: user, Reason: "resolved from Slack"}); err != nil {
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not resolve: %v\nUsage: `/quench resolve ID`", err))
+				return
+			}
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> resolved incident %s", cmd.UserID, ref))
+		})
+	case "note":
+		if m := need(2, "note ID text…"); m != nil {
+			return m
+		}
+		ref, text := args[0], strings.Join(args[1:], " ")
+		h.later(func(ctx context.Context) {
+			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalNote, workflows.Note{By: user, Text: text}); err != nil {
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not add the note: %v\nUsage: `/quench note ID text…`", err))
+				return
+			}
+			h.respond(ctx, cmd.ResponseURL, false, "Noted on "+ref+".")
+		})
+	default:
+		return ephemeralMsg(fmt.Sprintf("Unknown command `%s`.\n%s", verb, Usage))
+	}
+	return ephemeralMsg(fmt.Sprintf("Working on `/quench %s`…", escape(cmd.Text)))
+}
+
+var pastTense = map[string]string{"approve": "approved", "reject": "rejected"}
+
+func ephemeralMsg(text string) *slack.Msg {
+	return &slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
+}
+
+func (h *Handler) listText(ctx context.Context, open bool) string {
+	list, err := h.Incidents.List(ctx, incidents.ListFilter{Open: open, Limit: 20})
+	if err != nil {
+		return fmt.Sprintf("Could not list incidents: %v", err)
+	}
+	if len(list) == 0 {
+		if open {
+			return "No open incidents. Start one with `/quench start RUNBOOK`."
+		}
+		return "No incidents yet. Start one with `/quench start RUNBOOK`."
+	}
+	var b strings.Builder
+	for _, s := range list {
+		fmt.Fprintf(&b, "• *%s* %s — %s (started %s)\n", s.ShortID, escape(s.Runbook), s.State, s.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	return b.String()
+}
+
+func statusText(st workflows.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s* %s — *%s* (runbook %s, started by %s)\n", st.ShortID, escape(st.Title), st.State, escape(st.Runbook), who(st.Requester))
+	for _, s := range st.Steps {
+		fmt.Fprintf(&b, "%s `%s` %s", stateEmoji[s.State], s.ID, escape(s.Action))
+		if s.Summary != "" {
+			fmt.Fprintf(&b, " — %s", escape(truncate(s.Summary, 200)))
+		}
+		b.WriteString("\n")
+	}
+	for _, p := range st.Pending {
+		fmt.Fprintf(&b, ":raised_hand: step `%s` waits for approval (digest `%s`): `/quench approve %s %s`\n", p.StepID, shortDigest(p.Digest), st.ShortID, p.StepID)
+	}
+	return b.String()
+}

@@ -1,0 +1,72 @@
+package jsonl
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quench-dev/quench/activities"
+)
+
+func TestBuilderCapsTheBundleSize(t *testing.T) {
+	b, err := NewBuilder(activities.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("a long answer that goes on and on ", 50)
+	for i := 0; i < 40; i++ {
+		out := 100.0
+		b.Add(Request{Time: now.Add(-time.Duration(i) * time.Minute / 2), Provider: "openai", RequestModel: "gpt-4o",
+			OutputTokens: &out, Input: long, Output: long}, []byte("raw"))
+	}
+	b.SetMaxBytes(20 << 10)
+	snap, err := b.Build(Manifest{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Bundle) > 20<<10 {
+		t.Fatalf("bundle is %d bytes, over the 20 KiB cap", len(snap.Bundle))
+	}
+	var got Bundle
+	if err := json.Unmarshal(snap.Bundle, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Manifest.Truncated == "" || got.Manifest.SamplesKept != len(got.Samples) || len(got.Samples) >= 40 {
+		t.Fatalf("manifest %+v with %d samples: the cut must be recorded", got.Manifest, len(got.Samples))
+	}
+	if got.Headline.Requests != 40 || got.Totals.Incident.Requests != 40 {
+		t.Fatalf("aggregates must survive the cut: %+v", got.Headline)
+	}
+	// The newest samples are the ones kept.
+	for _, s := range got.Samples {
+		if s.Time.Before(now.Add(-10 * time.Minute)) {
+			t.Fatalf("an old sample was kept over newer ones: %s", s.Time)
+		}
+	}
+}
+
+func TestBuilderCountsOnlyTheWindowsAndRoute(t *testing.T) {
+	b, _ := NewBuilder(activities.SnapshotRequest{Window: 10 * time.Minute, Baseline: 10 * time.Minute, Now: now, Route: "chat"})
+	for _, r := range []Request{
+		{Time: now.Add(-time.Minute), Route: "chat"},
+		{Time: now.Add(-15 * time.Minute), Route: "chat"},
+		{Time: now.Add(-time.Minute), Route: "search"},
+		{Time: now.Add(-time.Hour), Route: "chat"},
+		{Time: now.Add(time.Minute), Route: "chat"},
+	} {
+		b.Add(r, nil)
+	}
+	snap, err := b.Build(Manifest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Bundle
+	_ = json.Unmarshal(snap.Bundle, &got)
+	if got.Headline.Requests != 1 || got.Headline.BaselineRequests != 1 || got.Manifest.OtherRoutes != 1 || got.Groups[0].Provider != "unknown" {
+		t.Fatalf("headline %+v manifest %+v", got.Headline, got.Manifest)
+	}
+	if _, err := NewBuilder(activities.SnapshotRequest{Now: now}); !activities.IsPermanent(err) {
+		t.Fatalf("zero windows: %v", err)
+	}
+}

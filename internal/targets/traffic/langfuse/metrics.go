@@ -1,0 +1,176 @@
+package langfuse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/quench-dev/quench/activities"
+)
+
+// metricsQuery is one v2 metrics query over GENERATION observations.
+type metricsQuery struct {
+	Measure, Aggregation string
+	From, To             time.Time
+	Route                string
+	Dimensions           []string
+	NoErrors             bool // leave out level ERROR (answer length of failed requests is 0)
+}
+
+func (s *Source) metricsBody(q metricsQuery) ([]byte, error) {
+	filters := []map[string]any{{"column": "type", "operator": "=", "value": "GENERATION", "type": "string"}}
+	if q.Route != "" {
+		filters = append(filters, map[string]any{"column": "metadata", "operator": "=", "key": s.opts.RouteKey, "value": q.Route, "type": "stringObject"})
+	}
+	if q.NoErrors {
+		filters = append(filters, map[string]any{"column": "level", "operator": "none of", "value": []string{"ERROR"}, "type": "stringOptions"})
+	}
+	if s.opts.Environment != "" {
+		filters = append(filters, map[string]any{"column": "environment", "operator": "=", "value": s.opts.Environment, "type": "string"})
+	}
+	dims := []map[string]string{}
+	for _, d := range q.Dimensions {
+		dims = append(dims, map[string]string{"field": d})
+	}
+	return json.Marshal(map[string]any{
+		"view":          "observations",
+		"metrics":       []map[string]string{{"measure": q.Measure, "aggregation": q.Aggregation}},
+		"dimensions":    dims,
+		"filters":       filters,
+		"fromTimestamp": q.From.UTC().Format(time.RFC3339Nano),
+		"toTimestamp":   q.To.UTC().Format(time.RFC3339Nano),
+	})
+}
+
+// metrics runs a v2 metrics query; the raw answer also goes into digest when given.
+func (s *Source) metrics(ctx context.Context, digest digestWriter, q metricsQuery) ([]map[string]any, error) {
+	body, err := s.metricsBody(q)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		Data []map[string]any `json:"data"`
+	}
+	raw, err := s.http.Do(ctx, http.MethodGet, "/api/public/v2/metrics", url.Values{"query": {string(body)}}, nil, &resp)
+	if err != nil {
+		return nil, err
+	}
+	if digest != nil {
+		digest.Write(body)
+		digest.Write([]byte{'\n'})
+		digest.Write(raw)
+		digest.Write([]byte{'\n'})
+	}
+	return resp.Data, nil
+}
+
+// value reads a metric of a row: Langfuse names it <aggregation>_<measure> and may send
+// the number as a string.
+func value(row map[string]any, key string) (float64, bool) {
+	switch v := row[key].(type) {
+	case float64:
+		return v, true
+	case string:
+		f, err := strconv.ParseFloat(v, 64)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+func sumOf(rows []map[string]any, key string) float64 {
+	var total float64
+	for _, r := range rows {
+		if v, ok := value(r, key); ok {
+			total += v
+		}
+	}
+	return total
+}
+
+// Measure reads one value of a signal over [Now-Window, Now] from v2 metrics.
+func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
+	if in.Window <= 0 {
+		return activities.VerifyResult{}, activities.Permanentf("the measurement window must be positive (got %s)", in.Window)
+	}
+	base := metricsQuery{From: in.Now.Add(-in.Window), To: in.Now, Route: in.Route}
+	where := ""
+	if in.Route != "" {
+		where = " on route " + in.Route
+	}
+	count := func(q metricsQuery) ([]map[string]any, int, error) {
+		q.Measure, q.Aggregation = "count", "count"
+		rows, err := s.metrics(ctx, nil, q)
+		return rows, int(sumOf(rows, "count_count")), err
+	}
+	res := activities.VerifyResult{}
+	switch in.Signal {
+	case "error_rate":
+		q := base
+		q.Dimensions = []string{"level"}
+		rows, n, err := count(q)
+		if err != nil {
+			return res, err
+		}
+		res.Requests = n
+		var failed float64
+		for _, r := range rows {
+			if r["level"] == "ERROR" {
+				v, _ := value(r, "count_count")
+				failed += v
+			}
+		}
+		if n > 0 {
+			res.Value = failed / float64(n)
+		}
+		res.Detail = fmt.Sprintf("%.0f of %d generations failed in the last %s%s", failed, n, in.Window, where)
+	case "latency_p95":
+		_, n, err := count(base)
+		if err != nil {
+			return res, err
+		}
+		q := base
+		q.Measure, q.Aggregation = "latency", "p95"
+		rows, err := s.metrics(ctx, nil, q)
+		if err != nil {
+			return res, err
+		}
+		res.Requests = n
+		res.Value, _ = value(first(rows), "p95_latency")
+		res.Detail = fmt.Sprintf("p95 latency %.0f ms over %d generations in the last %s%s", res.Value, n, in.Window, where)
+	case "output_tokens":
+		q := base
+		q.NoErrors = true
+		_, n, err := count(q)
+		if err != nil {
+			return res, err
+		}
+		q.Measure, q.Aggregation = "outputTokens", "avg"
+		rows, err := s.metrics(ctx, nil, q)
+		if err != nil {
+			return res, err
+		}
+		res.Requests = n
+		res.Value, _ = value(first(rows), "avg_outputTokens")
+		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful generations in the last %s%s", res.Value, n, in.Window, where)
+	case "promql":
+		return res, activities.Permanentf("Langfuse cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
+	default:
+		return res, activities.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
+	}
+	if res.Requests == 0 {
+		res.Value = 0
+		res.Detail = fmt.Sprintf("no generations in the last %s%s: the value is not meaningful", in.Window, where)
+	}
+	return res, nil
+}
+
+func first(rows []map[string]any) map[string]any {
+	if len(rows) == 0 {
+		return map[string]any{}
+	}
+	return rows[0]
+}
