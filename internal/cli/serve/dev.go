@@ -195,12 +195,9 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	}
 	fmt.Fprintf(out, "  Data:       %s\n", cfg.DataDir)
 	fmt.Fprintf(out, "  Runbooks:   %d (%s)\n", len(lib.List()), runbookNames(lib))
-	if cfg.Prompts.Repo == "" {
-		fmt.Fprintln(out, "  Prompts:    none (pass --prompts-repo to enable rollback proposals)")
-	}
-	if cfg.Traffic.Log == "" {
-		fmt.Fprintln(out, "  Traffic:    none (pass --traffic-log to enable evidence snapshots)")
-	}
+	fmt.Fprintf(out, "  Gateway:    %s\n", describeGateway(cfg))
+	fmt.Fprintf(out, "  Prompts:    %s\n", describePrompts(cfg))
+	fmt.Fprintf(out, "  Traffic:    %s\n", describeTraffic(cfg))
 	fmt.Fprintln(out, "\nTry: quench incident start provider-outage --watch")
 	fmt.Fprintln(out, "Pid:", strconv.Itoa(os.Getpid()))
 
@@ -236,5 +233,40 @@ func printHooks(out io.Writer, web *app.HTTP) {
 	if len(web.UnauthenticatedHooks) > 0 {
 		fmt.Fprintf(out, "              unauthenticated: %s (set hooks.<source>.token or hmac_secret to require credentials)\n",
 			strings.Join(web.UnauthenticatedHooks, ", "))
+	}
+}
+
+// describeGateway, describePrompts and describeTraffic say which target each port uses, so
+// a newcomer sees at start what is real and what is missing.
+func describeGateway(cfg *config.Config) string {
+	switch cfg.Gateway.Kind {
+	case "", "embedded":
+		return "embedded routing table (GET /v1/routes)"
+	default:
+		return cfg.Gateway.Kind
+	}
+}
+
+func describePrompts(cfg *config.Config) string {
+	switch {
+	case cfg.GitHub.Repo != "":
+		return "GitHub " + cfg.GitHub.Repo
+	case cfg.Prompts.Kind == "langfuse":
+		return "Langfuse"
+	case cfg.Prompts.Repo != "":
+		return "git repository " + cfg.Prompts.Repo
+	default:
+		return "none (pass --prompts-repo to enable rollback proposals)"
+	}
+}
+
+func describeTraffic(cfg *config.Config) string {
+	switch {
+	case cfg.Traffic.Kind == "langfuse" || cfg.Traffic.Kind == "prometheus":
+		return cfg.Traffic.Kind
+	case cfg.Traffic.Log != "":
+		return "JSONL log " + cfg.Traffic.Log
+	default:
+		return "none (pass --traffic-log to enable evidence snapshots)"
 	}
 }
