@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/targets/filestate"
 	"io"
 	"io/fs"
 	"net/url"
@@ -115,7 +116,7 @@ func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (ac
 		if err := os.MkdirAll(filepath.Dir(dataPath), 0o750); err != nil {
 			return activities.EvidenceRef{}, fmt.Errorf("create evidence directory: %w", err)
 		}
-		if err := writeAtomic(dataPath, data); err != nil {
+		if err := filestate.WriteAtomic(dataPath, data, 0o640); err != nil {
 			return activities.EvidenceRef{}, err
 		}
 	default:
@@ -125,7 +126,7 @@ func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (ac
 	// writes is repaired by the retry.
 	digestLine := []byte(digest + "  " + filepath.Base(dataPath) + "\n")
 	if current, err := os.ReadFile(digestPath); err != nil || !bytes.Equal(current, digestLine) {
-		if err := writeAtomic(digestPath, digestLine); err != nil {
+		if err := filestate.WriteAtomic(digestPath, digestLine, 0o640); err != nil {
 			return activities.EvidenceRef{}, err
 		}
 	}
@@ -229,39 +230,6 @@ func (s *Store) readVerified(path string) ([]byte, string, error) {
 		return nil, "", activities.Permanentf("evidence %s does not match its digest (sha256 %s, recorded %s): the file was changed or damaged", path, got, want)
 	}
 	return data, got, nil
-}
-
-// writeAtomic writes data to path so readers see either the old file or the whole new one,
-// and the new one survives a crash: temp file, fsync, rename, fsync of the directory.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o640); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: not every platform can sync a directory
-		d.Close()
-	}
-	return nil
 }
 
 func humanBytes(n int64) string {

@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/targets/filestate"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -93,7 +93,7 @@ func (t *Table) store(st *state) error {
 	if err != nil {
 		return fmt.Errorf("encode routing table: %w", err)
 	}
-	if err := writeAtomic(t.path, append(data, '\n')); err != nil {
+	if err := filestate.WriteAtomic(t.path, append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	t.stamp = stampOf(t.path)
@@ -104,37 +104,4 @@ func newGeneration() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// writeAtomic replaces path with data so readers see the old or the whole new file, and the
-// new one survives a crash: temp file, fsync, rename, fsync of the directory.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: not every platform can sync a directory
-		d.Close()
-	}
-	return nil
 }

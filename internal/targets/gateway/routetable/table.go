@@ -8,6 +8,7 @@ package routetable
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/targets/filestate"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -120,7 +121,7 @@ func Open(dir string, routes map[string][]string, opts ...Option) (*Table, error
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	unlock, err := lockFile(t.lockPath)
+	unlock, err := filestate.Lock(t.lockPath)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +358,7 @@ func (t *Table) apply(ctx context.Context, op, route, key string,
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	unlock, err := lockFile(t.lockPath)
+	unlock, err := filestate.Lock(t.lockPath)
 	if err != nil {
 		return activities.RouteChange{}, err
 	}
