@@ -6,6 +6,8 @@ import "fmt"
 const (
 	ActionGatewaySwitch   = "gateway.switch"
 	ActionGatewayRestore  = "gateway.restore"
+	ActionGatewayBlock    = "gateway.block"
+	ActionGatewayUnblock  = "gateway.unblock"
 	ActionTrafficSnapshot = "traffic.snapshot"
 	ActionPromptsChanges  = "prompts.changes"
 	ActionPromptsFreeze   = "prompts.freeze"

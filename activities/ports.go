@@ -48,6 +48,34 @@ type RouteChange struct {
 	At   time.Time `json:"at"`
 }
 
+// KeyBlocker is a gateway that can refuse one agent (or API) key on a route: the way to
+// stop a looping agent without taking the route down for everyone. Optional: a Gateway
+// that does not implement it makes gateway.block fail as not configured.
+type KeyBlocker interface {
+	Block(ctx context.Context, req BlockRequest) (BlockChange, error)
+	Unblock(ctx context.Context, req BlockRequest) (BlockChange, error)
+}
+
+// BlockRequest blocks (or unblocks) AgentKey on Route. Holder (the incident ID) owns the
+// block: only its own blocks are lifted by its unblock. Key is the step's idempotency key.
+type BlockRequest struct {
+	Route    string
+	AgentKey string
+	Holder   string
+	Key      string
+}
+
+// BlockChange is what a block or unblock did.
+type BlockChange struct {
+	Route    string    `json:"route"`
+	AgentKey string    `json:"agent_key"`
+	Blocked  bool      `json:"blocked"` // the key's state after the change
+	Version  int64     `json:"version"`
+	NoOp     bool      `json:"noop,omitempty"`
+	Note     string    `json:"note,omitempty"`
+	At       time.Time `json:"at"`
+}
+
 // Prompts reads the history of the prompts in a repository and proposes rollbacks.
 type Prompts interface {
 	// Changes lists commits on the base branch that touch the prompts path, committed in

@@ -35,6 +35,8 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 	for name, fn := range map[string]any{
 		ActionGatewaySwitch:   gateway.Switch,
 		ActionGatewayRestore:  gateway.Restore,
+		ActionGatewayBlock:    gateway.Block,
+		ActionGatewayUnblock:  gateway.Unblock,
 		ActionTrafficSnapshot: traffic.Snapshot,
 		VerifyActivity:        traffic.Measure,
 		ActionPromptsChanges:  prompts.Changes,

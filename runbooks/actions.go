@@ -73,6 +73,26 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
+		Name: "gateway.block", Kind: KindActivity, SideEffect: true, Undo: "gateway.unblock",
+		Description: "Make the gateway refuse one agent (or API) key on a route, e.g. a looping agent; the route stays up for everyone else.",
+		Params: []ActionParam{
+			{Name: "route", Type: TypeString, Required: true, Description: "the route the key calls (e.g. chat)"},
+			{Name: "key", Type: TypeString, Required: true, Description: "the agent or API key to refuse (agent.key in the traffic log)"},
+		},
+		Outputs:        []string{"route", "key", "blocked"},
+		DefaultTimeout: Duration(30e9),
+	})
+	register(Action{
+		Name: "gateway.unblock", Kind: KindActivity, SideEffect: true,
+		Description: "Lift this incident's block of an agent key on a route.",
+		Params: []ActionParam{
+			{Name: "route", Type: TypeString, Required: true, Description: "the route"},
+			{Name: "key", Type: TypeString, Required: true, Description: "the agent or API key to accept again"},
+		},
+		Outputs:        []string{"route", "key", "blocked"},
+		DefaultTimeout: Duration(30e9),
+	})
+	register(Action{
 		Name: "traffic.snapshot", Kind: KindActivity,
 		Description: "Capture LLM traffic evidence: aggregates per provider/model/prompt version, incident vs baseline, redacted samples.",
 		Params: []ActionParam{

@@ -35,7 +35,7 @@ func TestBuiltinRunbooks(t *testing.T) {
 			}
 		}
 	}
-	if strings.Join(names, ",") != "prompt-regression,provider-outage" {
+	if strings.Join(names, ",") != "cost-runaway,manual-investigation,prompt-regression,provider-outage,silent-model-change" {
 		t.Errorf("built-ins %v", names)
 	}
 
@@ -53,6 +53,9 @@ func TestBuiltinRunbooks(t *testing.T) {
 	if po.Steps[2].Timeout.D().Hours() != 6 {
 		t.Errorf("recovered timeout %v", po.Steps[2].Timeout)
 	}
+	if v := po.Steps[0].Verify; v == nil || v.Signal != "error_rate" || v.Below == nil || *v.Below != 0.05 || v.Within.D().Minutes() != 5 {
+		t.Errorf("failover must verify the error rate falls below 5%% within 5m: %+v", v)
+	}
 
 	pr, _ := lib.Get("prompt-regression")
 	if got := stepSummary(pr); got != "freeze:prompts.freeze evidence:traffic.snapshot changes:prompts.changes rollback:prompts.rollback_pr recovered:wait.resolved" {
@@ -67,6 +70,9 @@ func TestBuiltinRunbooks(t *testing.T) {
 	}
 
 	for labels, want := range map[string]string{
+		"LLMResponseModelChanged":  "silent-model-change",
+		"LLMCostVelocityHigh":      "cost-runaway",
+		"LLMTokenVelocityHigh":     "cost-runaway",
 		"LLMProviderErrorRateHigh": "provider-outage",
 		"LLMProviderLatencyHigh":   "provider-outage",
 		"LLMQualityDrop":           "prompt-regression",
@@ -80,6 +86,46 @@ func TestBuiltinRunbooks(t *testing.T) {
 		if strings.Join(got, ",") != want {
 			t.Errorf("alert %s matches %v, want %q", labels, got, want)
 		}
+	}
+}
+
+// TestStoryRunbooks pins what each story's runbook promises: which step acts at once,
+// which waits for a human, and what happens at close.
+func TestStoryRunbooks(t *testing.T) {
+	lib, err := LoadLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, _ := lib.Get("silent-model-change")
+	if got := stepSummary(sm); got != "evidence:traffic.snapshot card:notify switch:gateway.switch recovered:wait.resolved" {
+		t.Errorf("silent-model-change steps: %s", got)
+	}
+	if sw := sm.Steps[2]; sw.Approval == nil || sw.Undo == nil || sw.Undo.Approval == nil || sw.Undo.Keep {
+		t.Errorf("the switch and the switch back both need an approval: %+v %+v", sw.Approval, sw.Undo)
+	}
+
+	cr, _ := lib.Get("cost-runaway")
+	if got := stepSummary(cr); got != "block:gateway.block evidence:traffic.snapshot card:notify recovered:wait.resolved" {
+		t.Errorf("cost-runaway steps: %s", got)
+	}
+	if b := cr.Steps[0]; b.Approval != nil || b.Undo == nil || b.Undo.Approval == nil || b.With["key"] != "{{ .params.key }}" {
+		t.Errorf("block at once, unblock with approval: %+v", b)
+	}
+	if p := cr.Params[1]; p.Name != "key" || p.From != "labels.agent" || !p.Required {
+		t.Errorf("the key comes from the alert's agent label: %+v", p)
+	}
+
+	mi, _ := lib.Get("manual-investigation")
+	if got := stepSummary(mi); got != "evidence:traffic.snapshot freeze:prompts.freeze changes:prompts.changes card:notify switch:gateway.switch rollback:prompts.rollback_pr resolved:wait.resolved" {
+		t.Errorf("manual-investigation steps: %s", got)
+	}
+	for _, i := range []int{4, 5} {
+		if a := mi.Steps[i].Approval; a == nil || a.OnReject != OnRejectSkip {
+			t.Errorf("option %s must be approval-gated and skipped on reject: %+v", mi.Steps[i].ID, a)
+		}
+	}
+	if len(mi.Triggers.Alerts) != 0 {
+		t.Errorf("manual-investigation is started by hand only: %+v", mi.Triggers)
 	}
 }
 
@@ -110,8 +156,8 @@ func TestLibraryUserDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lib.List()) != 3 {
-		t.Errorf("want built-ins + mine = 3 runbooks, got %d", len(lib.List()))
+	if len(lib.List()) != 6 {
+		t.Errorf("want 5 built-ins + mine = 6 runbooks, got %d", len(lib.List()))
 	}
 	po, _ := lib.Get("provider-outage")
 	if po.Title != "Our outage" || po.Source != filepath.Join(dir, "outage.yaml") {
@@ -123,7 +169,7 @@ func TestLibraryUserDir(t *testing.T) {
 	}
 
 	_, err = lib.Get("provder-outage")
-	if err == nil || err.Error() != `unknown runbook "provder-outage"; known: mine, prompt-regression, provider-outage; did you mean "provider-outage"?` {
+	if err == nil || err.Error() != `unknown runbook "provder-outage"; known: cost-runaway, manual-investigation, mine, prompt-regression, provider-outage, silent-model-change; did you mean "provider-outage"?` {
 		t.Errorf("Get of an unknown runbook: %v", err)
 	}
 }

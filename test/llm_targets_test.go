@@ -150,13 +150,20 @@ func TestLiteLLMAndLangfuseThroughQuenchDev(t *testing.T) {
 	lf := langfusefake.New("pk-lf-e2e", "sk-lf-e2e")
 	defer lf.Close()
 	now := time.Now()
+	// Half of openai's answers failed over the last half hour; in the last two minutes the
+	// route has been served by anthropic without errors (the traffic after the fail-over
+	// that provider-outage's verify measures).
 	for i := 0; i < 30; i++ {
-		g := langfusefake.Generation{ID: fmt.Sprintf("g%d", i), Start: now.Add(-time.Duration(i) * time.Minute), Duration: time.Second,
+		g := langfusefake.Generation{ID: fmt.Sprintf("g%d", i), Start: now.Add(-150*time.Second - time.Duration(i)*55*time.Second), Duration: time.Second,
 			Model: "openai/gpt-4o", Route: "chat", OutputTokens: 100, Input: "hello from ops@example.com"}
 		if i%2 == 0 {
 			g.Level, g.StatusMessage = "ERROR", "Error code: 503 - service unavailable"
 		}
 		lf.AddGenerations(g)
+	}
+	for i := 0; i < 5; i++ {
+		lf.AddGenerations(langfusefake.Generation{ID: fmt.Sprintf("after%d", i), Start: now.Add(-time.Duration(10+15*i) * time.Second), Duration: time.Second,
+			Model: "anthropic/claude-sonnet-4", Route: "chat", OutputTokens: 100, Input: "hello"})
 	}
 	lf.AddPromptVersion("summarise", "Summarise: {{ticket}}", now.Add(-time.Hour), "production")
 
@@ -193,7 +200,7 @@ prompts:
 		t.Fatalf("the proxy's openai deployment is not blocked: %s", proxy.State())
 	}
 	ev := w.waitFor(t, workflows.EventStepDone, "evidence")
-	if text, _ := ev["text"].(string); !strings.Contains(text, "30 requests") || !strings.Contains(text, "error rate 50.0%") {
+	if text, _ := ev["text"].(string); !strings.Contains(text, "35 requests") || !strings.Contains(text, "error rate 42.9%") {
 		t.Fatalf("evidence from Langfuse: %v", ev)
 	}
 	w.waitFor(t, workflows.EventStepStarted, "recovered")

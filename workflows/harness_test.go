@@ -32,8 +32,10 @@ type harness struct {
 	calls    []activities.StepInput
 	behave   map[string]func(activities.StepInput) (activities.StepResult, error)
 	measures []activities.VerifyResult // answered in order; the last one repeats
-	measured int
-	policy   activities.Policy
+	// measureErr, when set, is every measurement's error.
+	measureErr error
+	measured   int
+	policy     activities.Policy
 }
 
 // testSuite logs to the test's output (shown on failure), warnings and up.
@@ -130,6 +132,10 @@ func defaultResult(in activities.StepInput) activities.StepResult {
 func (h *harness) measure(_ context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.measureErr != nil {
+		h.measured++
+		return activities.VerifyResult{}, h.measureErr
+	}
 	if len(h.measures) == 0 {
 		return activities.VerifyResult{}, errors.New("no measurement configured")
 	}

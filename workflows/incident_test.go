@@ -397,6 +397,23 @@ func TestVerify(t *testing.T) {
 		assert.Equal(t, undoDone, undoStates(st)["failover"])
 		assert.Equal(t, StateCompleted, st.State)
 	})
+
+	t.Run("no traffic source is inconclusive at once and keeps the change", func(t *testing.T) {
+		h := newHarness(t)
+		h.measureErr = temporal.NewNonRetryableApplicationError("no traffic source configured", activities.ErrTypeNotConfigured, nil)
+		st := h.run(testInput(verified()))
+
+		assert.Equal(t, StepDone, stepByID(st, "failover").State)
+		assert.Equal(t, 1, h.measured, "a permanent failure is not polled again")
+		assert.Equal(t, "inconclusive", eventsOf(st, EventVerify, "failover")[0].Data["result"])
+		assert.Contains(t, eventsOf(st, EventVerify, "failover")[0].Text, "no traffic source configured")
+		assert.Equal(t, []string{
+			"gateway.switch failover",
+			"notify failover/verify/escalate",
+			"notify after",
+			"gateway.restore failover/undo",
+		}, h.sequence(), "not reverted blind; a human is told to check")
+	})
 }
 
 func TestSearchAttributesFollowTheState(t *testing.T) {

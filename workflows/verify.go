@@ -53,6 +53,13 @@ func (w *incident) verifyStep(ctx workflow.Context, i int) {
 		switch {
 		case ctx.Err() != nil:
 			return // aborted while verifying: the step's undo runs at close anyway
+		case err != nil && isNonRetryable(err):
+			// No traffic source, or one that cannot measure this signal: polling again
+			// cannot help, so a human checks by hand now rather than after `within`.
+			text := fmt.Sprintf("verify of step %s inconclusive: %s; check by hand", step.ID, errorText(err))
+			w.event(ctx, EventVerify, step.ID, "", text, map[string]string{"signal": v.Signal, "result": "inconclusive"})
+			w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
+			return
 		case err != nil:
 			w.logger.Warn("A verify measurement failed", "step", step.ID, "error", err)
 		case res.Requests > 0:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/bench"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/cli/demo"
 	"github.com/quench-dev/quench/internal/cli/evidence"
 	"github.com/quench-dev/quench/internal/cli/freeze"
 	"github.com/quench-dev/quench/internal/cli/incident"
@@ -59,6 +60,7 @@ Then, in another terminal:      quench incident start provider-outage`,
 		serve.NewCmdWorker(f, nil),
 		serve.NewCmdServer(f, nil),
 		bench.NewCmdBench(f),
+		demo.NewCmdDemo(f, nil),
 	)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)

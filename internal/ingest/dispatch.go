@@ -330,8 +330,17 @@ func (d *Dispatcher) serve(q *incidentQueue) {
 				d.recent.remember(key, b.digests[i], now)
 			}
 		}
+		// Retire an emptied queue before releasing the waiters, so a caller that saw its
+		// commit finish never still finds the queue: the next alert starts a fresh one.
+		idle := len(q.waiting) == 0
+		if idle {
+			delete(d.queues, q.workflowID)
+		}
 		d.mu.Unlock()
 		close(b.done)
+		if idle {
+			return
+		}
 	}
 }
 

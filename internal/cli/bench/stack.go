@@ -45,7 +45,10 @@ type StackOptions struct {
 	Dir string
 	// Runbooks are extra runbook files (name -> YAML) beside BenchRunbook.
 	Runbooks map[string]string
-	Logger   *slog.Logger
+	// Config is extra quench.yaml (top-level keys such as traffic: or gateway:), appended
+	// to the stack's own data_dir, runbooks_dir and http settings.
+	Config string
+	Logger *slog.Logger
 }
 
 // Stack is quench dev in-process on an embedded Temporal: server, worker and HTTP server
@@ -80,7 +83,7 @@ func StartStack(ctx context.Context, opts StackOptions) (*Stack, error) {
 		}
 	}
 	cfgPath := filepath.Join(opts.Dir, "quench.yaml")
-	cfgYAML := fmt.Sprintf("data_dir: %s\nrunbooks_dir: %s\nhttp:\n  listen: 127.0.0.1:0\n", filepath.Join(opts.Dir, "data"), runbooksDir)
+	cfgYAML := fmt.Sprintf("data_dir: %s\nrunbooks_dir: %s\nhttp:\n  listen: 127.0.0.1:0\n", filepath.Join(opts.Dir, "data"), runbooksDir) + opts.Config
 	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
 		return nil, err
 	}

@@ -1,5 +1,5 @@
 // Package incident implements `quench incident ...`: start, list, show, watch, approve,
-// reject, resolve, abort and note.
+// reject, resolve, abort, note and postmortem.
 package incident
 
 import (
@@ -25,6 +25,7 @@ func NewCmdIncident(f *cmdutil.Factory) *cobra.Command {
 		NewCmdSignal(f, "resolve", nil),
 		NewCmdSignal(f, "abort", nil),
 		NewCmdSignal(f, "note", nil),
+		NewCmdPostmortem(f, nil),
 	)
 	return cmd
 }

@@ -46,6 +46,8 @@ type Route struct {
 	Version   int64     `json:"version"`   // table version of the route's last change
 	UpdatedAt time.Time `json:"updated_at"`
 	UpdatedBy string    `json:"updated_by,omitempty"`
+	// BlockedKeys are agent (or API) keys apps must refuse on this route, sorted.
+	BlockedKeys []string `json:"blocked_keys,omitempty"`
 }
 
 // state is the file's content.
@@ -58,6 +60,8 @@ type state struct {
 	Routes     map[string]*Route `json:"routes"`
 	// Saved: holder (incident) → route → what its first switch replaced.
 	Saved map[string]map[string]saved `json:"saved,omitempty"`
+	// Blocks: route → blocked agent key → the holder (incident) that blocked it.
+	Blocks map[string]map[string]string `json:"blocks,omitempty"`
 	// Ops: idempotency key → the first result.
 	Ops map[string]opRecord `json:"ops,omitempty"`
 }
@@ -69,10 +73,11 @@ type saved struct {
 }
 
 type opRecord struct {
-	Op     string                 `json:"op"` // switch | restore
-	Route  string                 `json:"route"`
-	Result activities.RouteChange `json:"result"`
-	At     time.Time              `json:"at"`
+	Op     string                  `json:"op"` // switch | restore | block | unblock
+	Route  string                  `json:"route"`
+	Result activities.RouteChange  `json:"result"`
+	Block  *activities.BlockChange `json:"block,omitempty"` // block and unblock
+	At     time.Time               `json:"at"`
 }
 
 // Table is the routing table. Safe for concurrent use; processes sharing the data dir
@@ -234,6 +239,7 @@ func (st *state) sortedRoutes() []Route {
 func copyRoute(r *Route) Route {
 	c := *r
 	c.Providers = slices.Clone(r.Providers)
+	c.BlockedKeys = slices.Clone(r.BlockedKeys)
 	return c
 }
 
@@ -350,50 +356,61 @@ func (t *Table) set(st *state, r *Route, provider, by string, now time.Time) {
 	r.Provider, r.Version, r.UpdatedAt, r.UpdatedBy = provider, st.Version, now, by
 }
 
-// apply runs one keyed change under the locks, against the latest state on disk.
+// apply runs one keyed route change under the locks, against the latest state on disk.
 func (t *Table) apply(ctx context.Context, op, route, key string,
 	change func(st *state, r *Route, now time.Time) (activities.RouteChange, error)) (activities.RouteChange, error) {
+	rec, err := t.applyOp(ctx, op, route, key, func(st *state, r *Route, now time.Time) (opRecord, error) {
+		res, err := change(st, r, now)
+		return opRecord{Result: res}, err
+	})
+	return rec.Result, err
+}
+
+// applyOp runs one keyed change of any kind; a retried key returns the first record.
+func (t *Table) applyOp(ctx context.Context, op, route, key string,
+	change func(st *state, r *Route, now time.Time) (opRecord, error)) (opRecord, error) {
 	if err := ctx.Err(); err != nil {
-		return activities.RouteChange{}, err
+		return opRecord{}, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	unlock, err := filestate.Lock(t.lockPath)
 	if err != nil {
-		return activities.RouteChange{}, err
+		return opRecord{}, err
 	}
 	defer unlock()
 	st, err := t.load()
 	if err != nil {
-		return activities.RouteChange{}, err
+		return opRecord{}, err
 	}
 	if st == nil {
-		return activities.RouteChange{}, fmt.Errorf("%s disappeared: restart quench to recreate the routing table", t.path)
+		return opRecord{}, fmt.Errorf("%s disappeared: restart quench to recreate the routing table", t.path)
 	}
 	if rec, ok := st.Ops[key]; ok {
 		if rec.Op != op || rec.Route != route {
-			return activities.RouteChange{}, activities.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
+			return opRecord{}, activities.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
 				key, rec.Op, rec.Route, op, route)
 		}
 		t.st = st
-		return rec.Result, nil
+		return rec, nil
 	}
 	r, ok := st.Routes[route]
 	if !ok {
-		return activities.RouteChange{}, activities.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(st))
+		return opRecord{}, activities.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(st))
 	}
 	now := t.now()
-	res, err := change(st, r, now)
+	rec, err := change(st, r, now)
 	if err != nil {
-		return activities.RouteChange{}, err
+		return opRecord{}, err
 	}
-	st.Ops[key] = opRecord{Op: op, Route: route, Result: res, At: now}
+	rec.Op, rec.Route, rec.At = op, route, now
+	st.Ops[key] = rec
 	pruneOps(st, now)
 	if err := t.store(st); err != nil {
-		return activities.RouteChange{}, err
+		return opRecord{}, err
 	}
 	t.st = st
-	return res, nil
+	return rec, nil
 }
 
 func knownRoutes(st *state) string {

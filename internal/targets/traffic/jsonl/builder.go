@@ -66,6 +66,7 @@ type Builder struct {
 	maxBytes int
 
 	groups      map[groupKey]*pair
+	agents      *agentCounter
 	samples     *sampler
 	digest      hash.Hash
 	otherRoutes int
@@ -84,6 +85,7 @@ func NewBuilder(req activities.SnapshotRequest) (*Builder, error) {
 		req: req, now: now, incFrom: incFrom, baseFrom: incFrom.Add(-req.Baseline),
 		maxBytes: DefaultMaxBundleBytes,
 		groups:   map[groupKey]*pair{},
+		agents:   newAgentCounter(),
 		samples:  newSampler(min(max(req.Samples, 0), maxSamples)),
 		digest:   sha256.New(),
 	}, nil
@@ -125,9 +127,11 @@ func (b *Builder) add(r *record, raw []byte) bool {
 	}
 	if r.Time.Before(b.incFrom) {
 		g.base.add(r)
+		b.agents.add(r, false)
 		return true
 	}
 	g.inc.add(r)
+	b.agents.add(r, true)
 	b.samples.offer(r)
 	return true
 }
@@ -143,7 +147,11 @@ func (b *Builder) Build(m Manifest) (activities.TrafficSnapshot, error) {
 	}
 	bundle.Totals.Incident, bundle.Totals.Baseline = total.inc.stats(), total.base.stats()
 	bundle.Groups = groupList(b.groups)
-	bundle.Changes = whatChanged(b.groups, b.req.Window, b.req.Baseline)
+	// Rates compare per minute of traffic actually covered: a log younger than the
+	// baseline window must not read as a quiet baseline.
+	covered := b.agents.coveredBaseline(b.incFrom, b.req.Baseline)
+	bundle.Changes = rankChanges(append(whatChanged(b.groups, b.req.Window, covered), b.agents.changes(b.req.Window, covered)...))
+	bundle.Agents = b.agents.list(b.req.Window, covered)
 	if bundle.Changes == nil {
 		bundle.Changes = []Change{}
 	}

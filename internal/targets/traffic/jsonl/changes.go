@@ -17,8 +17,8 @@ const maxChanges = 10
 // Change is one difference between the incident window and the baseline, scored so the
 // most telling ones come first.
 type Change struct {
-	Kind      string  `json:"kind"`      // new_response_model | new_prompt_version | new_provider | error_rate | latency_p95 | output_tokens | finish_reason | cost_per_request | volume
-	Dimension string  `json:"dimension"` // all | provider | provider/model | prompt
+	Kind      string  `json:"kind"`      // new_response_model | new_prompt_version | new_provider | error_rate | latency_p95 | output_tokens | finish_reason | cost_per_request | volume | agent_spend
+	Dimension string  `json:"dimension"` // all | provider | provider/model | prompt | agent
 	Subject   string  `json:"subject"`
 	Baseline  float64 `json:"baseline"`
 	Incident  float64 `json:"incident"`
@@ -159,6 +159,11 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 		comparePrompt(add, promptName, note, byPromptName[promptName])
 	}
 
+	return rankChanges(out)
+}
+
+// rankChanges orders changes most telling first and keeps the top maxChanges.
+func rankChanges(out []Change) []Change {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
 			return out[i].Score > out[j].Score

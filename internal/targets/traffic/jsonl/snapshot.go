@@ -79,6 +79,7 @@ type Bundle struct {
 		Baseline Stats `json:"baseline"`
 	} `json:"totals"`
 	Groups  []Group  `json:"groups"`
+	Agents  []Agent  `json:"agents,omitempty"` // top agent keys by incident spend
 	Changes []Change `json:"changes"`
 	Samples []Sample `json:"samples"`
 }
