@@ -281,3 +281,38 @@ func TestStoriesManualInvestigation(t *testing.T) {
 	}
 	assertFrozenOnce(t, s.dev, started.IncidentID)
 }
+
+// TestStoriesPromptRegression: the quality alert of the prompt-regression story starts the
+// runbook; the evidence names the bad prompt version, the rollback restores the good prompt
+// under four-eyes, and the freeze is lifted on close.
+func TestStoriesPromptRegression(t *testing.T) {
+	repo := promptsRepo(t)
+	s := startStory(t, fixtures.PromptRegression, 0, "--prompts-repo", repo)
+	inc := s.fireAlert(t, "prompt-regression")
+	w := s.dev.watch(t, inc.IncidentID)
+
+	w.waitFor(t, workflows.EventApprovalAsked, "rollback")
+	st := s.status(t, inc.ShortID)
+	b, top := s.evidence(t, st, "evidence")
+	if !strings.Contains(top, s.fx.Cause.PromptVersion) || len(b.Changes) == 0 {
+		t.Fatalf("top change %q does not name the bad prompt %s", top, s.fx.Cause.PromptVersion)
+	}
+	if res := s.dev.quench(t, "freeze", "check"); res.ExitCode == 0 {
+		t.Fatalf("prompt deploys must be frozen while the incident runs: %s", res.Stdout)
+	}
+	s.dev.mustQuench(t, "incident", "approve", inc.ShortID, "--as", "bob", "--reason", "v2 shortened the answers")
+	w.waitFor(t, workflows.EventStepDone, "rollback")
+	branches := rollbackBranches(t, repo)
+	c, ok := branches["quench/rollback-"+inc.ShortID]
+	if len(branches) != 1 || !ok {
+		t.Fatalf("rollback branches %v, want quench/rollback-%s", keys(branches), inc.ShortID)
+	}
+	if got := fileAt(t, c, "prompts/answer.txt"); got != goodPrompt {
+		t.Fatalf("rollback restores %q, want the good prompt", got)
+	}
+
+	w.waitFor(t, workflows.EventStepStarted, "recovered")
+	s.dev.mustQuench(t, "incident", "resolve", inc.ShortID, "--as", "bob", "--reason", "rollback merged, answers long again")
+	w.waitFor(t, workflows.EventClosed, "")
+	assertFrozenOnce(t, s.dev, inc.IncidentID)
+}
