@@ -156,9 +156,9 @@ func (c *agentCounter) changes(window, baseline time.Duration) []Change {
 		var text string
 		switch {
 		case base == 0 && share >= agentNewShare:
-			text = fmt.Sprintf("agent %s is new and ran up %s of the window's spend ("+unit+", %d requests)", a.Key, pct(share), inc, a.Incident.Requests)
+			text = fmt.Sprintf("agent %s is new and ran up %s of the window's spend ("+unit+", %d requests)", a.Key, Percent(share), inc, a.Incident.Requests)
 		case base > 0 && inc/base >= agentGrowth && share >= agentNewShare:
-			text = fmt.Sprintf("agent %s spend per minute %s ("+unit+" → "+unit+"; %s of the window's spend)", a.Key, relative(inc/base), base, inc, pct(share))
+			text = fmt.Sprintf("agent %s spend per minute %s ("+unit+" → "+unit+"; %s of the window's spend)", a.Key, Relative(inc/base), base, inc, Percent(share))
 		default:
 			continue
 		}

@@ -81,7 +81,7 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 		if r := inc / base; r >= 2 || r <= 0.5 {
 			add(Change{Kind: "volume", Dimension: "all", Subject: "all", Baseline: round(base, 2), Incident: round(inc, 2),
 				Score: math.Abs(math.Log(r)),
-				Text:  fmt.Sprintf("requests per minute %s (%.1f → %.1f)", relative(r), base, inc)})
+				Text:  fmt.Sprintf("requests per minute %s (%.1f → %.1f)", Relative(r), base, inc)})
 		}
 	}
 
@@ -95,7 +95,7 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 			share := ratio(p.inc.requests, total.inc.requests)
 			add(Change{Kind: "new_provider", Dimension: "provider", Subject: name, Incident: round(share, 4),
 				Score: 1 + 2*share,
-				Text:  fmt.Sprintf("provider %s serves %s of requests and served none in the baseline", name, pct(share))})
+				Text:  fmt.Sprintf("provider %s serves %s of requests and served none in the baseline", name, Percent(share))})
 			continue
 		}
 		if p.base.requests < minRequests {
@@ -108,7 +108,7 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 			if r := ii.CostPerRequest / bi.CostPerRequest; r >= 1.5 || r <= 0.67 {
 				add(Change{Kind: "cost_per_request", Dimension: "provider", Subject: name, Baseline: bi.CostPerRequest, Incident: ii.CostPerRequest,
 					Score: 1.5 * math.Abs(math.Log(r)),
-					Text:  fmt.Sprintf("cost per request on provider %s %s ($%.4f → $%.4f)", name, relative(r), bi.CostPerRequest, ii.CostPerRequest)})
+					Text:  fmt.Sprintf("cost per request on provider %s %s ($%.4f → $%.4f)", name, Relative(r), bi.CostPerRequest, ii.CostPerRequest)})
 			}
 		}
 	}
@@ -125,7 +125,7 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 		add(Change{Kind: "new_response_model", Dimension: "provider/model", Subject: name, Incident: round(share, 4),
 			Score: 1 + 3*share,
 			Text: fmt.Sprintf("new response model %s on provider %s (%s of its requests; baseline: %s)",
-				model, provider, pct(share), baselineModels(byModel, provider))})
+				model, provider, Percent(share), baselineModels(byModel, provider))})
 	}
 
 	byPrompt := view(groups, func(k groupKey) string { return k.prompt() })
@@ -140,7 +140,7 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 		share := ratio(p.inc.requests, family.inc.requests)
 		add(Change{Kind: "new_prompt_version", Dimension: "prompt", Subject: name, Incident: round(share, 4),
 			Score: 1 + 2.5*share,
-			Text:  fmt.Sprintf("new prompt version %s (%s of %s requests)", name, pct(share), promptName)})
+			Text:  fmt.Sprintf("new prompt version %s (%s of %s requests)", name, Percent(share), promptName)})
 	}
 	// Compare each prompt version with itself when the same versions ran in both windows;
 	// when a version came or went, compare the prompt as a whole (the new version is then
@@ -186,7 +186,7 @@ func comparePrompt(add func(Change), name, note string, p *pair) {
 		if r := ii.OutputTokens.Mean / bi.OutputTokens.Mean; r >= 1.25 || r <= 0.8 {
 			add(Change{Kind: "output_tokens", Dimension: "prompt", Subject: name, Baseline: bi.OutputTokens.Mean, Incident: ii.OutputTokens.Mean,
 				Score: 2 * math.Abs(math.Log(r)),
-				Text:  fmt.Sprintf("output tokens on prompt %s %s (mean %.0f → %.0f)%s", name, relative(r), bi.OutputTokens.Mean, ii.OutputTokens.Mean, note)})
+				Text:  fmt.Sprintf("output tokens on prompt %s %s (mean %.0f → %.0f)%s", name, Relative(r), bi.OutputTokens.Mean, ii.OutputTokens.Mean, note)})
 		}
 	}
 	reasons := map[string]bool{}
@@ -201,7 +201,7 @@ func comparePrompt(add func(Change), name, note string, p *pair) {
 		if d := i - b; math.Abs(d) >= 0.05 && reason != "stop" {
 			add(Change{Kind: "finish_reason", Dimension: "prompt", Subject: name + " " + reason, Baseline: b, Incident: i,
 				Score: 8 * math.Abs(d),
-				Text:  fmt.Sprintf("finish reason %s on prompt %s %s from %s to %s%s", reason, name, upDown(d), pct(b), pct(i), note)})
+				Text:  fmt.Sprintf("finish reason %s on prompt %s %s from %s to %s%s", reason, name, UpDown(d), Percent(b), Percent(i), note)})
 		}
 	}
 }
@@ -247,8 +247,8 @@ func compareErrors(add func(Change), dimension, name string, p *pair, weight flo
 	if math.Abs(d) < 0.02 || (b > 0 && i/b < 1.5 && b/math.Max(i, 1e-9) < 1.5) {
 		return
 	}
-	text := fmt.Sprintf("error rate on %s %s %s from %s to %s", dimension, name, upDown(d), pct(b), pct(i))
-	if top := dominant(p.inc.errors); d > 0 && top != "" {
+	text := fmt.Sprintf("error rate on %s %s %s from %s to %s", dimension, name, UpDown(d), Percent(b), Percent(i))
+	if top := Dominant(p.inc.errors); d > 0 && top != "" {
 		text += " (mostly " + top + ")"
 	}
 	add(Change{Kind: "error_rate", Dimension: dimension, Subject: name, Baseline: round(b, 4), Incident: round(i, 4),
@@ -266,7 +266,7 @@ func compareLatency(add func(Change), dimension, name string, p *pair) {
 	}
 	add(Change{Kind: "latency_p95", Dimension: dimension, Subject: name, Baseline: bs.LatencyMs.P95, Incident: is.LatencyMs.P95,
 		Score: 2 * math.Abs(math.Log(r)),
-		Text:  fmt.Sprintf("p95 latency on %s %s %s (%.0f ms → %.0f ms)", dimension, name, relative(r), bs.LatencyMs.P95, is.LatencyMs.P95)})
+		Text:  fmt.Sprintf("p95 latency on %s %s %s (%.0f ms → %.0f ms)", dimension, name, Relative(r), bs.LatencyMs.P95, is.LatencyMs.P95)})
 }
 
 func baselineModels(byModel map[string]*pair, provider string) string {
@@ -280,7 +280,8 @@ func baselineModels(byModel map[string]*pair, provider string) string {
 	return strings.Join(models, ", ")
 }
 
-func dominant(counts map[string]int) string {
+// Dominant is the most frequent key (ties: the first in sort order).
+func Dominant(counts map[string]int) string {
 	best, n := "", 0
 	for _, k := range sortedSet(keysOf(counts)) {
 		if counts[k] > n {
@@ -307,17 +308,20 @@ func sortedSet(s map[string]bool) []string {
 	return out
 }
 
-func pct(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
+// Percent, UpDown and Relative word the "what changed most" lines, shared by every traffic
+// source that builds this bundle.
+func Percent(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 
-func upDown(d float64) string {
+// UpDown says which way a difference goes.
+func UpDown(d float64) string {
 	if d > 0 {
 		return "up"
 	}
 	return "down"
 }
 
-// relative describes a ratio: "up 3.1x" or "down 62%".
-func relative(r float64) string {
+// Relative describes a ratio: "up 3.1x" or "down 62%".
+func Relative(r float64) string {
 	if r >= 1 {
 		return fmt.Sprintf("up %.1fx", r)
 	}

@@ -32,7 +32,7 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 		b := float64(tb.Requests) / baseline.Minutes()
 		if r := i / b; r >= 2 || r <= 0.5 {
 			add(jsonl.Change{Kind: "volume", Dimension: "all", Subject: "all", Baseline: round(b, 2), Incident: round(i, 2),
-				Score: math.Abs(math.Log(r)), Text: fmt.Sprintf("requests per minute %s (%.1f → %.1f)", relative(r), b, i)})
+				Score: math.Abs(math.Log(r)), Text: fmt.Sprintf("requests per minute %s (%.1f → %.1f)", jsonl.Relative(r), b, i)})
 		}
 	}
 	for _, name := range sortedKeys(inc[1]) {
@@ -43,7 +43,7 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 		if pb.Requests == 0 && tb.Requests >= minRequests {
 			share := float64(pi.Requests) / float64(max(ti.Requests, 1))
 			add(jsonl.Change{Kind: "new_provider", Dimension: "provider", Subject: name, Incident: round(share, 4),
-				Score: 1 + 2*share, Text: fmt.Sprintf("provider %s serves %s of requests and served none in the baseline", name, pct(share))})
+				Score: 1 + 2*share, Text: fmt.Sprintf("provider %s serves %s of requests and served none in the baseline", name, jsonl.Percent(share))})
 			continue
 		}
 		if pb.Requests < minRequests {
@@ -62,7 +62,7 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 		}
 		share := float64(mi.Requests) / float64(max(pi.Requests, 1))
 		add(jsonl.Change{Kind: "new_response_model", Dimension: "provider/model", Subject: name, Incident: round(share, 4),
-			Score: 1 + 3*share, Text: fmt.Sprintf("new model %s on provider %s (%s of its requests; baseline: %s)", model, provider, pct(share), baselineModels(base[2], provider))})
+			Score: 1 + 3*share, Text: fmt.Sprintf("new model %s on provider %s (%s of its requests; baseline: %s)", model, provider, jsonl.Percent(share), baselineModels(base[2], provider))})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
@@ -82,8 +82,8 @@ func compareErrors(add func(jsonl.Change), name string, inc, base jsonl.Stats) {
 	if math.Abs(d) < 0.02 || (b > 0 && i/b < 1.5 && b/math.Max(i, 1e-9) < 1.5) {
 		return
 	}
-	text := fmt.Sprintf("error rate on provider %s %s from %s to %s", name, upDown(d), pct(b), pct(i))
-	if top := dominant(inc.ErrorsByType); d > 0 && top != "" {
+	text := fmt.Sprintf("error rate on provider %s %s from %s to %s", name, jsonl.UpDown(d), jsonl.Percent(b), jsonl.Percent(i))
+	if top := jsonl.Dominant(inc.ErrorsByType); d > 0 && top != "" {
 		text += " (mostly " + top + ")"
 	}
 	add(jsonl.Change{Kind: "error_rate", Dimension: "provider", Subject: name, Baseline: b, Incident: i, Score: 10 * math.Abs(d), Text: text})
@@ -99,7 +99,7 @@ func compareRatio(add func(jsonl.Change), kind, name string, b, i, factor, weigh
 		return
 	}
 	add(jsonl.Change{Kind: kind, Dimension: "provider", Subject: name, Baseline: b, Incident: i,
-		Score: weight * math.Abs(math.Log(r)), Text: fmt.Sprintf(format, name, relative(r), b, i)})
+		Score: weight * math.Abs(math.Log(r)), Text: fmt.Sprintf(format, name, jsonl.Relative(r), b, i)})
 }
 
 func p95(p *jsonl.Percentiles) float64 {
@@ -150,35 +150,4 @@ func sortedKeys(m statsByKey) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func dominant(counts map[string]int) string {
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	best, n := "", 0
-	for _, k := range keys {
-		if counts[k] > n {
-			best, n = k, counts[k]
-		}
-	}
-	return best
-}
-
-func pct(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
-
-func upDown(d float64) string {
-	if d > 0 {
-		return "up"
-	}
-	return "down"
-}
-
-func relative(r float64) string {
-	if r >= 1 {
-		return fmt.Sprintf("up %.1fx", r)
-	}
-	return fmt.Sprintf("down %.0f%%", 100*(1-r))
 }
