@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -142,12 +143,12 @@ func TestGatewayErrors(t *testing.T) {
 
 type failingGateway struct{ err error }
 
-func (g *failingGateway) Switch(context.Context, activities.SwitchRequest) (activities.RouteChange, error) {
-	return activities.RouteChange{}, g.err
+func (g *failingGateway) Switch(context.Context, ports.SwitchRequest) (ports.RouteChange, error) {
+	return ports.RouteChange{}, g.err
 }
 
-func (g *failingGateway) Restore(context.Context, activities.RestoreRequest) (activities.RouteChange, error) {
-	return activities.RouteChange{}, g.err
+func (g *failingGateway) Restore(context.Context, ports.RestoreRequest) (ports.RouteChange, error) {
+	return ports.RouteChange{}, g.err
 }
 
 // promptRepo builds a repository whose system prompt was made worse an hour ago.
@@ -287,11 +288,11 @@ func TestFreezeAndUnfreeze(t *testing.T) {
 
 // countingTraffic counts snapshots, to prove a re-run answers from the stored evidence.
 type countingTraffic struct {
-	activities.Traffic
+	ports.Traffic
 	snapshots int
 }
 
-func (c *countingTraffic) Snapshot(ctx context.Context, req activities.SnapshotRequest) (activities.TrafficSnapshot, error) {
+func (c *countingTraffic) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.TrafficSnapshot, error) {
 	c.snapshots++
 	return c.Traffic.Snapshot(ctx, req)
 }
@@ -336,15 +337,15 @@ func TestTrafficSnapshotAndMeasure(t *testing.T) {
 		t.Fatalf("re-run = %+v (snapshots taken %d)\nfirst  = %+v", again, traffic.snapshots, res)
 	}
 
-	val, err := env.ExecuteActivity(activities.VerifyActivity, activities.VerifyInput{IncidentID: incidentID, Signal: "error_rate", Route: "chat", Window: 5 * time.Minute, Now: now})
+	val, err := env.ExecuteActivity(activities.VerifyActivity, ports.VerifyInput{IncidentID: incidentID, Signal: "error_rate", Route: "chat", Window: 5 * time.Minute, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m activities.VerifyResult
+	var m ports.VerifyResult
 	if err := val.Get(&m); err != nil || m.Requests != 5 || m.Value != 0.6 {
 		t.Fatalf("measure = %+v, %v; want 3 of the last 5 minutes' 5 chat requests failed", m, err)
 	}
-	_, err = env.ExecuteActivity(activities.VerifyActivity, activities.VerifyInput{Signal: "promql", Query: "up", Now: now})
+	_, err = env.ExecuteActivity(activities.VerifyActivity, ports.VerifyInput{Signal: "promql", Query: "up", Now: now})
 	assertNonRetryable(t, err, activities.ErrTypePermanent, "cannot evaluate promql")
 
 	_, err = run(t, newEnv(t, activities.Deps{}), in)

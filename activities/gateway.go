@@ -3,11 +3,12 @@ package activities
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // GatewayActivities fail LLM routes over to another provider and back.
 type GatewayActivities struct {
-	Gateway Gateway
+	Gateway ports.Gateway
 }
 
 func (a *GatewayActivities) ready() error {
@@ -37,7 +38,7 @@ func (a *GatewayActivities) Switch(ctx context.Context, in StepInput) (StepResul
 		return StepResult{}, err
 	}
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
-		change, err := a.Gateway.Switch(ctx, SwitchRequest{Route: route, To: to, Holder: id.holder, Key: id.key})
+		change, err := a.Gateway.Switch(ctx, ports.SwitchRequest{Route: route, To: to, Holder: id.holder, Key: id.key})
 		if err != nil {
 			return StepResult{}, classify(ActionGatewaySwitch, err)
 		}
@@ -78,7 +79,7 @@ func (a *GatewayActivities) Restore(ctx context.Context, in StepInput) (StepResu
 		return StepResult{}, err
 	}
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
-		change, err := a.Gateway.Restore(ctx, RestoreRequest{Route: route, Holder: id.holder, Key: id.key})
+		change, err := a.Gateway.Restore(ctx, ports.RestoreRequest{Route: route, Holder: id.holder, Key: id.key})
 		if err != nil {
 			return StepResult{}, classify(ActionGatewayRestore, err)
 		}

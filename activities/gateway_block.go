@@ -3,13 +3,14 @@ package activities
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
-func (a *GatewayActivities) blocker() (KeyBlocker, error) {
+func (a *GatewayActivities) blocker() (ports.KeyBlocker, error) {
 	if err := a.ready(); err != nil {
 		return nil, err
 	}
-	b, ok := a.Gateway.(KeyBlocker)
+	b, ok := a.Gateway.(ports.KeyBlocker)
 	if !ok {
 		return nil, notConfigured(fmt.Sprintf("the configured gateway (%T) cannot block an agent key; quench dev's embedded routing table can, or revoke the key at its provider by hand", a.Gateway))
 	}
@@ -17,21 +18,21 @@ func (a *GatewayActivities) blocker() (KeyBlocker, error) {
 }
 
 // blockRequest reads the route and key params shared by gateway.block and gateway.unblock.
-func blockRequest(action string, in StepInput) (BlockRequest, error) {
+func blockRequest(action string, in StepInput) (ports.BlockRequest, error) {
 	p := paramsOf(action, in)
 	route, err := p.required("route", "the route the key calls, e.g. chat")
 	if err != nil {
-		return BlockRequest{}, err
+		return ports.BlockRequest{}, err
 	}
 	key, err := p.required("key", "the agent or API key to refuse, e.g. the alert's agent label")
 	if err != nil {
-		return BlockRequest{}, err
+		return ports.BlockRequest{}, err
 	}
 	id, err := identityOf(action, in)
 	if err != nil {
-		return BlockRequest{}, err
+		return ports.BlockRequest{}, err
 	}
-	return BlockRequest{Route: route, AgentKey: key, Holder: id.holder, Key: id.key}, nil
+	return ports.BlockRequest{Route: route, AgentKey: key, Holder: id.holder, Key: id.key}, nil
 }
 
 func blockUndoKey(route, key string) string { return "gateway-block/" + route + "/" + key }

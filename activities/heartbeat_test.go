@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,14 +51,14 @@ func TestRunBeatingPassesErrorsAndContext(t *testing.T) {
 
 func TestPermanent(t *testing.T) {
 	base := errors.New("unknown route")
-	err := Permanentf("wrapped: %w", base)
-	if !IsPermanent(err) || !errors.Is(err, base) || err.Error() != "wrapped: unknown route" {
+	err := ports.Permanentf("wrapped: %w", base)
+	if !ports.IsPermanent(err) || !errors.Is(err, base) || err.Error() != "wrapped: unknown route" {
 		t.Fatalf("Permanentf = %v", err)
 	}
-	if IsPermanent(base) || Permanent(nil) != nil {
+	if ports.IsPermanent(base) || ports.Permanent(nil) != nil {
 		t.Fatal("plain errors are not permanent")
 	}
-	if !IsPermanent(errors.Join(errors.New("x"), err)) {
+	if !ports.IsPermanent(errors.Join(errors.New("x"), err)) {
 		t.Fatal("a wrapped permanent error lost its mark")
 	}
 }

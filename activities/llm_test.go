@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +16,12 @@ import (
 // rateLimitedGateway answers every call with a rate limit asking for a delay.
 type rateLimitedGateway struct{ delay time.Duration }
 
-func (g rateLimitedGateway) Switch(context.Context, activities.SwitchRequest) (activities.RouteChange, error) {
-	return activities.RouteChange{}, activities.RetryAfter(errors.New("the LiteLLM proxy answered 429"), g.delay)
+func (g rateLimitedGateway) Switch(context.Context, ports.SwitchRequest) (ports.RouteChange, error) {
+	return ports.RouteChange{}, ports.RetryAfter(errors.New("the LiteLLM proxy answered 429"), g.delay)
 }
 
-func (g rateLimitedGateway) Restore(context.Context, activities.RestoreRequest) (activities.RouteChange, error) {
-	return activities.RouteChange{}, activities.RetryAfter(errors.New("the LiteLLM proxy answered 429"), g.delay)
+func (g rateLimitedGateway) Restore(context.Context, ports.RestoreRequest) (ports.RouteChange, error) {
+	return ports.RouteChange{}, ports.RetryAfter(errors.New("the LiteLLM proxy answered 429"), g.delay)
 }
 
 func TestRetryAfterBecomesTheNextRetryDelay(t *testing.T) {
@@ -34,26 +35,26 @@ func TestRetryAfterBecomesTheNextRetryDelay(t *testing.T) {
 		t.Fatalf("err type %s non-retryable %v next delay %s; want a retryable %s waiting 42s",
 			appErr.Type(), appErr.NonRetryable(), appErr.NextRetryDelay(), activities.ErrTypeRateLimited)
 	}
-	if d, ok := activities.RetryDelay(activities.RetryAfter(errors.New("x"), 0)); ok || d != 0 {
+	if d, ok := ports.RetryDelay(ports.RetryAfter(errors.New("x"), 0)); ok || d != 0 {
 		t.Fatal("a zero delay must leave the error alone")
 	}
 }
 
 // labelPrompts is a prompt store that rolls back by moving labels.
-type labelPrompts struct{ res activities.RollbackResult }
+type labelPrompts struct{ res ports.RollbackResult }
 
-func (p labelPrompts) Changes(context.Context, time.Time, time.Time) ([]activities.PromptCommit, error) {
+func (p labelPrompts) Changes(context.Context, time.Time, time.Time) ([]ports.PromptCommit, error) {
 	return nil, nil
 }
 
-func (p labelPrompts) Rollback(context.Context, activities.RollbackRequest) (activities.RollbackResult, error) {
+func (p labelPrompts) Rollback(context.Context, ports.RollbackRequest) (ports.RollbackResult, error) {
 	return p.res, nil
 }
 
 func TestAppliedRollbackRecordsBeforeAndAfter(t *testing.T) {
-	env := newEnv(t, activities.Deps{Prompts: labelPrompts{res: activities.RollbackResult{
+	env := newEnv(t, activities.Deps{Prompts: labelPrompts{res: ports.RollbackResult{
 		Applied: true, Good: "summarise@7", Reverted: []string{"summarise@8"},
-		Moves: []activities.LabelMove{{Prompt: "summarise", Label: "production", From: 8, To: 7}, {Prompt: "triage", Label: "production", From: 3, To: 3}},
+		Moves: []ports.LabelMove{{Prompt: "summarise", Label: "production", From: 8, To: 7}, {Prompt: "triage", Label: "production", From: 3, To: 3}},
 	}}})
 	res := mustRun(t, env, step(activities.ActionPromptsRollback, "rollback", map[string]string{"since": "24h"}))
 	if !strings.Contains(res.Summary, "summarise: production moved from v8 to v7") || !strings.Contains(res.Summary, "triage: production already on v3") {

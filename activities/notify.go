@@ -2,12 +2,13 @@ package activities
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 )
 
 // NotifyActivities post messages to the log and, when configured, to chat.
 type NotifyActivities struct {
-	Notifier Notifier // nil: log only
+	Notifier ports.Notifier // nil: log only
 	Logger   *slog.Logger
 }
 

@@ -3,14 +3,15 @@ package activities
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"time"
 )
 
 // PromptActivities read prompt changes, propose rollbacks and freeze prompt deploys.
 type PromptActivities struct {
-	Prompts Prompts
-	Freezer Freezer
+	Prompts ports.Prompts
+	Freezer ports.Freezer
 }
 
 func (a *PromptActivities) promptsReady() error {
@@ -66,7 +67,7 @@ func (a *PromptActivities) Changes(ctx context.Context, in StepInput) (StepResul
 	})
 }
 
-func commitOutput(c PromptCommit) map[string]any {
+func commitOutput(c ports.PromptCommit) map[string]any {
 	files := make([]any, 0, len(c.Files))
 	for _, f := range c.Files {
 		files = append(files, map[string]any{"path": f.Path, "added": f.Added, "deleted": f.Deleted})
@@ -104,7 +105,7 @@ func (a *PromptActivities) RollbackPR(ctx context.Context, in StepInput) (StepRe
 		short = in.IncidentID[max(0, len(in.IncidentID)-6):]
 	}
 	now := stepNow(in)
-	req := RollbackRequest{
+	req := ports.RollbackRequest{
 		Branch:   rollbackBranchPrefix + short,
 		Good:     p.str("good"),
 		Since:    now.Add(-since),
@@ -152,7 +153,7 @@ func (a *PromptActivities) RollbackPR(ctx context.Context, in StepInput) (StepRe
 			if rb.PR != 0 {
 				name = fmt.Sprintf("rollback pull request #%d", rb.PR)
 			}
-			res.Links = []Link{{Name: name, URL: rb.URL}}
+			res.Links = []ports.Link{{Name: name, URL: rb.URL}}
 		}
 		return res, nil
 	})
@@ -241,7 +242,7 @@ func (a *PromptActivities) Unfreeze(ctx context.Context, in StepInput) (StepResu
 			Outputs: map[string]any{"scope": scope},
 			Clears:  []string{"freeze/" + scope},
 		}
-		inspector, ok := a.Freezer.(FreezeInspector)
+		inspector, ok := a.Freezer.(ports.FreezeInspector)
 		if !ok {
 			return res, nil
 		}

@@ -2,13 +2,14 @@ package activities
 
 import (
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 )
 
 // appliedRollback reports a rollback a label-deployed prompt store made live (Langfuse:
 // the production label moved back): every label's version before and after goes to the
 // step outputs and the timeline.
-func appliedRollback(rb RollbackResult, out map[string]any) StepResult {
+func appliedRollback(rb ports.RollbackResult, out map[string]any) StepResult {
 	moves := make([]any, 0, len(rb.Moves))
 	var done []string
 	for _, m := range rb.Moves {

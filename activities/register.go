@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 
 	"go.temporal.io/sdk/activity"
@@ -10,16 +11,16 @@ import (
 // Deps are the ports the activities run against. A nil port leaves its activities
 // registered but failing without retries, with a message that says which flag to set.
 type Deps struct {
-	Gateway  Gateway
-	Prompts  Prompts
-	Freezer  Freezer
-	Traffic  Traffic
-	Evidence EvidenceStore
-	Notifier Notifier // nil: notify logs only
+	Gateway  ports.Gateway
+	Prompts  ports.Prompts
+	Freezer  ports.Freezer
+	Traffic  ports.Traffic
+	Evidence ports.EvidenceStore
+	Notifier ports.Notifier // nil: notify logs only
 	Policy   Policy
 	Logger   *slog.Logger
 	// FreezeEnforcer makes the prompts host enforce freezes (GitHub); nil: nothing to enforce.
-	FreezeEnforcer FreezeEnforcer
+	FreezeEnforcer ports.FreezeEnforcer
 }
 
 // Register registers every activity under its catalog name, plus traffic.measure and the

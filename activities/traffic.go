@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"time"
 )
 
 // TrafficActivities capture LLM traffic evidence and measure signals for verify.
 type TrafficActivities struct {
-	Traffic  Traffic
-	Evidence EvidenceStore
+	Traffic  ports.Traffic
+	Evidence ports.EvidenceStore
 }
 
 // DefaultVerifyWindow is the measurement window when a verify sets none.
@@ -54,7 +55,7 @@ func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepRes
 	if in.StepID == "" {
 		return StepResult{}, invalidParams(ActionTrafficSnapshot, "the step input has no step_id, which names the evidence bundle")
 	}
-	req := SnapshotRequest{Window: window, Baseline: baseline, Now: stepNow(in), Route: p.str("route"), Samples: samples}
+	req := ports.SnapshotRequest{Window: window, Baseline: baseline, Now: stepNow(in), Route: p.str("route"), Samples: samples}
 
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
 		// A retry after the bundle was stored answers from the stored bundle: evidence is
@@ -63,13 +64,13 @@ func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepRes
 		if err != nil {
 			return StepResult{}, classify(ActionTrafficSnapshot, err)
 		}
-		var headline TrafficHeadline
+		var headline ports.TrafficHeadline
 		if ok {
 			var doc struct {
-				Headline TrafficHeadline `json:"headline"`
+				Headline ports.TrafficHeadline `json:"headline"`
 			}
 			if err := json.Unmarshal(data, &doc); err != nil {
-				return StepResult{}, classify(ActionTrafficSnapshot, Permanentf("evidence %s exists but is not a traffic bundle (%v); remove it to capture again", ref.URI, err))
+				return StepResult{}, classify(ActionTrafficSnapshot, ports.Permanentf("evidence %s exists but is not a traffic bundle (%v); remove it to capture again", ref.URI, err))
 			}
 			headline = doc.Headline
 		} else {
@@ -91,21 +92,21 @@ func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepRes
 				"error_rate": headline.ErrorRate, "baseline_error_rate": headline.BaselineErrorRate,
 				"top_change": headline.TopChange,
 			},
-			Evidence: []EvidenceRef{ref},
+			Evidence: []ports.EvidenceRef{ref},
 		}, nil
 	})
 }
 
 // Measure reads one value of a signal over a recent window (traffic.measure), for a step's
 // verify. It has no side effect, so a retry simply measures again.
-func (a *TrafficActivities) Measure(ctx context.Context, in VerifyInput) (VerifyResult, error) {
+func (a *TrafficActivities) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	if err := a.trafficReady(); err != nil {
-		return VerifyResult{}, err
+		return ports.VerifyResult{}, err
 	}
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens", "promql":
 	default:
-		return VerifyResult{}, invalidParams(VerifyActivity, "unknown signal %q; use error_rate, latency_p95, output_tokens or promql", in.Signal)
+		return ports.VerifyResult{}, invalidParams(VerifyActivity, "unknown signal %q; use error_rate, latency_p95, output_tokens or promql", in.Signal)
 	}
 	if in.Window <= 0 {
 		in.Window = DefaultVerifyWindow
@@ -113,7 +114,7 @@ func (a *TrafficActivities) Measure(ctx context.Context, in VerifyInput) (Verify
 	if in.Now.IsZero() {
 		in.Now = time.Now().UTC()
 	}
-	return withHeartbeat(ctx, func(ctx context.Context) (VerifyResult, error) {
+	return withHeartbeat(ctx, func(ctx context.Context) (ports.VerifyResult, error) {
 		res, err := a.Traffic.Measure(ctx, in)
 		return res, classify(VerifyActivity, err)
 	})

@@ -8,6 +8,8 @@
 // first attempt did.
 package activities
 
+import "github.com/quench-dev/quench/internal/ports"
+
 import "time"
 
 // StepInput is what the workflow hands to a step activity.
@@ -35,9 +37,9 @@ type StepResult struct {
 	// Undo is the change that reverses this step, registered on the incident's undo stack.
 	Undo *UndoAction `json:"undo,omitempty"`
 	// Clears lists undo keys this step made unnecessary (a fail back clears the switch's undo).
-	Clears   []string      `json:"clears,omitempty"`
-	Evidence []EvidenceRef `json:"evidence,omitempty"`
-	Links    []Link        `json:"links,omitempty"`
+	Clears   []string            `json:"clears,omitempty"`
+	Evidence []ports.EvidenceRef `json:"evidence,omitempty"`
+	Links    []ports.Link        `json:"links,omitempty"`
 	// NoOp: there was nothing to do (e.g. nothing to roll back). Not an error.
 	NoOp bool `json:"noop,omitempty"`
 }
@@ -48,39 +50,6 @@ type UndoAction struct {
 	Action      string            `json:"action"`
 	Params      map[string]string `json:"params,omitempty"`
 	Description string            `json:"description"`
-}
-
-// EvidenceRef points at a bundle in the evidence store.
-type EvidenceRef struct {
-	Name    string `json:"name"`
-	URI     string `json:"uri"` // file:///... for the directory store
-	SHA256  string `json:"sha256"`
-	Bytes   int64  `json:"bytes"`
-	Summary string `json:"summary,omitempty"`
-}
-
-// Link is a named URL shown on the timeline (a rollback branch, a PR, a dashboard).
-type Link struct {
-	Name string `json:"name"`
-	URL  string `json:"url"`
-}
-
-// VerifyInput asks the traffic port for one measurement of a signal.
-type VerifyInput struct {
-	IncidentID string        `json:"incident_id"`
-	StepID     string        `json:"step_id"`
-	Signal     string        `json:"signal"` // error_rate | latency_p95 | output_tokens | promql
-	Query      string        `json:"query,omitempty"`
-	Route      string        `json:"route,omitempty"`
-	Window     time.Duration `json:"window"`
-	Now        time.Time     `json:"now"`
-}
-
-// VerifyResult is one measurement.
-type VerifyResult struct {
-	Value    float64 `json:"value"`
-	Requests int     `json:"requests"` // sample size behind the value
-	Detail   string  `json:"detail,omitempty"`
 }
 
 // Policy is the worker's configuration an incident needs inside the workflow: read once at

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"strconv"
 	"time"
@@ -17,9 +18,9 @@ import (
 // ChatState is what the incident keeps about its chat card, across continue-as-new.
 type ChatState struct {
 	// Card is the card's place once posted: later runs update it, never post another.
-	Card *activities.ChatRef `json:"card,omitempty"`
+	Card *ports.ChatRef `json:"card,omitempty"`
 	// Decisions replace the buttons on the card once taken (newest last, capped).
-	Decisions []activities.CardDecision `json:"decisions,omitempty"`
+	Decisions []ports.CardDecision `json:"decisions,omitempty"`
 	// Off says why chat was given up for this incident (e.g. the channel does not exist).
 	Off string `json:"off,omitempty"`
 }
@@ -39,7 +40,7 @@ var replyKinds = map[string]bool{
 // announcer is this run's chat outbox: events wait here until the announcing coroutine has
 // posted them, so a slow or rate-limited chat never holds up the runbook.
 type announcer struct {
-	replies []activities.ChatReply
+	replies []ports.ChatReply
 	dirty   bool // the card shows an older state
 	busy    bool // an announcement is in flight
 }
@@ -66,17 +67,17 @@ func (w *incident) announce(ev Event, position int) {
 	}
 	w.chat.dirty = true
 	if ev.Kind == EventDecision {
-		d := activities.CardDecision{StepID: ev.StepID, Text: ev.Text, At: ev.At}
+		d := ports.CardDecision{StepID: ev.StepID, Text: ev.Text, At: ev.At}
 		w.st.Chat.Decisions = append(w.st.Chat.Decisions, d)
 		if over := len(w.st.Chat.Decisions) - maxCardDecisions; over > 0 {
-			w.st.Chat.Decisions = append([]activities.CardDecision(nil), w.st.Chat.Decisions[over:]...)
+			w.st.Chat.Decisions = append([]ports.CardDecision(nil), w.st.Chat.Decisions[over:]...)
 		}
 	}
 	broadcast, reply := replyKinds[ev.Kind]
 	if !reply {
 		return
 	}
-	r := activities.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: ev.Text,
+	r := ports.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: ev.Text,
 		Broadcast: broadcast, IncidentID: w.status.IncidentID}
 	if ev.Kind == EventEscalated {
 		r.Mention = ev.Data["group"]
@@ -163,22 +164,22 @@ func chatOptions(ctx workflow.Context, summary string) workflow.Context {
 	})
 }
 
-func (w *incident) postCard(ctx workflow.Context, ref *activities.ChatRef) (activities.ChatRef, error) {
+func (w *incident) postCard(ctx workflow.Context, ref *ports.ChatRef) (ports.ChatRef, error) {
 	in := activities.CardInput{Channel: w.in.Spec.Channel, Ref: ref, Card: w.card(ctx)}
-	var out activities.ChatRef
+	var out ports.ChatRef
 	err := workflow.ExecuteActivity(chatOptions(ctx, "chat card"), activities.ChatCardActivity, in).Get(ctx, &out)
 	return out, err
 }
 
-func (w *incident) postReply(ctx workflow.Context, r activities.ChatReply) error {
+func (w *incident) postReply(ctx workflow.Context, r ports.ChatReply) error {
 	in := activities.ReplyInput{Ref: *w.st.Chat.Card, Reply: r}
 	return workflow.ExecuteActivity(chatOptions(ctx, "chat "+r.Kind), activities.ChatReplyActivity, in).Get(ctx, nil)
 }
 
 // card is the incident as the chat card shows it now.
-func (w *incident) card(ctx workflow.Context) activities.Card {
+func (w *incident) card(ctx workflow.Context) ports.Card {
 	s := w.status
-	c := activities.Card{
+	c := ports.Card{
 		IncidentID: s.IncidentID, ShortID: s.ShortID, Runbook: s.Runbook, Title: s.Title,
 		State: s.State, Severity: s.Severity, Service: s.Service, Requester: s.Requester,
 		Params: s.Params, Evidence: s.Evidence, Closed: w.closed,
@@ -188,7 +189,7 @@ func (w *incident) card(ctx workflow.Context) activities.Card {
 		c.UIURL = fmt.Sprintf("%s/namespaces/%s/workflows/%s", ui, url.PathEscape(workflow.GetInfo(ctx).Namespace), url.PathEscape(s.IncidentID))
 	}
 	for _, st := range s.Steps {
-		c.Steps = append(c.Steps, activities.CardStep{ID: st.ID, Action: st.Action, State: st.State, Summary: st.Summary})
+		c.Steps = append(c.Steps, ports.CardStep{ID: st.ID, Action: st.Action, State: st.State, Summary: st.Summary})
 		c.Links = append(c.Links, st.Links...)
 	}
 	if w.closed {
@@ -198,7 +199,7 @@ func (w *incident) card(ctx workflow.Context) activities.Card {
 		if verdictOf(p) != "" {
 			continue
 		}
-		c.Pending = append(c.Pending, activities.CardApproval{
+		c.Pending = append(c.Pending, ports.CardApproval{
 			StepID: p.StepID, Action: p.Action, Undo: p.Undo, Prompt: p.Prompt, Params: p.Params,
 			Digest: p.Digest, Groups: p.Groups, Destructive: runbooks.Catalog[p.Action].SideEffect,
 			Deadline: p.Deadline, Escalated: p.Escalated,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"sync"
 	"testing"
@@ -22,24 +23,24 @@ import (
 type recordingChat struct {
 	mu       sync.Mutex
 	posts    int
-	cards    []activities.Card // every card content posted or updated, in order
-	replies  []activities.ChatReply
+	cards    []ports.Card // every card content posted or updated, in order
+	replies  []ports.ChatReply
 	postErr  error
 	replyErr error
 }
 
-func (c *recordingChat) PostCard(_ context.Context, channel string, card activities.Card) (activities.ChatRef, error) {
+func (c *recordingChat) PostCard(_ context.Context, channel string, card ports.Card) (ports.ChatRef, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.postErr != nil {
-		return activities.ChatRef{}, c.postErr
+		return ports.ChatRef{}, c.postErr
 	}
 	c.posts++
 	c.cards = append(c.cards, card)
-	return activities.ChatRef{Channel: "C" + channel, TS: fmt.Sprintf("1.%d", c.posts)}, nil
+	return ports.ChatRef{Channel: "C" + channel, TS: fmt.Sprintf("1.%d", c.posts)}, nil
 }
 
-func (c *recordingChat) UpdateCard(_ context.Context, ref activities.ChatRef, card activities.Card) error {
+func (c *recordingChat) UpdateCard(_ context.Context, ref ports.ChatRef, card ports.Card) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ref.TS != "1.1" {
@@ -49,7 +50,7 @@ func (c *recordingChat) UpdateCard(_ context.Context, ref activities.ChatRef, ca
 	return nil
 }
 
-func (c *recordingChat) PostThread(_ context.Context, ref activities.ChatRef, r activities.ChatReply) error {
+func (c *recordingChat) PostThread(_ context.Context, ref ports.ChatRef, r ports.ChatReply) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.replyErr != nil {
@@ -80,7 +81,7 @@ func withChat(h *harness) *recordingChat {
 func TestChatCardFollowsTheIncident(t *testing.T) {
 	h := newHarness(t)
 	chat := withChat(h)
-	var whileWaiting activities.Card
+	var whileWaiting ports.Card
 	h.at(time.Minute, func() {
 		chat.mu.Lock()
 		defer chat.mu.Unlock()
@@ -127,7 +128,7 @@ func TestChatEscalationMentionsTheGroup(t *testing.T) {
 	st := h.run(testInput(gatedFailback(runbooks.Approval{Groups: []string{"sre"}, Timeout: runbooks.Duration(30 * time.Minute)})))
 	require.Equal(t, StateCompleted, st.State)
 
-	var escalations []activities.ChatReply
+	var escalations []ports.ChatReply
 	for _, r := range chat.replies {
 		if r.Kind == EventEscalated {
 			escalations = append(escalations, r)
@@ -141,7 +142,7 @@ func TestChatEscalationMentionsTheGroup(t *testing.T) {
 func TestChatFailureDoesNotStopTheIncident(t *testing.T) {
 	h := newHarness(t)
 	chat := withChat(h)
-	chat.postErr = activities.Permanentf("slack channel_not_found: set slack.channel")
+	chat.postErr = ports.Permanentf("slack channel_not_found: set slack.channel")
 	st := h.run(testInput(testSpec(switchStep("failover"), notifyStep("after", "done"))))
 
 	assert.Equal(t, StateCompleted, st.State)

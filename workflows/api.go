@@ -7,6 +7,7 @@
 package workflows
 
 import (
+	"github.com/quench-dev/quench/internal/ports"
 	"time"
 
 	"github.com/quench-dev/quench/activities"
@@ -128,25 +129,25 @@ type DecisionResult struct {
 
 // Status is the answer to QueryStatus: everything a human needs to see the incident.
 type Status struct {
-	IncidentID string                   `json:"incident_id"`
-	ShortID    string                   `json:"short_id"`
-	Runbook    string                   `json:"runbook"`
-	Title      string                   `json:"title"`
-	State      string                   `json:"state"`
-	Severity   string                   `json:"severity,omitempty"`
-	Service    string                   `json:"service,omitempty"`
-	Requester  string                   `json:"requester"`
-	Source     string                   `json:"source"`
-	Resolved   bool                     `json:"resolved"`
-	StartedAt  time.Time                `json:"started_at"`
-	ClosedAt   *time.Time               `json:"closed_at,omitempty"`
-	Params     map[string]string        `json:"params,omitempty"`
-	Steps      []StepState              `json:"steps"`
-	Pending    []PendingApproval        `json:"pending,omitempty"`
-	Undo       []UndoEntry              `json:"undo,omitempty"` // the stack, oldest first
-	Alerts     AlertSummary             `json:"alerts"`
-	Evidence   []activities.EvidenceRef `json:"evidence,omitempty"`
-	Timeline   []Event                  `json:"timeline"`
+	IncidentID string              `json:"incident_id"`
+	ShortID    string              `json:"short_id"`
+	Runbook    string              `json:"runbook"`
+	Title      string              `json:"title"`
+	State      string              `json:"state"`
+	Severity   string              `json:"severity,omitempty"`
+	Service    string              `json:"service,omitempty"`
+	Requester  string              `json:"requester"`
+	Source     string              `json:"source"`
+	Resolved   bool                `json:"resolved"`
+	StartedAt  time.Time           `json:"started_at"`
+	ClosedAt   *time.Time          `json:"closed_at,omitempty"`
+	Params     map[string]string   `json:"params,omitempty"`
+	Steps      []StepState         `json:"steps"`
+	Pending    []PendingApproval   `json:"pending,omitempty"`
+	Undo       []UndoEntry         `json:"undo,omitempty"` // the stack, oldest first
+	Alerts     AlertSummary        `json:"alerts"`
+	Evidence   []ports.EvidenceRef `json:"evidence,omitempty"`
+	Timeline   []Event             `json:"timeline"`
 	// TimelineDropped counts old events dropped to keep the state small.
 	TimelineDropped int `json:"timeline_dropped,omitempty"`
 	Runs            int `json:"runs"` // continue-as-new generations so far
@@ -175,7 +176,7 @@ type StepState struct {
 	Error     string            `json:"error,omitempty"`
 	Params    map[string]string `json:"params,omitempty"` // rendered
 	Outputs   map[string]any    `json:"outputs,omitempty"`
-	Links     []activities.Link `json:"links,omitempty"`
+	Links     []ports.Link      `json:"links,omitempty"`
 	StartedAt *time.Time        `json:"started_at,omitempty"`
 	EndedAt   *time.Time        `json:"ended_at,omitempty"`
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"time"
 
@@ -34,10 +35,10 @@ type enforcer struct {
 	on        bool
 	mustStart bool // a continued run re-enforces whatever state it inherits
 	pending   workflow.Future
-	pendingOf activities.FreezeEnforcement
-	attempted *activities.FreezeEnforcement // the last state started
-	failed    bool                          // the last attempt failed: try again at nextSweep
-	hostCares bool                          // the host enforces this scope (asks for sweeps)
+	pendingOf ports.FreezeEnforcement
+	attempted *ports.FreezeEnforcement // the last state started
+	failed    bool                     // the last attempt failed: try again at nextSweep
+	hostCares bool                     // the host enforces this scope (asks for sweeps)
 	every     time.Duration
 	nextSweep time.Time
 	runs      int // enforcements started in this run (they grow the history too)
@@ -50,8 +51,8 @@ func newEnforcer(ctx workflow.Context, resumed bool) *enforcer {
 
 // EnforcementOf is what a prompts host must enforce for a freeze state (the freeze workflow
 // and the GitHub webhook agree on it).
-func EnforcementOf(st FreezeState) activities.FreezeEnforcement {
-	e := activities.FreezeEnforcement{Scope: st.Scope, Frozen: st.Frozen}
+func EnforcementOf(st FreezeState) ports.FreezeEnforcement {
+	e := ports.FreezeEnforcement{Scope: st.Scope, Frozen: st.Frozen}
 	for _, h := range st.Holds {
 		e.Holders = append(e.Holders, h.Holder)
 	}
@@ -61,7 +62,7 @@ func EnforcementOf(st FreezeState) activities.FreezeEnforcement {
 	return e
 }
 
-func sameEnforcement(a, b activities.FreezeEnforcement) bool {
+func sameEnforcement(a, b ports.FreezeEnforcement) bool {
 	return a.Scope == b.Scope && a.Frozen == b.Frozen && a.Reason == b.Reason &&
 		strings.Join(a.Holders, "\x00") == strings.Join(b.Holders, "\x00")
 }
@@ -114,7 +115,7 @@ func (e *enforcer) addTo(ctx, timerCtx workflow.Context, sel workflow.Selector, 
 }
 
 func (e *enforcer) done(ctx workflow.Context, f workflow.Future) {
-	var res activities.EnforceResult
+	var res ports.EnforceResult
 	err := f.Get(ctx, &res)
 	e.pending = nil
 	now := workflow.Now(ctx)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"sync"
 	"testing"
 	"time"
@@ -20,24 +21,24 @@ import (
 // that enforces the scope (GitHub), optionally failing some calls.
 type hostFake struct {
 	mu    sync.Mutex
-	calls []activities.FreezeEnforcement
-	fail  func(n int, in activities.FreezeEnforcement) bool
+	calls []ports.FreezeEnforcement
+	fail  func(n int, in ports.FreezeEnforcement) bool
 }
 
-func (h *hostFake) enforce(_ context.Context, in activities.FreezeEnforcement) (activities.EnforceResult, error) {
+func (h *hostFake) enforce(_ context.Context, in ports.FreezeEnforcement) (ports.EnforceResult, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.calls = append(h.calls, in)
 	if h.fail != nil && h.fail(len(h.calls), in) {
-		return activities.EnforceResult{}, temporal.NewNonRetryableApplicationError("GitHub is down", "test", nil)
+		return ports.EnforceResult{}, temporal.NewNonRetryableApplicationError("GitHub is down", "test", nil)
 	}
-	return activities.EnforceResult{Enforced: true, SweepEvery: time.Minute}, nil
+	return ports.EnforceResult{Enforced: true, SweepEvery: time.Minute}, nil
 }
 
-func (h *hostFake) snapshot() []activities.FreezeEnforcement {
+func (h *hostFake) snapshot() []ports.FreezeEnforcement {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]activities.FreezeEnforcement(nil), h.calls...)
+	return append([]ports.FreezeEnforcement(nil), h.calls...)
 }
 
 func newEnforcedFreezeEnv(t *testing.T, host *hostFake) (*testsuite.TestWorkflowEnvironment, time.Time) {
@@ -50,7 +51,7 @@ func newEnforcedFreezeEnv(t *testing.T, host *hostFake) (*testsuite.TestWorkflow
 	return env, start
 }
 
-func frozenStates(calls []activities.FreezeEnforcement) []bool {
+func frozenStates(calls []ports.FreezeEnforcement) []bool {
 	var out []bool
 	for _, c := range calls {
 		out = append(out, c.Frozen)
@@ -61,7 +62,7 @@ func frozenStates(calls []activities.FreezeEnforcement) []bool {
 func TestFreezeIsEnforcedOnEveryChangeAndSweptWhileFrozen(t *testing.T) {
 	host := &hostFake{}
 	env, start := newEnforcedFreezeEnv(t, host)
-	var atHold, beforeRelease, afterRelease, later []activities.FreezeEnforcement
+	var atHold, beforeRelease, afterRelease, later []ports.FreezeEnforcement
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(SignalFreeze, Hold{Holder: "inc-a", Reason: "prompt regression", Until: start.Add(4 * time.Hour)})
 	}, time.Minute)
@@ -79,20 +80,20 @@ func TestFreezeIsEnforcedOnEveryChangeAndSweptWhileFrozen(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 
 	require.Len(t, atHold, 1, "the hold is enforced at once")
-	assert.Equal(t, activities.FreezeEnforcement{Scope: "prompts", Frozen: true, Holders: []string{"inc-a"}, Reason: "prompt regression"}, atHold[0])
+	assert.Equal(t, ports.FreezeEnforcement{Scope: "prompts", Frozen: true, Holders: []string{"inc-a"}, Reason: "prompt regression"}, atHold[0])
 	assert.Len(t, beforeRelease, 11, "one enforcement at the hold, then a sweep every minute for ten minutes")
 	for _, c := range beforeRelease {
 		assert.True(t, c.Frozen)
 	}
 	require.Len(t, afterRelease, 12)
-	assert.Equal(t, activities.FreezeEnforcement{Scope: "prompts"}, afterRelease[11], "the release is enforced")
+	assert.Equal(t, ports.FreezeEnforcement{Scope: "prompts"}, afterRelease[11], "the release is enforced")
 	assert.Equal(t, afterRelease, later, "no sweep after the freeze ends")
 }
 
 func TestFreezeExpiryIsEnforced(t *testing.T) {
 	host := &hostFake{}
 	env, start := newEnforcedFreezeEnv(t, host)
-	var calls []activities.FreezeEnforcement
+	var calls []ports.FreezeEnforcement
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(SignalFreeze, Hold{Holder: "inc-a", Until: start.Add(5 * time.Minute)})
 	}, time.Minute)
@@ -108,9 +109,9 @@ func TestFreezeExpiryIsEnforced(t *testing.T) {
 }
 
 func TestFailedUnfreezeEnforcementIsRetried(t *testing.T) {
-	host := &hostFake{fail: func(n int, in activities.FreezeEnforcement) bool { return !in.Frozen && n < 4 }}
+	host := &hostFake{fail: func(n int, in ports.FreezeEnforcement) bool { return !in.Frozen && n < 4 }}
 	env, start := newEnforcedFreezeEnv(t, host)
-	var calls []activities.FreezeEnforcement
+	var calls []ports.FreezeEnforcement
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(SignalFreeze, Hold{Holder: "inc-a", Until: start.Add(time.Hour)})
 	}, time.Minute)

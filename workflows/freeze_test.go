@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"testing"
 	"time"
 
@@ -23,8 +24,8 @@ func newFreezeEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, time.Time) 
 	env := suite.NewTestWorkflowEnvironment()
 	Register(env)
 	// No prompts host enforces freezes here (as without github: configured).
-	env.RegisterActivityWithOptions(func(context.Context, activities.FreezeEnforcement) (activities.EnforceResult, error) {
-		return activities.EnforceResult{}, nil
+	env.RegisterActivityWithOptions(func(context.Context, ports.FreezeEnforcement) (ports.EnforceResult, error) {
+		return ports.EnforceResult{}, nil
 	}, activity.RegisterOptions{Name: activities.EnforceFreezeActivity})
 	start := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	env.SetStartTime(start)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ type harness struct {
 	mu       sync.Mutex
 	calls    []activities.StepInput
 	behave   map[string]func(activities.StepInput) (activities.StepResult, error)
-	measures []activities.VerifyResult // answered in order; the last one repeats
+	measures []ports.VerifyResult // answered in order; the last one repeats
 	// measureErr, when set, is every measurement's error.
 	measureErr error
 	measured   int
@@ -117,27 +118,27 @@ func defaultResult(in activities.StepInput) activities.StepResult {
 		return activities.StepResult{
 			Summary: "proposed rollback branch quench/rollback-abcdef",
 			Outputs: map[string]any{"branch": "quench/rollback-abcdef", "commit": "c0ffee", "url": "file:///repo#quench/rollback-abcdef"},
-			Links:   []activities.Link{{Name: "branch", URL: "file:///repo#quench/rollback-abcdef"}},
+			Links:   []ports.Link{{Name: "branch", URL: "file:///repo#quench/rollback-abcdef"}},
 		}
 	case "traffic.snapshot":
 		return activities.StepResult{
 			Summary:  "120 requests, error rate 0.3",
 			Outputs:  map[string]any{"requests": 120, "error_rate": 0.3},
-			Evidence: []activities.EvidenceRef{{Name: "snapshot", URI: "file:///evidence/x", SHA256: "abc"}},
+			Evidence: []ports.EvidenceRef{{Name: "snapshot", URI: "file:///evidence/x", SHA256: "abc"}},
 		}
 	}
 	return activities.StepResult{Summary: in.Action + " done"}
 }
 
-func (h *harness) measure(_ context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
+func (h *harness) measure(_ context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.measureErr != nil {
 		h.measured++
-		return activities.VerifyResult{}, h.measureErr
+		return ports.VerifyResult{}, h.measureErr
 	}
 	if len(h.measures) == 0 {
-		return activities.VerifyResult{}, errors.New("no measurement configured")
+		return ports.VerifyResult{}, errors.New("no measurement configured")
 	}
 	i := min(h.measured, len(h.measures)-1)
 	h.measured++

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"github.com/quench-dev/quench/internal/ports"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -369,7 +370,7 @@ func TestVerify(t *testing.T) {
 
 	t.Run("pass keeps the change", func(t *testing.T) {
 		h := newHarness(t)
-		h.measures = []activities.VerifyResult{{Value: 0.3, Requests: 50}, {Value: 0.01, Requests: 50}}
+		h.measures = []ports.VerifyResult{{Value: 0.3, Requests: 50}, {Value: 0.01, Requests: 50}}
 		st := h.run(testInput(verified()))
 
 		assert.Equal(t, StepDone, stepByID(st, "failover").State)
@@ -381,7 +382,7 @@ func TestVerify(t *testing.T) {
 
 	t.Run("fail reverts at once and escalates", func(t *testing.T) {
 		h := newHarness(t)
-		h.measures = []activities.VerifyResult{{Value: 0.3, Requests: 50}}
+		h.measures = []ports.VerifyResult{{Value: 0.3, Requests: 50}}
 		st := h.run(testInput(verified()))
 
 		assert.Equal(t, StepReverted, stepByID(st, "failover").State)

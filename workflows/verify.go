@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -43,10 +44,10 @@ func (w *incident) verifyStep(ctx workflow.Context, i int) {
 	deadline := workflow.Now(ctx).Add(within)
 	route := w.status.Steps[i].Params["route"]
 
-	var last *activities.VerifyResult
+	var last *ports.VerifyResult
 	for {
-		var res activities.VerifyResult
-		err := workflow.ExecuteActivity(actx, activities.VerifyActivity, activities.VerifyInput{
+		var res ports.VerifyResult
+		err := workflow.ExecuteActivity(actx, activities.VerifyActivity, ports.VerifyInput{
 			IncidentID: w.status.IncidentID, StepID: step.ID, Signal: v.Signal, Query: v.Query,
 			Route: route, Window: window, Now: workflow.Now(ctx),
 		}).Get(actx, &res)

@@ -4,11 +4,10 @@ package activitiestest
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Call is one recorded call to a fake.
@@ -29,7 +28,7 @@ type Hold struct {
 	Until  time.Time
 }
 
-// Freezer is a fake activities.Freezer (and FreezeInspector): holds per scope, keyed by
+// Freezer is a fake ports.Freezer (and FreezeInspector): holds per scope, keyed by
 // holder, like the freeze workflow. Holds never expire on their own; tests control time.
 type Freezer struct {
 	mu    sync.Mutex
@@ -40,8 +39,8 @@ type Freezer struct {
 }
 
 var (
-	_ activities.Freezer         = (*Freezer)(nil)
-	_ activities.FreezeInspector = (*Freezer)(nil)
+	_ ports.Freezer         = (*Freezer)(nil)
+	_ ports.FreezeInspector = (*Freezer)(nil)
 )
 
 // NewFreezer returns an empty fake freezer.
@@ -103,7 +102,7 @@ func (f *Freezer) Calls() []Call {
 	return append([]Call(nil), f.calls...)
 }
 
-// Notifier is a fake activities.Notifier that keeps every posted message.
+// Notifier is a fake ports.Notifier that keeps every posted message.
 type Notifier struct {
 	mu    sync.Mutex
 	calls []Call
@@ -111,7 +110,7 @@ type Notifier struct {
 	Err error
 }
 
-var _ activities.Notifier = (*Notifier)(nil)
+var _ ports.Notifier = (*Notifier)(nil)
 
 // Post keeps the message.
 func (n *Notifier) Post(ctx context.Context, level, text, incidentID string) error {

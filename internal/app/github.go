@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -89,10 +90,10 @@ func mountGitHubHook(mux *http.ServeMux, cfg *config.Config, svc *incidents.Serv
 	}
 	mux.Handle("POST /hooks/github", a.WebhookHandler(github.WebhookOptions{
 		Secret: []byte(secret),
-		Freeze: func(ctx context.Context, scope string) (activities.FreezeEnforcement, error) {
+		Freeze: func(ctx context.Context, scope string) (ports.FreezeEnforcement, error) {
 			st, err := svc.FreezeState(ctx, scope)
 			if err != nil {
-				return activities.FreezeEnforcement{}, err
+				return ports.FreezeEnforcement{}, err
 			}
 			return workflows.EnforcementOf(st), nil
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -26,8 +27,8 @@ import (
 // LLMTargets are the real LLM targets the config names; a nil field leaves the embedded
 // default (routing table, JSONL log, git prompts) in place.
 type LLMTargets struct {
-	Gateway activities.Gateway       // LiteLLM or Portkey
-	Traffic activities.Traffic       // Langfuse or Prometheus
+	Gateway ports.Gateway            // LiteLLM or Portkey
+	Traffic ports.Traffic            // Langfuse or Prometheus
 	Prompts *promptslangfuse.Adapter // Langfuse prompt labels
 }
 
@@ -65,7 +66,7 @@ func OpenLLMTargets(cfg *config.Config, logger *slog.Logger) (*LLMTargets, error
 	return t, nil
 }
 
-func openLiteLLM(cfg *config.Config) (activities.Gateway, error) {
+func openLiteLLM(cfg *config.Config) (ports.Gateway, error) {
 	c := cfg.Gateway.LiteLLM
 	key, err := config.Secret(c.MasterKey)
 	if err != nil {
@@ -78,7 +79,7 @@ func openLiteLLM(cfg *config.Config) (activities.Gateway, error) {
 	return litellm.New(litellm.Options{URL: c.URL, MasterKey: key, Mode: c.Mode, Routes: c.Routes, Timeout: timeout, StateDir: cfg.DataDir})
 }
 
-func openPortkey(cfg *config.Config) (activities.Gateway, error) {
+func openPortkey(cfg *config.Config) (ports.Gateway, error) {
 	c := cfg.Gateway.Portkey
 	key, err := config.Secret(c.APIKey)
 	if err != nil {
@@ -91,7 +92,7 @@ func openPortkey(cfg *config.Config) (activities.Gateway, error) {
 	return portkey.New(portkey.Options{URL: c.URL, APIKey: key, Routes: c.Routes, Timeout: timeout, StateDir: cfg.DataDir})
 }
 
-func openPrometheus(cfg *config.Config) (activities.Traffic, error) {
+func openPrometheus(cfg *config.Config) (ports.Traffic, error) {
 	c := cfg.Traffic.Prometheus
 	opts := prometheus.Options{URL: c.URL, Selector: c.Selector, ErrorStatus: c.ErrorStatus,
 		Requests: c.Metrics.Requests, Duration: c.Metrics.Duration, OutputTokens: c.Metrics.OutputTokens, Cost: c.Metrics.Cost}
@@ -127,7 +128,7 @@ func langfuseKeys(prefix string, c config.Langfuse) (public, secret string, time
 	return public, secret, timeout, err
 }
 
-func openLangfuseTraffic(cfg *config.Config) (activities.Traffic, error) {
+func openLangfuseTraffic(cfg *config.Config) (ports.Traffic, error) {
 	c := cfg.Traffic.Langfuse
 	public, secret, timeout, err := langfuseKeys("", c.Langfuse)
 	if err != nil {
@@ -200,10 +201,10 @@ func noteRepin(ctx context.Context, r promptslangfuse.Repin, signal func(context
 
 // enforcers is several freeze enforcers (GitHub and Langfuse) as one: each enforces the
 // state; the freeze workflow sweeps at the shortest interval any of them asks for.
-type enforcers []activities.FreezeEnforcer
+type enforcers []ports.FreezeEnforcer
 
-func (es enforcers) EnforceFreeze(ctx context.Context, f activities.FreezeEnforcement) (activities.EnforceResult, error) {
-	var out activities.EnforceResult
+func (es enforcers) EnforceFreeze(ctx context.Context, f ports.FreezeEnforcement) (ports.EnforceResult, error) {
+	var out ports.EnforceResult
 	var summaries []string
 	var errs []error
 	for _, e := range es {
@@ -243,10 +244,10 @@ func mountLangfuseHook(mux *http.ServeMux, cfg *config.Config, svc *incidents.Se
 			return err
 		})
 	})
-	mux.Handle("POST /hooks/langfuse", a.WebhookHandler(func(ctx context.Context, scope string) (activities.FreezeEnforcement, error) {
+	mux.Handle("POST /hooks/langfuse", a.WebhookHandler(func(ctx context.Context, scope string) (ports.FreezeEnforcement, error) {
 		st, err := svc.FreezeState(ctx, scope)
 		if err != nil {
-			return activities.FreezeEnforcement{}, err
+			return ports.FreezeEnforcement{}, err
 		}
 		return workflows.EnforcementOf(st), nil
 	}))

@@ -3,11 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	promptslangfuse "github.com/quench-dev/quench/internal/targets/prompts/langfuse"
@@ -17,20 +17,20 @@ import (
 )
 
 type stubEnforcer struct {
-	res activities.EnforceResult
+	res ports.EnforceResult
 	err error
-	got []activities.FreezeEnforcement
+	got []ports.FreezeEnforcement
 }
 
-func (s *stubEnforcer) EnforceFreeze(_ context.Context, f activities.FreezeEnforcement) (activities.EnforceResult, error) {
+func (s *stubEnforcer) EnforceFreeze(_ context.Context, f ports.FreezeEnforcement) (ports.EnforceResult, error) {
 	s.got = append(s.got, f)
 	return s.res, s.err
 }
 
 func TestEnforcersEnforceEachAndSweepAtTheShortestInterval(t *testing.T) {
-	gh := &stubEnforcer{res: activities.EnforceResult{Enforced: true, SweepEvery: 5 * time.Minute, Summary: "github"}}
-	lf := &stubEnforcer{res: activities.EnforceResult{Enforced: true, SweepEvery: time.Minute, Summary: "langfuse"}}
-	f := activities.FreezeEnforcement{Scope: "prompts", Frozen: true}
+	gh := &stubEnforcer{res: ports.EnforceResult{Enforced: true, SweepEvery: 5 * time.Minute, Summary: "github"}}
+	lf := &stubEnforcer{res: ports.EnforceResult{Enforced: true, SweepEvery: time.Minute, Summary: "langfuse"}}
+	f := ports.FreezeEnforcement{Scope: "prompts", Frozen: true}
 	res, err := enforcers{gh, nil, lf}.EnforceFreeze(context.Background(), f)
 	if err != nil || !res.Enforced || res.SweepEvery != time.Minute || res.Summary != "github; langfuse" {
 		t.Fatalf("%+v %v", res, err)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/filestate"
 	"io"
 	"io/fs"
@@ -20,8 +21,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // DefaultMaxBytes caps one bundle: workflow payloads stay small because only references go
@@ -66,7 +65,7 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
 
 func checkName(kind, name string) error {
 	if !validName.MatchString(name) || strings.Contains(name, "..") {
-		return activities.Permanentf("evidence %s %q is not a valid name: use letters, digits, '.', '_' and '-' (no '..'), starting with a letter or digit", kind, name)
+		return ports.Permanentf("evidence %s %q is not a valid name: use letters, digits, '.', '_' and '-' (no '..'), starting with a letter or digit", kind, name)
 	}
 	return nil
 }
@@ -85,16 +84,16 @@ func (s *Store) paths(incident, name string) (data, digest string, err error) {
 // Put stores data as incident/name. Writing the same bytes again returns the same ref;
 // other bytes under an existing name are refused, because evidence must not change after
 // it was referenced.
-func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (activities.EvidenceRef, error) {
+func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (ports.EvidenceRef, error) {
 	if err := ctx.Err(); err != nil {
-		return activities.EvidenceRef{}, err
+		return ports.EvidenceRef{}, err
 	}
 	dataPath, digestPath, err := s.paths(incident, name)
 	if err != nil {
-		return activities.EvidenceRef{}, err
+		return ports.EvidenceRef{}, err
 	}
 	if int64(len(data)) > s.maxBytes {
-		return activities.EvidenceRef{}, activities.Permanentf(
+		return ports.EvidenceRef{}, ports.Permanentf(
 			"evidence bundle %s/%s is %s, over the store's limit of %s; capture less (a shorter window, fewer samples)",
 			incident, name, humanBytes(int64(len(data))), humanBytes(s.maxBytes))
 	}
@@ -108,33 +107,33 @@ func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (ac
 	case err == nil:
 		old := sha256.Sum256(existing)
 		if old != sum {
-			return activities.EvidenceRef{}, activities.Permanentf(
+			return ports.EvidenceRef{}, ports.Permanentf(
 				"evidence %s already exists with other content (sha256 %s, new %s); evidence is immutable: use another name",
 				dataPath, hex.EncodeToString(old[:]), digest)
 		}
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(filepath.Dir(dataPath), 0o750); err != nil {
-			return activities.EvidenceRef{}, fmt.Errorf("create evidence directory: %w", err)
+			return ports.EvidenceRef{}, fmt.Errorf("create evidence directory: %w", err)
 		}
 		if err := filestate.WriteAtomic(dataPath, data, 0o640); err != nil {
-			return activities.EvidenceRef{}, err
+			return ports.EvidenceRef{}, err
 		}
 	default:
-		return activities.EvidenceRef{}, fmt.Errorf("read existing evidence %s: %w", dataPath, err)
+		return ports.EvidenceRef{}, fmt.Errorf("read existing evidence %s: %w", dataPath, err)
 	}
 	// Written after the bundle (and rewritten when missing), so a crash between the two
 	// writes is repaired by the retry.
 	digestLine := []byte(digest + "  " + filepath.Base(dataPath) + "\n")
 	if current, err := os.ReadFile(digestPath); err != nil || !bytes.Equal(current, digestLine) {
 		if err := filestate.WriteAtomic(digestPath, digestLine, 0o640); err != nil {
-			return activities.EvidenceRef{}, err
+			return ports.EvidenceRef{}, err
 		}
 	}
 	return s.ref(name, dataPath, digest, int64(len(data))), nil
 }
 
-func (s *Store) ref(name, path, digest string, size int64) activities.EvidenceRef {
-	return activities.EvidenceRef{
+func (s *Store) ref(name, path, digest string, size int64) ports.EvidenceRef {
+	return ports.EvidenceRef{
 		Name:   name,
 		URI:    (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String(),
 		SHA256: digest,
@@ -144,20 +143,20 @@ func (s *Store) ref(name, path, digest string, size int64) activities.EvidenceRe
 
 // Get returns the bundle incident/name with its digest verified; ok is false when there is
 // none.
-func (s *Store) Get(ctx context.Context, incident, name string) (activities.EvidenceRef, []byte, bool, error) {
+func (s *Store) Get(ctx context.Context, incident, name string) (ports.EvidenceRef, []byte, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return activities.EvidenceRef{}, nil, false, err
+		return ports.EvidenceRef{}, nil, false, err
 	}
 	dataPath, _, err := s.paths(incident, name)
 	if err != nil {
-		return activities.EvidenceRef{}, nil, false, err
+		return ports.EvidenceRef{}, nil, false, err
 	}
 	if _, err := os.Stat(dataPath); errors.Is(err, fs.ErrNotExist) {
-		return activities.EvidenceRef{}, nil, false, nil
+		return ports.EvidenceRef{}, nil, false, nil
 	}
 	data, digest, err := s.readVerified(dataPath)
 	if err != nil {
-		return activities.EvidenceRef{}, nil, false, err
+		return ports.EvidenceRef{}, nil, false, err
 	}
 	return s.ref(name, dataPath, digest, int64(len(data))), data, true, nil
 }
@@ -178,7 +177,7 @@ func (s *Store) Read(ctx context.Context, uri string) ([]byte, error) {
 
 // ReadRef reads ref.URI and also checks the content against ref.SHA256, the digest the
 // incident recorded: a bundle replaced on disk together with its digest file is caught too.
-func (s *Store) ReadRef(ctx context.Context, ref activities.EvidenceRef) ([]byte, error) {
+func (s *Store) ReadRef(ctx context.Context, ref ports.EvidenceRef) ([]byte, error) {
 	data, err := s.Read(ctx, ref.URI)
 	if err != nil {
 		return nil, err
@@ -193,12 +192,12 @@ func (s *Store) ReadRef(ctx context.Context, ref activities.EvidenceRef) ([]byte
 func (s *Store) pathOf(uri string) (string, error) {
 	u, err := url.Parse(uri)
 	if err != nil || u.Scheme != "file" || u.Path == "" {
-		return "", activities.Permanentf("evidence URI %q is not a file:// URI of this store (%s)", uri, s.root)
+		return "", ports.Permanentf("evidence URI %q is not a file:// URI of this store (%s)", uri, s.root)
 	}
 	path := filepath.Clean(filepath.FromSlash(u.Path))
 	rel, err := filepath.Rel(s.root, path)
 	if err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." {
-		return "", activities.Permanentf("evidence URI %q is outside this store (%s)", uri, s.root)
+		return "", ports.Permanentf("evidence URI %q is outside this store (%s)", uri, s.root)
 	}
 	return path, nil
 }
@@ -207,7 +206,7 @@ func (s *Store) readVerified(path string) ([]byte, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", activities.Permanentf("evidence %s does not exist (was the data dir moved or cleaned?)", path)
+			return nil, "", ports.Permanentf("evidence %s does not exist (was the data dir moved or cleaned?)", path)
 		}
 		return nil, "", fmt.Errorf("open evidence: %w", err)
 	}
@@ -217,7 +216,7 @@ func (s *Store) readVerified(path string) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("read evidence %s: %w", path, err)
 	}
 	if int64(len(data)) > s.maxBytes {
-		return nil, "", activities.Permanentf("evidence %s is over the store's limit of %s", path, humanBytes(s.maxBytes))
+		return nil, "", ports.Permanentf("evidence %s is over the store's limit of %s", path, humanBytes(s.maxBytes))
 	}
 	line, err := os.ReadFile(path + ".sha256")
 	if err != nil {
@@ -227,7 +226,7 @@ func (s *Store) readVerified(path string) ([]byte, string, error) {
 	sum := sha256.Sum256(data)
 	got := hex.EncodeToString(sum[:])
 	if got != want {
-		return nil, "", activities.Permanentf("evidence %s does not match its digest (sha256 %s, recorded %s): the file was changed or damaged", path, got, want)
+		return nil, "", ports.Permanentf("evidence %s does not match its digest (sha256 %s, recorded %s): the file was changed or damaged", path, got, want)
 	}
 	return data, got, nil
 }
@@ -243,4 +242,4 @@ func humanBytes(n int64) string {
 	}
 }
 
-var _ activities.EvidenceStore = (*Store)(nil)
+var _ ports.EvidenceStore = (*Store)(nil)

@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 func open(t *testing.T, opts ...Option) *Store {
@@ -74,7 +73,7 @@ func TestPutIsIdempotentAndImmutable(t *testing.T) {
 		t.Fatalf("second put = %+v, want %+v", again, first)
 	}
 	_, err = s.Put(ctx, "inc", "snap", []byte("two"))
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "immutable") {
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "immutable") {
 		t.Fatalf("overwrite err = %v, want a permanent 'immutable' error", err)
 	}
 	data, err := s.Read(ctx, first.URI)
@@ -108,7 +107,7 @@ func TestPutRepairsMissingDigestFile(t *testing.T) {
 func TestMaxBytes(t *testing.T) {
 	s := open(t, WithMaxBytes(8))
 	_, err := s.Put(context.Background(), "inc", "big", []byte("123456789"))
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "over the store's limit") {
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "over the store's limit") {
 		t.Fatalf("err = %v, want a permanent size error", err)
 	}
 	if _, err := s.Put(context.Background(), "inc", "fits", []byte("12345678")); err != nil {
@@ -176,7 +175,7 @@ func TestRejectsUnsafeNamesAndForeignURIs(t *testing.T) {
 	for _, c := range []struct{ incident, name string }{
 		{"../etc", "x"}, {"inc", "../../x"}, {"inc/sub", "x"}, {"", "x"}, {"inc", ""}, {".hidden", "x"}, {"inc", "a..b"},
 	} {
-		if _, err := s.Put(ctx, c.incident, c.name, []byte("x")); err == nil || !activities.IsPermanent(err) {
+		if _, err := s.Put(ctx, c.incident, c.name, []byte("x")); err == nil || !ports.IsPermanent(err) {
 			t.Errorf("Put(%q, %q) err = %v, want a permanent error", c.incident, c.name, err)
 		}
 	}

@@ -10,6 +10,7 @@ package postmortem
 
 import (
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"sort"
 	"strings"
@@ -17,7 +18,6 @@ import (
 
 	historypb "go.temporal.io/api/history/v1"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/cli/evidence"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -137,10 +137,10 @@ type Entry struct {
 
 // Evidence is the evidence section.
 type Evidence struct {
-	Refs     []activities.EvidenceRef `json:"refs"`
-	Verified bool                     `json:"verified"`        // every ref's bundle was read and its sha256 matched
-	Error    string                   `json:"error,omitempty"` // why the store could not be read
-	Bundles  []BundleSummary          `json:"bundles"`
+	Refs     []ports.EvidenceRef `json:"refs"`
+	Verified bool                `json:"verified"`        // every ref's bundle was read and its sha256 matched
+	Error    string              `json:"error,omitempty"` // why the store could not be read
+	Bundles  []BundleSummary     `json:"bundles"`
 }
 
 // BundleSummary is one bundle's comparison of incident against baseline.
@@ -402,7 +402,7 @@ func retryEntries(rs []Retry) []Entry {
 func evidenceSection(st workflows.Status, bundles []evidence.Bundle, loadErr string) Evidence {
 	ev := Evidence{Refs: st.Evidence, Error: loadErr, Bundles: []BundleSummary{}}
 	if ev.Refs == nil {
-		ev.Refs = []activities.EvidenceRef{}
+		ev.Refs = []ports.EvidenceRef{}
 	}
 	verified := 0
 	for _, b := range bundles {

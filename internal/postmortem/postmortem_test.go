@@ -3,6 +3,7 @@ package postmortem
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"strings"
 	"testing"
@@ -12,7 +13,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/cli/evidence"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/workflows"
@@ -189,7 +189,7 @@ func TestEvidenceTables(t *testing.T) {
 	in.EvidenceError = ""
 	ref := in.Status.Evidence[0]
 	doc := evidence.Doc{Bundle: jsonl.Bundle{Schema: jsonl.Schema,
-		Headline: activities.TrafficHeadline{Requests: 120, BaselineRequests: 900, ErrorRate: 0.4, BaselineErrorRate: 0.01, TopChange: "error rate on primary up 39 pts"},
+		Headline: ports.TrafficHeadline{Requests: 120, BaselineRequests: 900, ErrorRate: 0.4, BaselineErrorRate: 0.01, TopChange: "error rate on primary up 39 pts"},
 		Groups: []jsonl.Group{
 			{Provider: "primary", ResponseModel: "gpt-x", PromptName: "answer", PromptVersion: "v2",
 				Incident: jsonl.Stats{Requests: 100, ErrorRate: 0.48}, Baseline: jsonl.Stats{Requests: 800, ErrorRate: 0.01}},

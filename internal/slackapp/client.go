@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -15,8 +16,6 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Message metadata quench attaches to what it posts, so a retry finds its earlier post.
@@ -45,7 +44,7 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Client is the chat adapter (activities.Chat) and the Web API the handlers use.
+// Client is the chat adapter (ports.Chat) and the Web API the handlers use.
 type Client struct {
 	api  *slack.Client
 	opts Options
@@ -54,7 +53,7 @@ type Client struct {
 	next map[string]time.Time // channel -> earliest time of the next post
 }
 
-var _ activities.Chat = (*Client)(nil)
+var _ ports.Chat = (*Client)(nil)
 
 // NewClient returns a Client. slack-go's own retries stay off: Temporal owns retries.
 func NewClient(opts Options) *Client {
@@ -94,20 +93,20 @@ func (c *Client) Check(ctx context.Context) (*slack.AuthTestResponse, error) {
 }
 
 // PostCard posts the incident's card, or returns the one a previous attempt posted.
-func (c *Client) PostCard(ctx context.Context, channel string, card activities.Card) (activities.ChatRef, error) {
+func (c *Client) PostCard(ctx context.Context, channel string, card ports.Card) (ports.ChatRef, error) {
 	if channel == "" {
 		channel = c.opts.Channel
 	}
 	if channel == "" {
-		return activities.ChatRef{}, activities.Permanentf("no Slack channel for incident cards: set slack.channel (a channel ID like C0123) or the runbook's channel")
+		return ports.ChatRef{}, ports.Permanentf("no Slack channel for incident cards: set slack.channel (a channel ID like C0123) or the runbook's channel")
 	}
 	if ts, err := c.findCard(ctx, channel, card.IncidentID); err != nil {
-		return activities.ChatRef{}, err
+		return ports.ChatRef{}, err
 	} else if ts != "" {
-		return activities.ChatRef{Channel: channel, TS: ts}, nil
+		return ports.ChatRef{Channel: channel, TS: ts}, nil
 	}
 	if err := c.pace(ctx, channel); err != nil {
-		return activities.ChatRef{}, err
+		return ports.ChatRef{}, err
 	}
 	ch, ts, err := c.api.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(cardText(card), false),
@@ -116,9 +115,9 @@ func (c *Client) PostCard(ctx context.Context, channel string, card activities.C
 			EventPayload: map[string]any{metaIncident: card.IncidentID, metaKind: "card"}}),
 	)
 	if err != nil {
-		return activities.ChatRef{}, Classify(err)
+		return ports.ChatRef{}, Classify(err)
 	}
-	return activities.ChatRef{Channel: ch, TS: ts}, nil
+	return ports.ChatRef{Channel: ch, TS: ts}, nil
 }
 
 // findCard looks for the incident's card among the channel's recent messages.
@@ -138,7 +137,7 @@ func (c *Client) findCard(ctx context.Context, channel, incidentID string) (stri
 }
 
 // UpdateCard replaces the card's content (chat.update).
-func (c *Client) UpdateCard(ctx context.Context, ref activities.ChatRef, card activities.Card) error {
+func (c *Client) UpdateCard(ctx context.Context, ref ports.ChatRef, card ports.Card) error {
 	if err := c.pace(ctx, ref.Channel); err != nil {
 		return err
 	}
@@ -152,7 +151,7 @@ func (c *Client) UpdateCard(ctx context.Context, ref activities.ChatRef, card ac
 }
 
 // PostThread posts a reply under the card, unless one with the same key is already there.
-func (c *Client) PostThread(ctx context.Context, ref activities.ChatRef, reply activities.ChatReply) error {
+func (c *Client) PostThread(ctx context.Context, ref ports.ChatRef, reply ports.ChatReply) error {
 	incidentID := reply.IncidentID
 	if reply.Retry {
 		msgs, _, _, err := c.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
@@ -194,7 +193,7 @@ func isOurs(md slack.SlackMetadata, incidentID, kind, key string) bool {
 }
 
 // replyText is the reply's line, with the mention an escalation needs.
-func (c *Client) replyText(r activities.ChatReply) string {
+func (c *Client) replyText(r ports.ChatReply) string {
 	text := escape(r.Text)
 	if r.Mention == "" {
 		return text
@@ -273,12 +272,12 @@ func Classify(err error) error {
 	}
 	var rl *slack.RateLimitedError
 	if errors.As(err, &rl) {
-		return activities.RetryAfter(fmt.Errorf("slack rate limit: %w", err), rl.RetryAfter)
+		return ports.RetryAfter(fmt.Errorf("slack rate limit: %w", err), rl.RetryAfter)
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
 		if fix, ok := fixes[se.Err]; ok {
-			return activities.Permanentf("slack %s: %s", se.Err, fix)
+			return ports.Permanentf("slack %s: %s", se.Err, fix)
 		}
 		return fmt.Errorf("slack: %w", err)
 	}

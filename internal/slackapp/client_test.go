@@ -3,6 +3,7 @@ package slackapp
 import (
 	"context"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,11 +26,11 @@ func newTestClient(t *testing.T) (*Client, *slackfake.Fake) {
 	return c, fake
 }
 
-func testCard() activities.Card {
-	return activities.Card{IncidentID: "inc-provider-outage-0123456789abcdef", ShortID: "abcdef", Runbook: "provider-outage",
+func testCard() ports.Card {
+	return ports.Card{IncidentID: "inc-provider-outage-0123456789abcdef", ShortID: "abcdef", Runbook: "provider-outage",
 		Title: "LLM provider outage", State: "awaiting_approval", Requester: "slack:U9",
-		Steps: []activities.CardStep{{ID: "failover", Action: "gateway.switch", State: "done", Summary: "route chat: openai -> fallback"}},
-		Pending: []activities.CardApproval{{StepID: "failback", Action: "gateway.restore", Params: map[string]string{"route": "chat"},
+		Steps: []ports.CardStep{{ID: "failover", Action: "gateway.switch", State: "done", Summary: "route chat: openai -> fallback"}},
+		Pending: []ports.CardApproval{{StepID: "failback", Action: "gateway.restore", Params: map[string]string{"route": "chat"},
 			Digest: "sha256:0123456789abcdef0123", Groups: []string{"sre"}, Destructive: true}},
 	}
 }
@@ -73,7 +74,7 @@ func TestUpdateCardReplacesButtons(t *testing.T) {
 	decided := testCard()
 	decided.Pending = nil
 	decided.State = "running"
-	decided.Decisions = []activities.CardDecision{{StepID: "failback", Text: "slack:U2 approved step failback via slack", At: time.Unix(1700000000, 0)}}
+	decided.Decisions = []ports.CardDecision{{StepID: "failback", Text: "slack:U2 approved step failback via slack", At: time.Unix(1700000000, 0)}}
 	require.NoError(t, c.UpdateCard(ctx, ref, decided))
 
 	msgs := fake.Messages("C1")
@@ -88,14 +89,14 @@ func TestPostThreadIsIdempotentAndMentions(t *testing.T) {
 	ctx := context.Background()
 	ref, err := c.PostCard(ctx, "", testCard())
 	require.NoError(t, err)
-	reply := activities.ChatReply{Key: "7", Kind: "escalated", Text: "step failback has waited 30m", Broadcast: true, Mention: "sre",
+	reply := ports.ChatReply{Key: "7", Kind: "escalated", Text: "step failback has waited 30m", Broadcast: true, Mention: "sre",
 		IncidentID: testCard().IncidentID}
 	require.NoError(t, c.PostThread(ctx, ref, reply))
 	assert.Empty(t, fake.Calls("conversations.replies"), "a first attempt has nothing to look for")
 	reply.Retry = true
 	require.NoError(t, c.PostThread(ctx, ref, reply)) // the activity's retry finds the first attempt's reply
 	assert.Len(t, fake.Calls("conversations.replies"), 1)
-	note := activities.ChatReply{Key: "8", Kind: "note", Text: "a <b> & c", IncidentID: testCard().IncidentID, Retry: true}
+	note := ports.ChatReply{Key: "8", Kind: "note", Text: "a <b> & c", IncidentID: testCard().IncidentID, Retry: true}
 	require.NoError(t, c.PostThread(ctx, ref, note)) // a retry of a reply never posted posts it
 
 	var thread []slackfake.Message
@@ -131,13 +132,13 @@ func TestSlackErrorsBecomeTemporalErrors(t *testing.T) {
 			_, err := c.PostCard(context.Background(), "", testCard())
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.says)
-			assert.Equal(t, tc.permanent, activities.IsPermanent(err))
-			delay, ok := activities.RetryDelay(err)
+			assert.Equal(t, tc.permanent, ports.IsPermanent(err))
+			delay, ok := ports.RetryDelay(err)
 			assert.Equal(t, tc.delay > 0, ok)
 			assert.Equal(t, tc.delay, delay)
 
 			// Through the activity, Temporal sees the same decision.
-			actErr := (&activities.ChatActivities{Chat: c}).Reply(context.Background(), activities.ReplyInput{Ref: activities.ChatRef{Channel: "C1", TS: "nope"}})
+			actErr := (&activities.ChatActivities{Chat: c}).Reply(context.Background(), activities.ReplyInput{Ref: ports.ChatRef{Channel: "C1", TS: "nope"}})
 			require.Error(t, actErr) // thread_not_found: retryable, not one of the fixable ones
 
 			fake.Fail("chat.postMessage", tc.failure)

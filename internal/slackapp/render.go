@@ -3,12 +3,11 @@ package slackapp
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"sort"
 	"strings"
 
 	"github.com/slack-go/slack"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Action and callback IDs of quench's interactive elements.
@@ -49,12 +48,12 @@ var stateEmoji = map[string]string{
 }
 
 // cardText is the notification and fallback text of the card.
-func cardText(c activities.Card) string {
+func cardText(c ports.Card) string {
 	return fmt.Sprintf("Incident %s: %s [%s]", c.ShortID, c.Title, c.State)
 }
 
 // CardBlocks renders the incident card.
-func CardBlocks(c activities.Card) []slack.Block {
+func CardBlocks(c ports.Card) []slack.Block {
 	md := func(s string) *slack.TextBlockObject {
 		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
 	}
@@ -126,7 +125,7 @@ func CardBlocks(c activities.Card) []slack.Block {
 }
 
 // approvalText says exactly what an approval lets run.
-func approvalText(p activities.CardApproval) string {
+func approvalText(p ports.CardApproval) string {
 	subject := fmt.Sprintf("step `%s` (%s)", p.StepID, escape(p.Action))
 	if p.Undo {
 		subject = "the undo of " + subject

@@ -10,13 +10,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	evstore "github.com/quench-dev/quench/internal/evidence"
@@ -99,10 +99,10 @@ and what changed most.
 
 // Bundle is one verified bundle as the report sees it.
 type Bundle struct {
-	Ref      activities.EvidenceRef `json:"ref"`
-	Step     string                 `json:"step"`
-	Verified bool                   `json:"verified"`
-	Doc      Doc                    `json:"bundle"`
+	Ref      ports.EvidenceRef `json:"ref"`
+	Step     string            `json:"step"`
+	Verified bool              `json:"verified"`
+	Doc      Doc               `json:"bundle"`
 }
 
 // Doc is a traffic bundle of any source: the JSONL log's, plus Prometheus's series.

@@ -3,13 +3,13 @@ package evidence
 import (
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	evstore "github.com/quench-dev/quench/internal/evidence"
@@ -25,7 +25,7 @@ var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // dir and the incident status that references it.
 func stored(t *testing.T) (string, workflows.Status) {
 	t.Helper()
-	b, err := jsonl.NewBuilder(activities.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 2})
+	b, err := jsonl.NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func stored(t *testing.T) (string, workflows.Status) {
 		t.Fatal(err)
 	}
 	return dir, workflows.Status{IncidentID: incident, ShortID: "5566ab", Title: "OpenAI errors", Runbook: "provider-outage", State: "running",
-		Evidence: []activities.EvidenceRef{ref}}
+		Evidence: []ports.EvidenceRef{ref}}
 }
 
 func run(t *testing.T, dir string, st workflows.Status, mutate func(*ShowOptions)) (string, error) {

@@ -11,15 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
-	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 )
 
 // DefaultMaxResponse caps a response body read into memory.
@@ -99,7 +98,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			return nil, activities.Permanentf("encode the request to %s: %v", c.Name, err)
+			return nil, ports.Permanentf("encode the request to %s: %v", c.Name, err)
 		}
 		rd = bytes.NewReader(data)
 	}
@@ -109,7 +108,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, activities.Permanentf("build the request to %s: %v", c.Name, err)
+		return nil, ports.Permanentf("build the request to %s: %v", c.Name, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if rd != nil {
@@ -140,7 +139,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return nil, fmt.Errorf("read the answer of %s %s from %s: %w", method, path, c.Name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, activities.Permanentf("%s answered %s %s with more than %d bytes: narrow the query", c.Name, method, path, limit)
+		return nil, ports.Permanentf("%s answered %s %s with more than %d bytes: narrow the query", c.Name, method, path, limit)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return data, classify(&StatusError{
@@ -150,7 +149,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return data, activities.Permanentf("%s answered %s %s with JSON quench does not understand (%v): is the URL pointing at the right service and version?", c.Name, method, path, err)
+			return data, ports.Permanentf("%s answered %s %s with JSON quench does not understand (%v): is the URL pointing at the right service and version?", c.Name, method, path, err)
 		}
 	}
 	return data, nil
@@ -161,13 +160,13 @@ func classify(e *StatusError) error {
 	switch {
 	case e.Code == http.StatusTooManyRequests || e.Code == http.StatusServiceUnavailable:
 		if e.RetryAfter > 0 {
-			return activities.RetryAfter(e, e.RetryAfter)
+			return ports.RetryAfter(e, e.RetryAfter)
 		}
 		return e
 	case e.Code >= 500 || e.Code == http.StatusRequestTimeout || e.Code == http.StatusConflict:
 		return e // the server's trouble, or a race: a retry may succeed
 	default:
-		return activities.Permanent(e) // 4xx: the request or the key must change
+		return ports.Permanent(e) // 4xx: the request or the key must change
 	}
 }
 

@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 )
 
 func TestFailuresAreClassified(t *testing.T) {
@@ -47,10 +47,10 @@ func TestFailuresAreClassified(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if got := activities.IsPermanent(err); got != c.permanent {
+			if got := ports.IsPermanent(err); got != c.permanent {
 				t.Errorf("permanent = %v, want %v (%v)", got, c.permanent, err)
 			}
-			delay, _ := activities.RetryDelay(err)
+			delay, _ := ports.RetryDelay(err)
 			if delay != c.delay {
 				t.Errorf("retry delay %s, want %s", delay, c.delay)
 			}
@@ -86,7 +86,7 @@ func TestUnreachableIsRetryable(t *testing.T) {
 	srv.Close()
 	cl, _ := New("t", url, time.Second, nil)
 	_, err := cl.Do(context.Background(), "GET", "/", nil, nil, nil)
-	if err == nil || activities.IsPermanent(err) {
+	if err == nil || ports.IsPermanent(err) {
 		t.Fatalf("want a retryable error, got %v", err)
 	}
 }

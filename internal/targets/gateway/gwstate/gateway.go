@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"sync"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Fallback is the `to` that means "the provider after the active one".
@@ -43,7 +42,7 @@ type Remote interface {
 	Same(got, want Snapshot) bool
 }
 
-// Gateway switches and restores routes on a Remote, implementing activities.Gateway.
+// Gateway switches and restores routes on a Remote, implementing ports.Gateway.
 type Gateway struct {
 	name   string // "LiteLLM", for messages
 	remote Remote
@@ -79,11 +78,11 @@ func (g *Gateway) Saved(holder, route string) (Saved, bool, error) {
 func checkRequest(route, holder, key string) error {
 	switch {
 	case route == "":
-		return activities.Permanentf("no route given")
+		return ports.Permanentf("no route given")
 	case holder == "":
-		return activities.Permanentf("no holder (incident ID) given for route %s", route)
+		return ports.Permanentf("no holder (incident ID) given for route %s", route)
 	case key == "":
-		return activities.Permanentf("no idempotency key given for route %s", route)
+		return ports.Permanentf("no idempotency key given for route %s", route)
 	}
 	return nil
 }
@@ -91,13 +90,13 @@ func checkRequest(route, holder, key string) error {
 // Switch sends req.Route's traffic to req.To: Snapshot, save the pre-incident state (once
 // per holder and route), Apply, Verify by reading back, and Revert when the read-back
 // shows something else.
-func (g *Gateway) Switch(ctx context.Context, req activities.SwitchRequest) (activities.RouteChange, error) {
+func (g *Gateway) Switch(ctx context.Context, req ports.SwitchRequest) (ports.RouteChange, error) {
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
-		return activities.RouteChange{}, err
+		return ports.RouteChange{}, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var res activities.RouteChange
+	var res ports.RouteChange
 	err := g.file.update(func(st *State, save func() error) error {
 		if done, ok, err := g.recorded(st, "switch", req.Route, req.Key); ok || err != nil {
 			res = done
@@ -121,7 +120,7 @@ func (g *Gateway) Switch(ctx context.Context, req activities.SwitchRequest) (act
 		}
 		now := g.now()
 		if plan.NoOp {
-			res = activities.RouteChange{Route: req.Route, From: cur.Provider, To: cur.Provider, Version: st.Version, NoOp: true, At: now,
+			res = ports.RouteChange{Route: req.Route, From: cur.Provider, To: cur.Provider, Version: st.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s is already on %s: nothing switched", req.Route, cur.Provider)}
 			st.Ops[req.Key] = Op{Op: "switch", Route: req.Route, Result: res, At: now}
 			return save()
@@ -168,13 +167,13 @@ func (g *Gateway) Switch(ctx context.Context, req activities.SwitchRequest) (act
 
 // Restore writes back exactly the state req.Holder saved before its first switch of the
 // route, and verifies it by reading it back.
-func (g *Gateway) Restore(ctx context.Context, req activities.RestoreRequest) (activities.RouteChange, error) {
+func (g *Gateway) Restore(ctx context.Context, req ports.RestoreRequest) (ports.RouteChange, error) {
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
-		return activities.RouteChange{}, err
+		return ports.RouteChange{}, err
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var res activities.RouteChange
+	var res ports.RouteChange
 	err := g.file.update(func(st *State, save func() error) error {
 		if done, ok, err := g.recorded(st, "restore", req.Route, req.Key); ok || err != nil {
 			res = done
@@ -195,7 +194,7 @@ func (g *Gateway) Restore(ctx context.Context, req activities.RestoreRequest) (a
 			}
 		}
 		if !ok {
-			res = activities.RouteChange{Route: req.Route, From: cur.Provider, To: cur.Provider, Version: st.Version, NoOp: true, At: now,
+			res = ports.RouteChange{Route: req.Route, From: cur.Provider, To: cur.Provider, Version: st.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s: nothing saved to restore for this incident (it did not switch the route, or already restored it); left on %s", req.Route, cur.Provider)}
 			st.Ops[req.Key] = Op{Op: "restore", Route: req.Route, Result: res, At: now}
 			return save()
@@ -203,7 +202,7 @@ func (g *Gateway) Restore(ctx context.Context, req activities.RestoreRequest) (a
 		saved := Snapshot{State: sv.State, Provider: sv.Provider}
 		if g.remote.Same(cur, saved) {
 			g.forget(st, req.Holder, req.Route)
-			res = activities.RouteChange{Route: req.Route, From: cur.Provider, To: cur.Provider, Version: st.Version, NoOp: true, At: now,
+			res = ports.RouteChange{Route: req.Route, From: cur.Provider, To: cur.Provider, Version: st.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s is already back on its pre-incident state (%s)", req.Route, cur.Provider)}
 			st.Ops[req.Key] = Op{Op: "restore", Route: req.Route, Result: res, At: now}
 			return save()
@@ -236,13 +235,13 @@ func (g *Gateway) Restore(ctx context.Context, req activities.RestoreRequest) (a
 }
 
 // recorded returns the result of a change already done under key.
-func (g *Gateway) recorded(st *State, opName, route, key string) (activities.RouteChange, bool, error) {
+func (g *Gateway) recorded(st *State, opName, route, key string) (ports.RouteChange, bool, error) {
 	op, ok := st.Ops[key]
 	if !ok || op.Pending {
-		return activities.RouteChange{}, false, nil
+		return ports.RouteChange{}, false, nil
 	}
 	if op.Op != opName || op.Route != route {
-		return activities.RouteChange{}, true, activities.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
+		return ports.RouteChange{}, true, ports.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
 			key, op.Op, op.Route, opName, route)
 	}
 	return op.Result, true, nil
@@ -276,10 +275,10 @@ func (g *Gateway) apply(ctx context.Context, route string, cur, want Snapshot) (
 	return false, fmt.Errorf("%w; route %s was put back as it was", cause, route)
 }
 
-func (g *Gateway) finish(st *State, key string, op Op, note string) activities.RouteChange {
+func (g *Gateway) finish(st *State, key string, op Op, note string) ports.RouteChange {
 	st.Version++
 	now := g.now()
-	res := activities.RouteChange{Route: op.Route, From: op.From, To: op.To, Version: st.Version, Note: note, At: now}
+	res := ports.RouteChange{Route: op.Route, From: op.From, To: op.To, Version: st.Version, Note: note, At: now}
 	st.Ops[key] = Op{Op: op.Op, Route: op.Route, Result: res, At: now}
 	return res
 }
@@ -291,4 +290,4 @@ func (g *Gateway) forget(st *State, holder, route string) {
 	}
 }
 
-var _ activities.Gateway = (*Gateway)(nil)
+var _ ports.Gateway = (*Gateway)(nil)

@@ -16,13 +16,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/filestate"
 )
 
@@ -59,13 +59,13 @@ type Op struct {
 	Route string `json:"route"`
 	// Pending: recorded before the gateway was written. A retry that finds the gateway in
 	// Want finishes the op; otherwise the write never landed and the op starts afresh.
-	Pending bool                   `json:"pending,omitempty"`
-	Want    json.RawMessage        `json:"want,omitempty"`
-	From    string                 `json:"from,omitempty"`
-	To      string                 `json:"to,omitempty"`
-	Note    string                 `json:"note,omitempty"`
-	Result  activities.RouteChange `json:"result"`
-	At      time.Time              `json:"at"`
+	Pending bool              `json:"pending,omitempty"`
+	Want    json.RawMessage   `json:"want,omitempty"`
+	From    string            `json:"from,omitempty"`
+	To      string            `json:"to,omitempty"`
+	Note    string            `json:"note,omitempty"`
+	Result  ports.RouteChange `json:"result"`
+	At      time.Time         `json:"at"`
 }
 
 // file is the state file of one gateway in a directory.

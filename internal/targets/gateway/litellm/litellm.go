@@ -19,13 +19,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
@@ -151,13 +151,13 @@ func (r *remote) read(ctx context.Context, route string) ([]depState, error) {
 		_ = json.Unmarshal(d.ModelInfo, &mi)
 		var id string
 		if err := json.Unmarshal(mi["id"], &id); err != nil || id == "" {
-			return nil, activities.Permanentf("LiteLLM model group %s has a deployment without model_info.id: quench cannot address it (store models in the proxy's DB, or give each an id in config.yaml)", group)
+			return nil, ports.Permanentf("LiteLLM model group %s has a deployment without model_info.id: quench cannot address it (store models in the proxy's DB, or give each an id in config.yaml)", group)
 		}
 		deps = append(deps, depState{ID: id, Provider: providerOf(params, id), Blocked: compact(mi["blocked"]), Order: compact(params["order"])})
 	}
 	if len(deps) == 0 {
 		sort.Strings(groups)
-		return nil, activities.Permanentf("route %s: the LiteLLM proxy has no model group %q (groups: %s); map routes to groups with gateway.litellm.routes",
+		return nil, ports.Permanentf("route %s: the LiteLLM proxy has no model group %q (groups: %s); map routes to groups with gateway.litellm.routes",
 			route, group, strings.Join(groups, ", "))
 	}
 	return deps, nil
@@ -238,7 +238,7 @@ func (r *remote) Plan(route string, cur gwstate.Snapshot, to string) (gwstate.Pl
 	if to == gwstate.Fallback && !slices.Contains(names, gwstate.Fallback) {
 		i := slices.Index(names, cur.Provider)
 		if i < 0 || i+1 >= len(names) {
-			return gwstate.Plan{}, activities.Permanentf("route %s is on its last provider %s: there is no fallback after it (providers in order: %s)",
+			return gwstate.Plan{}, ports.Permanentf("route %s is on its last provider %s: there is no fallback after it (providers in order: %s)",
 				route, cur.Provider, strings.Join(names, ", "))
 		}
 		target = names[i+1]
@@ -252,14 +252,14 @@ func (r *remote) Plan(route string, cur gwstate.Snapshot, to string) (gwstate.Pl
 		}
 	}
 	if !known {
-		return gwstate.Plan{}, activities.Permanentf("route %s (LiteLLM group %s) has no provider or deployment %q; its providers are %s (or use %q for the next one)",
+		return gwstate.Plan{}, ports.Permanentf("route %s (LiteLLM group %s) has no provider or deployment %q; its providers are %s (or use %q for the next one)",
 			route, r.group(route), target, strings.Join(names, ", "), gwstate.Fallback)
 	}
 	if target == cur.Provider {
 		return gwstate.Plan{Want: cur, NoOp: true}, nil
 	}
 	if !usable {
-		return gwstate.Plan{}, activities.Permanentf("refusing to switch route %s to %s: every %s deployment in LiteLLM group %s is blocked, so the route would be left with no usable provider; unblock one first or pick another provider",
+		return gwstate.Plan{}, ports.Permanentf("refusing to switch route %s to %s: every %s deployment in LiteLLM group %s is blocked, so the route would be left with no usable provider; unblock one first or pick another provider",
 			route, target, target, r.group(route))
 	}
 	want := slices.Clone(deps)

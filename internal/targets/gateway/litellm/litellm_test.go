@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm/litellmfake"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
@@ -63,7 +63,7 @@ func TestSwitchRestoreRoundTripIsByteIdentical(t *testing.T) {
 			ctx := context.Background()
 			before := s.State()
 
-			ch, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover"})
+			ch, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func TestSwitchRestoreRoundTripIsByteIdentical(t *testing.T) {
 
 			// A retry of the same step returns the first result and writes nothing.
 			writes := s.Count("POST", "/model/")
-			again, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover"})
+			again, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover"})
 			if err != nil || again != ch {
 				t.Fatalf("retry: %+v %v, want %+v", again, err, ch)
 			}
@@ -94,7 +94,7 @@ func TestSwitchRestoreRoundTripIsByteIdentical(t *testing.T) {
 				t.Fatalf("the retry wrote %d more times", n-writes)
 			}
 
-			back, err := g.Restore(ctx, activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "inc-1/failover/undo"})
+			back, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "inc-1/failover/undo"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestSwitchRestoreRoundTripIsByteIdentical(t *testing.T) {
 			if _, ok, _ := g.Saved("inc-1", "chat"); ok {
 				t.Fatal("the saved state outlived the restore")
 			}
-			nothing, err := g.Restore(ctx, activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "inc-1/failback"})
+			nothing, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "inc-1/failback"})
 			if err != nil || !nothing.NoOp {
 				t.Fatalf("a second restore: %+v %v, want a no-op", nothing, err)
 			}
@@ -120,15 +120,15 @@ func TestSecondSwitchKeepsTheFirstSavedState(t *testing.T) {
 	g := gateway(t, s, ModeBlock)
 	ctx := context.Background()
 	before := s.State()
-	if _, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "anthropic", Holder: "inc-1", Key: "k1"}); err != nil {
+	if _, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "anthropic", Holder: "inc-1", Key: "k1"}); err != nil {
 		t.Fatal(err)
 	}
 	// An operator unblocks azure; the incident then moves the route to azure.
 	s.Set("dep-azure", "model_info", "blocked", false)
-	if ch, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "azure", Holder: "inc-1", Key: "k2"}); err != nil || ch.To != "azure" {
+	if ch, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "azure", Holder: "inc-1", Key: "k2"}); err != nil || ch.To != "azure" {
 		t.Fatalf("second switch: %+v %v", ch, err)
 	}
-	if _, err := g.Restore(ctx, activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "k3"}); err != nil {
+	if _, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "k3"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.State(); !bytes.Equal(got, before) {
@@ -141,19 +141,19 @@ func TestSwitchLeavingNoUsableProviderIsRefused(t *testing.T) {
 	g := gateway(t, s, ModeBlock)
 	s.Set("dep-anthropic", "model_info", "blocked", true)
 	before := s.State()
-	_, err := g.Switch(context.Background(), activities.SwitchRequest{Route: "chat", To: "anthropic", Holder: "inc-1", Key: "k"})
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "no usable provider") {
+	_, err := g.Switch(context.Background(), ports.SwitchRequest{Route: "chat", To: "anthropic", Holder: "inc-1", Key: "k"})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "no usable provider") {
 		t.Fatalf("want a permanent refusal naming the reason, got %v", err)
 	}
 	if !bytes.Equal(s.State(), before) || s.Count("POST", "") != 0 {
 		t.Fatal("a refused switch touched the proxy")
 	}
-	_, err = g.Switch(context.Background(), activities.SwitchRequest{Route: "chat", To: "mistral", Holder: "inc-1", Key: "k2"})
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "openai, anthropic, azure") {
+	_, err = g.Switch(context.Background(), ports.SwitchRequest{Route: "chat", To: "mistral", Holder: "inc-1", Key: "k2"})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "openai, anthropic, azure") {
 		t.Fatalf("unknown provider: %v", err)
 	}
-	_, err = g.Switch(context.Background(), activities.SwitchRequest{Route: "nope", To: "fallback", Holder: "inc-1", Key: "k3"})
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "chat-model, embed") {
+	_, err = g.Switch(context.Background(), ports.SwitchRequest{Route: "nope", To: "fallback", Holder: "inc-1", Key: "k3"})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "chat-model, embed") {
 		t.Fatalf("unknown group: %v", err)
 	}
 }
@@ -162,18 +162,18 @@ func TestRateLimitsAndServerErrorsAreRetryable(t *testing.T) {
 	s := proxy(t)
 	g := gateway(t, s, ModeBlock)
 	ctx := context.Background()
-	req := activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"}
+	req := ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"}
 
 	s.Inject(apifake.Fault{Method: "GET", Path: "/model/info", Code: 429, RetryAfter: "12"})
 	_, err := g.Switch(ctx, req)
-	if d, ok := activities.RetryDelay(err); !ok || d != 12*time.Second || activities.IsPermanent(err) {
+	if d, ok := ports.RetryDelay(err); !ok || d != 12*time.Second || ports.IsPermanent(err) {
 		t.Fatalf("429: want a retryable error with a 12s delay, got %v (delay %s)", err, d)
 	}
 	// A 5xx in the middle of the writes: what was written is put back, the step retries.
 	before := s.State()
 	s.Inject(apifake.Fault{Method: "POST", Path: "/model/block", Code: 502, Skip: 1})
 	_, err = g.Switch(ctx, req)
-	if err == nil || activities.IsPermanent(err) || !strings.Contains(err.Error(), "put back") {
+	if err == nil || ports.IsPermanent(err) || !strings.Contains(err.Error(), "put back") {
 		t.Fatalf("502: want a retryable error after a revert, got %v", err)
 	}
 	if !bytes.Equal(s.State(), before) {
@@ -187,7 +187,7 @@ func TestRateLimitsAndServerErrorsAreRetryable(t *testing.T) {
 		t.Fatalf("the retry: %+v %v", ch, err)
 	}
 	s.Inject(apifake.Fault{Path: "/model/info", Code: 401})
-	if _, err := g.Restore(ctx, activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r"}); !activities.IsPermanent(err) {
+	if _, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r"}); !ports.IsPermanent(err) {
 		t.Fatalf("401 must be permanent: %v", err)
 	}
 }
@@ -196,8 +196,8 @@ func TestAChangeThatDoesNotTakeIsReported(t *testing.T) {
 	s := proxy(t)
 	g := gateway(t, s, ModeOrder)
 	s.IgnoreWrites(true)
-	_, err := g.Switch(context.Background(), activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"})
-	if err == nil || activities.IsPermanent(err) || !strings.Contains(err.Error(), "did not take the change") {
+	_, err := g.Switch(context.Background(), ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"})
+	if err == nil || ports.IsPermanent(err) || !strings.Contains(err.Error(), "did not take the change") {
 		t.Fatalf("want a retryable read-back failure, got %v", err)
 	}
 }
@@ -206,7 +206,7 @@ func TestLostReadBackIsFinishedByTheRetry(t *testing.T) {
 	s := proxy(t)
 	g := gateway(t, s, ModeBlock)
 	ctx := context.Background()
-	req := activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"}
+	req := ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"}
 	// The switch's writes land but the read-back fails, as if the worker crashed there.
 	s.Inject(apifake.Fault{Method: "GET", Path: "/model/info", Code: 500, Skip: 1})
 	if _, err := g.Switch(ctx, req); err == nil {
@@ -231,8 +231,8 @@ func TestMasterKeyAndModeAreChecked(t *testing.T) {
 	}
 	s := proxy(t)
 	g, _ := New(Options{URL: s.URL, MasterKey: "wrong", StateDir: t.TempDir()})
-	_, err := g.Switch(context.Background(), activities.SwitchRequest{Route: "chat-model", To: "fallback", Holder: "h", Key: "k"})
-	if !activities.IsPermanent(err) || !strings.Contains(err.Error(), "API key") {
+	_, err := g.Switch(context.Background(), ports.SwitchRequest{Route: "chat-model", To: "fallback", Holder: "h", Key: "k"})
+	if !ports.IsPermanent(err) || !strings.Contains(err.Error(), "API key") {
 		t.Fatalf("wrong key: %v", err)
 	}
 }
@@ -242,12 +242,12 @@ func TestLostReadBackOfARestoreIsFinishedByTheRetry(t *testing.T) {
 	g := gateway(t, s, ModeOrder)
 	ctx := context.Background()
 	before := s.State()
-	if _, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "azure", Holder: "inc-1", Key: "k"}); err != nil {
+	if _, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "azure", Holder: "inc-1", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	req := activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r"}
+	req := ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r"}
 	s.Inject(apifake.Fault{Method: "GET", Path: "/model/info", Code: 503, Skip: 1})
-	if _, err := g.Restore(ctx, req); err == nil || activities.IsPermanent(err) {
+	if _, err := g.Restore(ctx, req); err == nil || ports.IsPermanent(err) {
 		t.Fatalf("first attempt: want a retryable error, got %v", err)
 	}
 	if !bytes.Equal(s.State(), before) {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -18,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
@@ -76,7 +76,7 @@ func (r *remote) Read(ctx context.Context, route string) (gwstate.Snapshot, erro
 	}
 	if _, err := r.api.Do(ctx, http.MethodGet, r.path(route), nil, nil, &resp); err != nil {
 		if httpapi.StatusOf(err) == http.StatusNotFound {
-			return gwstate.Snapshot{}, activities.Permanentf("route %s: Portkey has no config %q; map routes to config slugs with gateway.portkey.routes", route, r.slug(route))
+			return gwstate.Snapshot{}, ports.Permanentf("route %s: Portkey has no config %q; map routes to config slugs with gateway.portkey.routes", route, r.slug(route))
 		}
 		return gwstate.Snapshot{}, err
 	}
@@ -88,7 +88,7 @@ func (r *remote) Read(ctx context.Context, route string) (gwstate.Snapshot, erro
 	}
 	cfg, err := parse(body)
 	if err != nil {
-		return gwstate.Snapshot{}, activities.Permanentf("route %s: Portkey config %s: %v", route, r.slug(route), err)
+		return gwstate.Snapshot{}, ports.Permanentf("route %s: Portkey config %s: %v", route, r.slug(route), err)
 	}
 	return gwstate.Snapshot{State: body, Provider: cfg.active()}, nil
 }
@@ -188,20 +188,20 @@ func (c *config) encode() (json.RawMessage, error) {
 func (r *remote) Plan(route string, cur gwstate.Snapshot, to string) (gwstate.Plan, error) {
 	c, err := parse(cur.State)
 	if err != nil {
-		return gwstate.Plan{}, activities.Permanentf("route %s: %v", route, err)
+		return gwstate.Plan{}, ports.Permanentf("route %s: %v", route, err)
 	}
 	names := c.names()
 	target := to
 	if to == gwstate.Fallback && !slices.Contains(names, gwstate.Fallback) {
 		i := slices.Index(names, cur.Provider)
 		if i < 0 || i+1 >= len(names) {
-			return gwstate.Plan{}, activities.Permanentf("refusing to switch route %s: it is on its last target %s and there is no fallback after it, so the route would be left with no usable provider (targets in order: %s)",
+			return gwstate.Plan{}, ports.Permanentf("refusing to switch route %s: it is on its last target %s and there is no fallback after it, so the route would be left with no usable provider (targets in order: %s)",
 				route, cur.Provider, strings.Join(names, ", "))
 		}
 		target = names[i+1]
 	}
 	if !slices.Contains(names, target) {
-		return gwstate.Plan{}, activities.Permanentf("route %s (Portkey config %s) has no target %q; its targets are %s (or use %q for the next one)",
+		return gwstate.Plan{}, ports.Permanentf("route %s (Portkey config %s) has no target %q; its targets are %s (or use %q for the next one)",
 			route, r.slug(route), target, strings.Join(names, ", "), gwstate.Fallback)
 	}
 	if target == cur.Provider {

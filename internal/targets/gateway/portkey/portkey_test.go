@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/portkey/portkeyfake"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
@@ -61,7 +61,7 @@ func TestFallbackRoundTripPutsBackTheSavedBody(t *testing.T) {
 	ctx := context.Background()
 	before := s.Config("pc-chat")
 
-	ch, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover"})
+	ch, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestFallbackRoundTripPutsBackTheSavedBody(t *testing.T) {
 	if !strings.Contains(string(s.Config("pc-chat")), `"on_status_codes":[429,529]`) {
 		t.Fatalf("the switch lost fields it does not manage: %s", s.Config("pc-chat"))
 	}
-	if _, err := g.Restore(ctx, activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "inc-1/failover/undo"}); err != nil {
+	if _, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "inc-1/failover/undo"}); err != nil {
 		t.Fatal(err)
 	}
 	if after := s.Config("pc-chat"); !bytes.Equal(after, before) {
@@ -87,7 +87,7 @@ func TestLoadbalanceSwitchMovesTheWeight(t *testing.T) {
 	s, g := setup(t)
 	ctx := context.Background()
 	before := s.Config("pc-batch")
-	ch, err := g.Switch(ctx, activities.SwitchRequest{Route: "batch", To: "anthropic-prod", Holder: "inc-1", Key: "k"})
+	ch, err := g.Switch(ctx, ports.SwitchRequest{Route: "batch", To: "anthropic-prod", Holder: "inc-1", Key: "k"})
 	if err != nil || ch.From != "openai-prod" || ch.To != "anthropic-prod" {
 		t.Fatalf("switch: %+v %v", ch, err)
 	}
@@ -95,7 +95,7 @@ func TestLoadbalanceSwitchMovesTheWeight(t *testing.T) {
 	if targets[0]["weight"] != 0.0 || targets[1]["weight"] != 1.0 {
 		t.Fatalf("weights after switch: %v", targets)
 	}
-	if _, err := g.Restore(ctx, activities.RestoreRequest{Route: "batch", Holder: "inc-1", Key: "r"}); err != nil {
+	if _, err := g.Restore(ctx, ports.RestoreRequest{Route: "batch", Holder: "inc-1", Key: "r"}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(s.Config("pc-batch"), before) {
@@ -107,11 +107,11 @@ func TestRestoreAfterSomeoneElseEditedSaysSo(t *testing.T) {
 	s, g := setup(t)
 	ctx := context.Background()
 	before := s.Config("pc-chat")
-	if _, err := g.Switch(ctx, activities.SwitchRequest{Route: "chat", To: "azure-eu", Holder: "inc-1", Key: "k"}); err != nil {
+	if _, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "azure-eu", Holder: "inc-1", Key: "k"}); err != nil {
 		t.Fatal(err)
 	}
 	s.SetConfig("pc-chat", `{"strategy":{"mode":"fallback"},"targets":[{"virtual_key":"anthropic-prod"},{"virtual_key":"openai-prod"}]}`)
-	ch, err := g.Restore(ctx, activities.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r"})
+	ch, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,15 +125,15 @@ func TestRestoreAfterSomeoneElseEditedSaysSo(t *testing.T) {
 
 func TestSwitchWithNoFallbackIsRefused(t *testing.T) {
 	s, g := setup(t)
-	_, err := g.Switch(context.Background(), activities.SwitchRequest{Route: "single", To: "fallback", Holder: "inc-1", Key: "k"})
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "no usable provider") {
+	_, err := g.Switch(context.Background(), ports.SwitchRequest{Route: "single", To: "fallback", Holder: "inc-1", Key: "k"})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "no usable provider") {
 		t.Fatalf("want a permanent refusal, got %v", err)
 	}
 	if s.Count("PUT", "") != 0 {
 		t.Fatal("a refused switch wrote the config")
 	}
-	_, err = g.Switch(context.Background(), activities.SwitchRequest{Route: "missing", To: "fallback", Holder: "inc-1", Key: "k2"})
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "no config") {
+	_, err = g.Switch(context.Background(), ports.SwitchRequest{Route: "missing", To: "fallback", Holder: "inc-1", Key: "k2"})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "no config") {
 		t.Fatalf("unknown config: %v", err)
 	}
 }
@@ -141,14 +141,14 @@ func TestSwitchWithNoFallbackIsRefused(t *testing.T) {
 func TestRetriesAndIdempotency(t *testing.T) {
 	s, g := setup(t)
 	ctx := context.Background()
-	req := activities.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"}
+	req := ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k"}
 	s.Inject(apifake.Fault{Method: "PUT", Code: 429, RetryAfter: "30"})
 	_, err := g.Switch(ctx, req)
-	if d, _ := activities.RetryDelay(err); d != 30*time.Second || activities.IsPermanent(err) {
+	if d, _ := ports.RetryDelay(err); d != 30*time.Second || ports.IsPermanent(err) {
 		t.Fatalf("429: %v (delay %s)", err, d)
 	}
 	s.Inject(apifake.Fault{Method: "GET", Code: 503})
-	if _, err := g.Switch(ctx, req); err == nil || activities.IsPermanent(err) {
+	if _, err := g.Switch(ctx, req); err == nil || ports.IsPermanent(err) {
 		t.Fatalf("503: want retryable, got %v", err)
 	}
 	first, err := g.Switch(ctx, req)

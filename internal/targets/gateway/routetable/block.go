@@ -3,11 +3,10 @@ package routetable
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // maxKeyLen bounds a blocked key: agent keys are identifiers, not documents.
@@ -15,12 +14,12 @@ const maxKeyLen = 200
 
 // Block adds req.AgentKey to the route's blocked keys (GET /v1/routes shows them as
 // blocked_keys; apps refuse requests of those keys). The block belongs to req.Holder.
-func (t *Table) Block(ctx context.Context, req activities.BlockRequest) (activities.BlockChange, error) {
+func (t *Table) Block(ctx context.Context, req ports.BlockRequest) (ports.BlockChange, error) {
 	if err := checkBlock(req); err != nil {
-		return activities.BlockChange{}, err
+		return ports.BlockChange{}, err
 	}
 	rec, err := t.applyOp(ctx, "block", req.Route, req.Key, func(st *state, r *Route, now time.Time) (opRecord, error) {
-		ch := activities.BlockChange{Route: r.Route, AgentKey: req.AgentKey, Blocked: true, At: now}
+		ch := ports.BlockChange{Route: r.Route, AgentKey: req.AgentKey, Blocked: true, At: now}
 		if holder, ok := st.Blocks[r.Route][req.AgentKey]; ok {
 			ch.NoOp, ch.Version = true, r.Version
 			ch.Note = fmt.Sprintf("key %s is already blocked on route %s (by %s): nothing changed", req.AgentKey, r.Route, holder)
@@ -42,12 +41,12 @@ func (t *Table) Block(ctx context.Context, req activities.BlockRequest) (activit
 
 // Unblock lifts req.Holder's block of req.AgentKey. A key blocked by another incident (or
 // not blocked) is left as it is, and the change says why.
-func (t *Table) Unblock(ctx context.Context, req activities.BlockRequest) (activities.BlockChange, error) {
+func (t *Table) Unblock(ctx context.Context, req ports.BlockRequest) (ports.BlockChange, error) {
 	if err := checkBlock(req); err != nil {
-		return activities.BlockChange{}, err
+		return ports.BlockChange{}, err
 	}
 	rec, err := t.applyOp(ctx, "unblock", req.Route, req.Key, func(st *state, r *Route, now time.Time) (opRecord, error) {
-		ch := activities.BlockChange{Route: r.Route, AgentKey: req.AgentKey, At: now, Version: r.Version}
+		ch := ports.BlockChange{Route: r.Route, AgentKey: req.AgentKey, At: now, Version: r.Version}
 		holder, ok := st.Blocks[r.Route][req.AgentKey]
 		switch {
 		case !ok:
@@ -70,9 +69,9 @@ func (t *Table) Unblock(ctx context.Context, req activities.BlockRequest) (activ
 	return blockResult(rec), err
 }
 
-func blockResult(rec opRecord) activities.BlockChange {
+func blockResult(rec opRecord) ports.BlockChange {
 	if rec.Block == nil {
-		return activities.BlockChange{}
+		return ports.BlockChange{}
 	}
 	return *rec.Block
 }
@@ -94,17 +93,17 @@ func (t *Table) setBlocked(st *state, r *Route, by string, now time.Time) {
 	r.Version, r.UpdatedAt, r.UpdatedBy = st.Version, now, by
 }
 
-func checkBlock(req activities.BlockRequest) error {
+func checkBlock(req ports.BlockRequest) error {
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
 		return err
 	}
 	switch {
 	case strings.TrimSpace(req.AgentKey) == "":
-		return activities.Permanentf("no agent key given to block on route %s", req.Route)
+		return ports.Permanentf("no agent key given to block on route %s", req.Route)
 	case len(req.AgentKey) > maxKeyLen || strings.ContainsAny(req.AgentKey, "\n\r\t"):
-		return activities.Permanentf("agent key %.40q... is not a key: at most %d characters, one line", req.AgentKey, maxKeyLen)
+		return ports.Permanentf("agent key %.40q... is not a key: at most %d characters, one line", req.AgentKey, maxKeyLen)
 	}
 	return nil
 }
 
-var _ activities.KeyBlocker = (*Table)(nil)
+var _ ports.KeyBlocker = (*Table)(nil)

@@ -3,16 +3,15 @@ package routetable
 import (
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
-
-	"github.com/quench-dev/quench/activities"
 )
 
-func blk(route, agent, holder, key string) activities.BlockRequest {
-	return activities.BlockRequest{Route: route, AgentKey: agent, Holder: holder, Key: key}
+func blk(route, agent, holder, key string) ports.BlockRequest {
+	return ports.BlockRequest{Route: route, AgentKey: agent, Holder: holder, Key: key}
 }
 
 func blocked(t *testing.T, tbl *Table, route string) []string {
@@ -73,20 +72,20 @@ func TestBlockAndUnblockAKey(t *testing.T) {
 func TestBlockRefusesBadRequests(t *testing.T) {
 	ctx := context.Background()
 	tbl := openTable(t, t.TempDir(), testRoutes)
-	for name, req := range map[string]activities.BlockRequest{
+	for name, req := range map[string]ports.BlockRequest{
 		"no key":        blk("chat", " ", "inc", "k1"),
 		"unknown route": blk("nope", "agent", "inc", "k2"),
 		"no holder":     blk("chat", "agent", "", "k3"),
 		"multi-line":    blk("chat", "a\nb", "inc", "k4"),
 	} {
-		if _, err := tbl.Block(ctx, req); !activities.IsPermanent(err) {
+		if _, err := tbl.Block(ctx, req); !ports.IsPermanent(err) {
 			t.Errorf("%s: %v, want a permanent error", name, err)
 		}
 	}
 	if _, err := tbl.Switch(ctx, sw("chat", "fallback", "inc", "k5")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tbl.Block(ctx, blk("chat", "agent", "inc", "k5")); !activities.IsPermanent(err) {
+	if _, err := tbl.Block(ctx, blk("chat", "agent", "inc", "k5")); !ports.IsPermanent(err) {
 		t.Errorf("a key used to switch must not be reused to block: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ package routetable
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/filestate"
 	"log/slog"
 	"os"
@@ -18,8 +19,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // FileName is the table's file in the data dir.
@@ -73,11 +72,11 @@ type saved struct {
 }
 
 type opRecord struct {
-	Op     string                  `json:"op"` // switch | restore | block | unblock
-	Route  string                  `json:"route"`
-	Result activities.RouteChange  `json:"result"`
-	Block  *activities.BlockChange `json:"block,omitempty"` // block and unblock
-	At     time.Time               `json:"at"`
+	Op     string             `json:"op"` // switch | restore | block | unblock
+	Route  string             `json:"route"`
+	Result ports.RouteChange  `json:"result"`
+	Block  *ports.BlockChange `json:"block,omitempty"` // block and unblock
+	At     time.Time          `json:"at"`
 }
 
 // Table is the routing table. Safe for concurrent use; processes sharing the data dir
@@ -244,17 +243,17 @@ func copyRoute(r *Route) Route {
 }
 
 // Switch points req.Route at req.To (a provider of the route, or "fallback").
-func (t *Table) Switch(ctx context.Context, req activities.SwitchRequest) (activities.RouteChange, error) {
+func (t *Table) Switch(ctx context.Context, req ports.SwitchRequest) (ports.RouteChange, error) {
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
-		return activities.RouteChange{}, err
+		return ports.RouteChange{}, err
 	}
-	return t.apply(ctx, "switch", req.Route, req.Key, func(st *state, r *Route, now time.Time) (activities.RouteChange, error) {
+	return t.apply(ctx, "switch", req.Route, req.Key, func(st *state, r *Route, now time.Time) (ports.RouteChange, error) {
 		target, err := resolveTarget(r, req.To)
 		if err != nil {
-			return activities.RouteChange{}, err
+			return ports.RouteChange{}, err
 		}
 		if target == r.Provider {
-			return activities.RouteChange{
+			return ports.RouteChange{
 				Route: r.Route, From: r.Provider, To: r.Provider, Version: r.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s is already on %s: nothing switched", r.Route, r.Provider),
 			}, nil
@@ -272,25 +271,25 @@ func (t *Table) Switch(ctx context.Context, req activities.SwitchRequest) (activ
 		st.Saved[req.Holder][r.Route] = sv
 		from := r.Provider
 		t.set(st, r, target, req.Holder, now)
-		return activities.RouteChange{Route: r.Route, From: from, To: target, Version: r.Version, At: now}, nil
+		return ports.RouteChange{Route: r.Route, From: from, To: target, Version: r.Version, At: now}, nil
 	})
 }
 
 // Restore puts back the provider req.Holder's first switch of req.Route replaced.
-func (t *Table) Restore(ctx context.Context, req activities.RestoreRequest) (activities.RouteChange, error) {
+func (t *Table) Restore(ctx context.Context, req ports.RestoreRequest) (ports.RouteChange, error) {
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
-		return activities.RouteChange{}, err
+		return ports.RouteChange{}, err
 	}
-	return t.apply(ctx, "restore", req.Route, req.Key, func(st *state, r *Route, now time.Time) (activities.RouteChange, error) {
+	return t.apply(ctx, "restore", req.Route, req.Key, func(st *state, r *Route, now time.Time) (ports.RouteChange, error) {
 		sv, ok := st.Saved[req.Holder][r.Route]
 		if !ok {
-			return activities.RouteChange{
+			return ports.RouteChange{
 				Route: r.Route, From: r.Provider, To: r.Provider, Version: r.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s: nothing saved to restore for this incident (it did not switch the route, or already restored it); left on %s", r.Route, r.Provider),
 			}, nil
 		}
 		if !slices.Contains(r.Providers, sv.Previous) {
-			return activities.RouteChange{}, activities.Permanentf(
+			return ports.RouteChange{}, ports.Permanentf(
 				"cannot restore route %s to %s: it is no longer one of the route's providers (%s); switch the route by hand",
 				r.Route, sv.Previous, strings.Join(r.Providers, ", "))
 		}
@@ -304,14 +303,14 @@ func (t *Table) Restore(ctx context.Context, req activities.RestoreRequest) (act
 				r.Route, r.Provider, orSomeoneElse(r.UpdatedBy), sv.SwitchedTo, sv.Previous)
 		}
 		if r.Provider == sv.Previous {
-			return activities.RouteChange{
+			return ports.RouteChange{
 				Route: r.Route, From: r.Provider, To: r.Provider, Version: r.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s is already back on %s", r.Route, r.Provider),
 			}, nil
 		}
 		from := r.Provider
 		t.set(st, r, sv.Previous, req.Holder, now)
-		return activities.RouteChange{Route: r.Route, From: from, To: sv.Previous, Version: r.Version, Note: note, At: now}, nil
+		return ports.RouteChange{Route: r.Route, From: from, To: sv.Previous, Version: r.Version, Note: note, At: now}, nil
 	})
 }
 
@@ -325,11 +324,11 @@ func orSomeoneElse(who string) string {
 func checkRequest(route, holder, key string) error {
 	switch {
 	case route == "":
-		return activities.Permanentf("no route given")
+		return ports.Permanentf("no route given")
 	case holder == "":
-		return activities.Permanentf("no holder (incident ID) given for route %s", route)
+		return ports.Permanentf("no holder (incident ID) given for route %s", route)
 	case key == "":
-		return activities.Permanentf("no idempotency key given for route %s", route)
+		return ports.Permanentf("no idempotency key given for route %s", route)
 	}
 	return nil
 }
@@ -338,13 +337,13 @@ func resolveTarget(r *Route, to string) (string, error) {
 	if to == Fallback && !slices.Contains(r.Providers, Fallback) {
 		i := slices.Index(r.Providers, r.Provider)
 		if i+1 >= len(r.Providers) {
-			return "", activities.Permanentf("route %s is on its last provider %s: there is no fallback after it (providers in order: %s)",
+			return "", ports.Permanentf("route %s is on its last provider %s: there is no fallback after it (providers in order: %s)",
 				r.Route, r.Provider, strings.Join(r.Providers, ", "))
 		}
 		return r.Providers[i+1], nil
 	}
 	if !slices.Contains(r.Providers, to) {
-		return "", activities.Permanentf("route %s has no provider %q; its providers are %s (or use %q for the next one)",
+		return "", ports.Permanentf("route %s has no provider %q; its providers are %s (or use %q for the next one)",
 			r.Route, to, strings.Join(r.Providers, ", "), Fallback)
 	}
 	return to, nil
@@ -358,7 +357,7 @@ func (t *Table) set(st *state, r *Route, provider, by string, now time.Time) {
 
 // apply runs one keyed route change under the locks, against the latest state on disk.
 func (t *Table) apply(ctx context.Context, op, route, key string,
-	change func(st *state, r *Route, now time.Time) (activities.RouteChange, error)) (activities.RouteChange, error) {
+	change func(st *state, r *Route, now time.Time) (ports.RouteChange, error)) (ports.RouteChange, error) {
 	rec, err := t.applyOp(ctx, op, route, key, func(st *state, r *Route, now time.Time) (opRecord, error) {
 		res, err := change(st, r, now)
 		return opRecord{Result: res}, err
@@ -388,7 +387,7 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 	}
 	if rec, ok := st.Ops[key]; ok {
 		if rec.Op != op || rec.Route != route {
-			return opRecord{}, activities.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
+			return opRecord{}, ports.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
 				key, rec.Op, rec.Route, op, route)
 		}
 		t.st = st
@@ -396,7 +395,7 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 	}
 	r, ok := st.Routes[route]
 	if !ok {
-		return opRecord{}, activities.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(st))
+		return opRecord{}, ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(st))
 	}
 	now := t.now()
 	rec, err := change(st, r, now)
@@ -444,4 +443,4 @@ func pruneOps(st *state, now time.Time) {
 	}
 }
 
-var _ activities.Gateway = (*Table)(nil)
+var _ ports.Gateway = (*Table)(nil)

@@ -3,14 +3,13 @@ package routetable
 import (
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 var testRoutes = map[string][]string{
@@ -49,12 +48,12 @@ func provider(t *testing.T, tbl *Table, route string) string {
 	return r.Provider
 }
 
-func sw(route, to, holder, key string) activities.SwitchRequest {
-	return activities.SwitchRequest{Route: route, To: to, Holder: holder, Key: key}
+func sw(route, to, holder, key string) ports.SwitchRequest {
+	return ports.SwitchRequest{Route: route, To: to, Holder: holder, Key: key}
 }
 
-func rs(route, holder, key string) activities.RestoreRequest {
-	return activities.RestoreRequest{Route: route, Holder: holder, Key: key}
+func rs(route, holder, key string) ports.RestoreRequest {
+	return ports.RestoreRequest{Route: route, Holder: holder, Key: key}
 }
 
 func TestOpenStartsOnPrimaries(t *testing.T) {
@@ -152,7 +151,7 @@ func TestSwitchIsIdempotentByKey(t *testing.T) {
 		t.Fatalf("a retry changed the version %d → %d", version, v)
 	}
 	// The same key for another operation is a caller bug, not a replay.
-	if _, err := tbl.Restore(ctx, rs("chat", "inc-1", "k1")); err == nil || !activities.IsPermanent(err) {
+	if _, err := tbl.Restore(ctx, rs("chat", "inc-1", "k1")); err == nil || !ports.IsPermanent(err) {
 		t.Fatalf("restore with a switch's key: %v", err)
 	}
 }
@@ -233,7 +232,7 @@ func TestErrorsListWhatIsKnown(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := c.err()
-		if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), c.want) {
+		if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want a permanent error containing %q", c.name, err, c.want)
 		}
 	}
@@ -331,7 +330,7 @@ func TestTwoTablesOnOneDirSeeEachOther(t *testing.T) {
 func TestConcurrentSwitchesKeepOneResultPerKey(t *testing.T) {
 	tbl := openTable(t, t.TempDir(), testRoutes)
 	ctx := context.Background()
-	results := make([]activities.RouteChange, 8)
+	results := make([]ports.RouteChange, 8)
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Add(1)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -19,8 +20,6 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Defaults of Options.
@@ -225,7 +224,7 @@ func (a *Adapter) baseBranch(ctx context.Context) (string, error) {
 		return "", a.fail("read the repository", permContentsRead, err)
 	}
 	if repo.GetDefaultBranch() == "" {
-		return "", activities.Permanentf("github %s has no default branch (an empty repository?): set github.branch", a.Repo())
+		return "", ports.Permanentf("github %s has no default branch (an empty repository?): set github.branch", a.Repo())
 	}
 	a.mu.Lock()
 	a.base = repo.GetDefaultBranch()
@@ -266,6 +265,6 @@ func subject(msg string) string {
 }
 
 var (
-	_ activities.Prompts        = (*Adapter)(nil)
-	_ activities.FreezeEnforcer = (*Adapter)(nil)
+	_ ports.Prompts        = (*Adapter)(nil)
+	_ ports.FreezeEnforcer = (*Adapter)(nil)
 )

@@ -3,14 +3,13 @@ package github
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"regexp"
 	"sort"
 	"strconv"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Bounds on how much history one step reads, so a huge repository cannot stall it.
@@ -23,7 +22,7 @@ const (
 // Changes lists the commits on the base branch that touch the prompts paths and were
 // committed in [since, until], newest first, with their author, files (under the prompts
 // paths) and line counts, and the pull request that brought each in when GitHub knows it.
-func (a *Adapter) Changes(ctx context.Context, since, until time.Time) ([]activities.PromptCommit, error) {
+func (a *Adapter) Changes(ctx context.Context, since, until time.Time) ([]ports.PromptCommit, error) {
 	base, err := a.baseBranch(ctx)
 	if err != nil {
 		return nil, err
@@ -33,15 +32,15 @@ func (a *Adapter) Changes(ctx context.Context, since, until time.Time) ([]activi
 		return nil, err
 	}
 	if !found {
-		return nil, activities.Permanentf("base branch %s not found in %s: create it or set github.branch", base, a.Repo())
+		return nil, ports.Permanentf("base branch %s not found in %s: create it or set github.branch", base, a.Repo())
 	}
 	commits, err := a.listTouching(ctx, head, since, until)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]activities.PromptCommit, 0, len(commits))
+	out := make([]ports.PromptCommit, 0, len(commits))
 	for i, c := range commits {
-		pc := activities.PromptCommit{
+		pc := ports.PromptCommit{
 			SHA:     c.GetSHA(),
 			Short:   shortSHA(c.GetSHA()),
 			Author:  authorOf(c),
@@ -86,7 +85,7 @@ func (a *Adapter) listTouching(ctx context.Context, head string, since, until ti
 				out = append(out, c)
 			}
 			if len(out) > maxListedCommits {
-				return nil, activities.Permanentf("more than %d commits touch %s on %s since %s: narrow the window (since) or give the good commit",
+				return nil, ports.Permanentf("more than %d commits touch %s on %s since %s: narrow the window (since) or give the good commit",
 					maxListedCommits, a.PromptsPaths(), a.Repo(), since.UTC().Format(time.RFC3339))
 			}
 			if resp == nil || resp.NextPage == 0 {
@@ -101,8 +100,8 @@ func (a *Adapter) listTouching(ctx context.Context, head string, since, until ti
 
 // commitFiles lists a commit's files under the prompts paths with line counts. A file
 // renamed into or out of the prompts paths counts.
-func (a *Adapter) commitFiles(ctx context.Context, sha string) ([]activities.FileChange, error) {
-	var files []activities.FileChange
+func (a *Adapter) commitFiles(ctx context.Context, sha string) ([]ports.FileChange, error) {
+	var files []ports.FileChange
 	opts := &gh.ListOptions{PerPage: perPage}
 	for {
 		c, resp, err := a.client.Repositories.GetCommit(ctx, a.opts.Owner, a.opts.Repo, sha, opts)
@@ -113,7 +112,7 @@ func (a *Adapter) commitFiles(ctx context.Context, sha string) ([]activities.Fil
 			if !a.underPaths(f.GetFilename()) && !a.underPaths(f.GetPreviousFilename()) {
 				continue
 			}
-			files = append(files, activities.FileChange{Path: f.GetFilename(), Added: f.GetAdditions(), Deleted: f.GetDeletions()})
+			files = append(files, ports.FileChange{Path: f.GetFilename(), Added: f.GetAdditions(), Deleted: f.GetDeletions()})
 		}
 		if resp == nil || resp.NextPage == 0 {
 			return files, nil

@@ -2,16 +2,16 @@ package github
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
 )
 
-func shas(commits []activities.PromptCommit) []string {
+func shas(commits []ports.PromptCommit) []string {
 	out := make([]string, len(commits))
 	for i, c := range commits {
 		out[i] = c.SHA
@@ -34,13 +34,13 @@ func TestChangesInWindowNewestFirstWithFilesAndAuthors(t *testing.T) {
 		!edit.Date.Equal(now.Add(-5*time.Hour)) || edit.Parent != h.readme1 || edit.PR != 7 || !strings.Contains(edit.URL, h.edit) {
 		t.Fatalf("edit commit = %+v", edit)
 	}
-	if len(edit.Files) != 1 || edit.Files[0] != (activities.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
+	if len(edit.Files) != 1 || edit.Files[0] != (ports.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
 		t.Fatalf("edit files = %+v", edit.Files)
 	}
-	if f := got[1].Files; len(f) != 1 || f[0] != (activities.FileChange{Path: "prompts/tone.txt", Added: 2}) {
+	if f := got[1].Files; len(f) != 1 || f[0] != (ports.FileChange{Path: "prompts/tone.txt", Added: 2}) {
 		t.Fatalf("added files = %+v", f)
 	}
-	if f := got[0].Files; len(f) != 1 || f[0] != (activities.FileChange{Path: "prompts/summary.txt", Deleted: 1}) {
+	if f := got[0].Files; len(f) != 1 || f[0] != (ports.FileChange{Path: "prompts/summary.txt", Deleted: 1}) {
 		t.Fatalf("deleted files = %+v", f)
 	}
 }

@@ -3,14 +3,13 @@ package github
 import (
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // The repository permissions each kind of call needs, named as GitHub names them for
@@ -47,7 +46,7 @@ func (a *Adapter) fail(op, perm string, err error) error {
 	switch {
 	case errors.As(err, &rate):
 		reset := rate.Rate.Reset.Time
-		return activities.RetryAfter(
+		return ports.RetryAfter(
 			fmt.Errorf("GitHub API rate limit of %d requests reached while trying to %s on %s; it resets at %s, quench retries then",
 				rate.Rate.Limit, op, a.Repo(), reset.UTC().Format(time.RFC3339)),
 			clampDelay(time.Until(reset)+time.Second))
@@ -56,7 +55,7 @@ func (a *Adapter) fail(op, perm string, err error) error {
 		if abuse.RetryAfter != nil {
 			delay = *abuse.RetryAfter
 		}
-		return activities.RetryAfter(
+		return ports.RetryAfter(
 			fmt.Errorf("GitHub secondary rate limit hit while trying to %s on %s (%s); quench retries in %s",
 				op, a.Repo(), abuse.Message, clampDelay(delay)),
 			clampDelay(delay))
@@ -73,23 +72,23 @@ func (a *Adapter) failResponse(op, perm string, resp *gh.ErrorResponse, err erro
 		msg = http.StatusText(status)
 	}
 	if delay, ok := retryAfter(resp.Response); ok && (status == http.StatusTooManyRequests || status == http.StatusForbidden) {
-		return activities.RetryAfter(
+		return ports.RetryAfter(
 			fmt.Errorf("GitHub rate limited quench (%d %s) while trying to %s on %s; quench retries in %s", status, msg, op, a.Repo(), delay),
 			delay)
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
-		return activities.RetryAfter(fmt.Errorf("GitHub rate limited quench (429 %s) while trying to %s on %s", msg, op, a.Repo()), unknownRetryDelay)
+		return ports.RetryAfter(fmt.Errorf("GitHub rate limited quench (429 %s) while trying to %s on %s", msg, op, a.Repo()), unknownRetryDelay)
 	case status == http.StatusUnauthorized:
-		return activities.Permanentf("GitHub rejected quench's credentials (401 %s) while trying to %s on %s: check github.token, or github.app's app_id, installation_id and private_key",
+		return ports.Permanentf("GitHub rejected quench's credentials (401 %s) while trying to %s on %s: check github.token, or github.app's app_id, installation_id and private_key",
 			msg, op, a.Repo())
 	case status == http.StatusForbidden || status == http.StatusNotFound:
-		return activities.Permanentf("GitHub refused to %s on %s (%d %s): the token or GitHub App needs the %q permission on the repository (a 404 also means the repository is not visible to it)",
+		return ports.Permanentf("GitHub refused to %s on %s (%d %s): the token or GitHub App needs the %q permission on the repository (a 404 also means the repository is not visible to it)",
 			op, a.Repo(), status, msg, perm)
 	case status >= 500:
 		return fmt.Errorf("GitHub is failing (%d %s) while trying to %s on %s; quench retries: %w", status, msg, op, a.Repo(), err)
 	case status >= 400:
-		return activities.Permanentf("GitHub refused to %s on %s (%d %s%s)", op, a.Repo(), status, msg, errorDetails(resp))
+		return ports.Permanentf("GitHub refused to %s on %s (%d %s%s)", op, a.Repo(), status, msg, errorDetails(resp))
 	}
 	return fmt.Errorf("GitHub: %s on %s: %w", op, a.Repo(), err)
 }

@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +22,13 @@ func TestRateLimitsBecomeRetryDelays(t *testing.T) {
 
 	h.f.Fail(githubfake.SecondaryRateLimited("GET", "/commits", 30*time.Second))
 	err := window(newAdapter(t, h.f, Options{}))
-	if d, ok := activities.RetryDelay(err); !ok || d != 30*time.Second || activities.IsPermanent(err) {
+	if d, ok := ports.RetryDelay(err); !ok || d != 30*time.Second || ports.IsPermanent(err) {
 		t.Fatalf("secondary limit: %v (delay %s, %v); want a retry in 30s", err, d, ok)
 	}
 
 	h.f.Fail(githubfake.TooManyRequests("GET", "/commits", 45*time.Second))
 	err = window(newAdapter(t, h.f, Options{}))
-	if d, ok := activities.RetryDelay(err); !ok || d != 45*time.Second {
+	if d, ok := ports.RetryDelay(err); !ok || d != 45*time.Second {
 		t.Fatalf("429: %v (delay %s, %v); want a retry in 45s", err, d, ok)
 	}
 
@@ -35,19 +36,19 @@ func TestRateLimitsBecomeRetryDelays(t *testing.T) {
 	h.f.Fail(githubfake.RateLimited("GET", "/commits", reset))
 	a := newAdapter(t, h.f, Options{})
 	err = window(a)
-	d, ok := activities.RetryDelay(err)
+	d, ok := ports.RetryDelay(err)
 	if !ok || d < 9*time.Minute || d > 11*time.Minute || !strings.Contains(err.Error(), "rate limit") {
 		t.Fatalf("primary limit: %v (delay %s, %v); want a retry when the limit resets in ~10m", err, d, ok)
 	}
 	// The client now refuses locally until the reset, still as a retry delay.
 	calls := len(h.f.Calls())
-	if _, ok := activities.RetryDelay(window(a)); !ok || len(h.f.Calls()) != calls {
+	if _, ok := ports.RetryDelay(window(a)); !ok || len(h.f.Calls()) != calls {
 		t.Fatalf("after a primary limit the next call reached GitHub or lost its delay")
 	}
 
 	h.f.Fail(githubfake.Fault{Method: "GET", Path: "/commits", Status: 502})
 	err = window(newAdapter(t, h.f, Options{}))
-	if _, ok := activities.RetryDelay(err); ok || activities.IsPermanent(err) || err == nil {
+	if _, ok := ports.RetryDelay(err); ok || ports.IsPermanent(err) || err == nil {
 		t.Fatalf("502: %v; want a plain retryable error", err)
 	}
 }
@@ -79,7 +80,7 @@ func TestPermissionErrorsNameThePermission(t *testing.T) {
 		h := newHistory(t)
 		h.f.Fail(githubfake.Forbidden(c.method, c.path))
 		err := c.run(newAdapter(t, h.f, Options{}))
-		if !activities.IsPermanent(err) || !strings.Contains(err.Error(), c.want) {
+		if !ports.IsPermanent(err) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("403 on %s %s: %v; want a permanent error naming %q", c.method, c.path, err, c.want)
 		}
 	}
@@ -89,7 +90,7 @@ func TestPermissionErrorsNameThePermission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Changes(ctx, now.Add(-time.Hour), now); !activities.IsPermanent(err) || !strings.Contains(err.Error(), "credentials") {
+	if _, err := a.Changes(ctx, now.Add(-time.Hour), now); !ports.IsPermanent(err) || !strings.Contains(err.Error(), "credentials") {
 		t.Fatalf("bad token: %v; want a permanent error about the credentials", err)
 	}
 }

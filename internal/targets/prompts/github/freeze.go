@@ -3,12 +3,11 @@ package github
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"strconv"
 	"strings"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Commit status states quench sets.
@@ -26,7 +25,7 @@ type status struct {
 }
 
 // freezeStatus is the status of a commit touching the prompts under a freeze state.
-func (a *Adapter) freezeStatus(f activities.FreezeEnforcement) status {
+func (a *Adapter) freezeStatus(f ports.FreezeEnforcement) status {
 	if !f.Frozen {
 		return status{state: StateSuccess, description: "Prompt deploys are not frozen"}
 	}
@@ -51,9 +50,9 @@ var exemptStatus = status{state: StateSuccess, description: "quench rollback: ex
 // success otherwise; quench's rollback pull requests always pass), and the Actions variable
 // set to "true" while frozen, deleted otherwise. Repeating it is harmless; the freeze
 // workflow repeats it every SweepEvery while frozen to catch pull requests it missed.
-func (a *Adapter) EnforceFreeze(ctx context.Context, f activities.FreezeEnforcement) (activities.EnforceResult, error) {
+func (a *Adapter) EnforceFreeze(ctx context.Context, f ports.FreezeEnforcement) (ports.EnforceResult, error) {
 	if f.Scope != a.opts.FreezeScope {
-		return activities.EnforceResult{Summary: fmt.Sprintf("GitHub %s enforces freezes of scope %s, not %s", a.Repo(), a.opts.FreezeScope, f.Scope)}, nil
+		return ports.EnforceResult{Summary: fmt.Sprintf("GitHub %s enforces freezes of scope %s, not %s", a.Repo(), a.opts.FreezeScope, f.Scope)}, nil
 	}
 	st := a.freezeStatus(f)
 	if !f.Frozen {
@@ -64,27 +63,27 @@ func (a *Adapter) EnforceFreeze(ctx context.Context, f activities.FreezeEnforcem
 	}
 	base, err := a.baseBranch(ctx)
 	if err != nil {
-		return activities.EnforceResult{}, err
+		return ports.EnforceResult{}, err
 	}
 	head, found, err := a.headOf(ctx, base)
 	if err != nil {
-		return activities.EnforceResult{}, err
+		return ports.EnforceResult{}, err
 	}
 	if found {
 		if err := a.setStatus(ctx, head, st); err != nil {
-			return activities.EnforceResult{}, err
+			return ports.EnforceResult{}, err
 		}
 	}
 	pulls, err := a.enforceOnPulls(ctx, st)
 	if err != nil {
-		return activities.EnforceResult{}, err
+		return ports.EnforceResult{}, err
 	}
 	if err := a.setVariable(ctx, f.Frozen); err != nil {
-		return activities.EnforceResult{}, err
+		return ports.EnforceResult{}, err
 	}
 	summary := fmt.Sprintf("GitHub %s: %s status %s on %s head %s and %d open pull request(s) touching %s; %s",
 		a.Repo(), st.state, a.opts.StatusContext, base, shortSHA(head), pulls, a.PromptsPaths(), a.variableSummary(f.Frozen))
-	return activities.EnforceResult{Enforced: true, SweepEvery: a.opts.SweepEvery, Summary: summary}, nil
+	return ports.EnforceResult{Enforced: true, SweepEvery: a.opts.SweepEvery, Summary: summary}, nil
 }
 
 func (a *Adapter) variableSummary(frozen bool) string {
@@ -264,7 +263,7 @@ type PullEvent struct {
 // EnforceOnPull sets the freeze status on one pull request (a webhook: opened, reopened or
 // pushed to). It returns the state set, or "" when the pull request does not touch the
 // prompts.
-func (a *Adapter) EnforceOnPull(ctx context.Context, ev PullEvent, f activities.FreezeEnforcement) (string, error) {
+func (a *Adapter) EnforceOnPull(ctx context.Context, ev PullEvent, f ports.FreezeEnforcement) (string, error) {
 	pr := &gh.PullRequest{Number: gh.Int(ev.Number), Head: &gh.PullRequestBranch{
 		Ref: gh.String(ev.HeadRef), SHA: gh.String(ev.HeadSHA), Repo: &gh.Repository{FullName: gh.String(ev.HeadRepo)},
 	}}
@@ -280,7 +279,7 @@ func (a *Adapter) EnforceOnPull(ctx context.Context, ev PullEvent, f activities.
 }
 
 // EnforceOnHead sets the freeze status on a new base branch head (a webhook push).
-func (a *Adapter) EnforceOnHead(ctx context.Context, sha string, f activities.FreezeEnforcement) (string, error) {
+func (a *Adapter) EnforceOnHead(ctx context.Context, sha string, f ports.FreezeEnforcement) (string, error) {
 	st := a.freezeStatus(f)
 	return st.state, a.setStatus(ctx, sha, st)
 }

@@ -2,11 +2,11 @@ package github
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
 )
 
@@ -35,8 +35,8 @@ func newRepoWithPulls(t *testing.T) *repoWithPulls {
 	return r
 }
 
-func frozenBy(holder string) activities.FreezeEnforcement {
-	return activities.FreezeEnforcement{Scope: "prompts", Frozen: true, Holders: []string{holder}, Reason: "incident abcdef: answers got short"}
+func frozenBy(holder string) ports.FreezeEnforcement {
+	return ports.FreezeEnforcement{Scope: "prompts", Frozen: true, Holders: []string{holder}, Reason: "incident abcdef: answers got short"}
 }
 
 func TestFreezeAndUnfreezeOnGitHub(t *testing.T) {
@@ -84,7 +84,7 @@ func TestFreezeAndUnfreezeOnGitHub(t *testing.T) {
 		t.Fatalf("a sweep read pull request files again (%d -> %d)", filesRead, got)
 	}
 
-	res, err = a.EnforceFreeze(ctx, activities.FreezeEnforcement{Scope: "prompts"})
+	res, err = a.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "prompts"})
 	if err != nil || !res.Enforced {
 		t.Fatalf("unfreeze: %+v, %v", res, err)
 	}
@@ -97,7 +97,7 @@ func TestFreezeAndUnfreezeOnGitHub(t *testing.T) {
 		t.Fatalf("variable still set after unfreeze: %q", v)
 	}
 	// Unfreezing again is harmless.
-	if _, err := a.EnforceFreeze(ctx, activities.FreezeEnforcement{Scope: "prompts"}); err != nil {
+	if _, err := a.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "prompts"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -105,7 +105,7 @@ func TestFreezeAndUnfreezeOnGitHub(t *testing.T) {
 func TestFreezeOfAnotherScopeIsNotEnforced(t *testing.T) {
 	r := newRepoWithPulls(t)
 	a := newAdapter(t, r.f, Options{})
-	res, err := a.EnforceFreeze(context.Background(), activities.FreezeEnforcement{Scope: "eval-sets", Frozen: true})
+	res, err := a.EnforceFreeze(context.Background(), ports.FreezeEnforcement{Scope: "eval-sets", Frozen: true})
 	if err != nil || res.Enforced {
 		t.Fatalf("other scope: %+v, %v; want not enforced", res, err)
 	}

@@ -3,13 +3,12 @@ package github
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"sort"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // plan is a rollback worked out against one head, not yet written.
@@ -72,7 +71,7 @@ func sameSnapshot(a, b snapshot) bool {
 
 // plan works out the rollback on top of head: which commits are suspects, the good state,
 // and for each file the suspects changed, its good entry.
-func (a *Adapter) plan(ctx context.Context, req activities.RollbackRequest, base string, head *gh.Commit) (*plan, error) {
+func (a *Adapter) plan(ctx context.Context, req ports.RollbackRequest, base string, head *gh.Commit) (*plan, error) {
 	p := &plan{head: head.GetSHA(), headTree: head.GetTree().GetSHA()}
 	since := req.Since
 	var good *gh.Commit
@@ -152,7 +151,7 @@ func (a *Adapter) plan(ctx context.Context, req activities.RollbackRequest, base
 // splitSuspects divides the commits touching the prompts (newest first) into the suspects
 // and the later ones: those newer than req.Through when it is among them, else those
 // committed after req.Until. The good commit itself is neither.
-func splitSuspects(touching []*gh.RepositoryCommit, req activities.RollbackRequest, good string) (suspects, later []*gh.RepositoryCommit) {
+func splitSuspects(touching []*gh.RepositoryCommit, req ports.RollbackRequest, good string) (suspects, later []*gh.RepositoryCommit) {
 	through := -1
 	if len(req.Through) >= 7 {
 		for i, c := range touching {
@@ -221,6 +220,6 @@ func (a *Adapter) conflict(ctx context.Context, paths []string, later []*gh.Repo
 			details = append(details, path+" was changed again after the suspect commits")
 		}
 	}
-	return activities.Permanentf("conflict: restoring %s to %s would also undo later changes: %s. A human decides: revert by hand on GitHub, or run the rollback again with through set to the newest commit to undo",
+	return ports.Permanentf("conflict: restoring %s to %s would also undo later changes: %s. A human decides: revert by hand on GitHub, or run the rollback again with through set to the newest commit to undo",
 		a.PromptsPaths(), p.goodLabel(), strings.Join(details, "; "))
 }

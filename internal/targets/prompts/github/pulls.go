@@ -3,20 +3,19 @@ package github
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // propose makes sure exactly one open pull request proposes the rollback commit on
 // req.Branch, and describes the result.
-func (a *Adapter) propose(ctx context.Context, req activities.RollbackRequest, base string, p *plan, commit string, branchExisted bool) (activities.RollbackResult, error) {
+func (a *Adapter) propose(ctx context.Context, req ports.RollbackRequest, base string, p *plan, commit string, branchExisted bool) (ports.RollbackResult, error) {
 	pr, err := a.openPullFor(ctx, req.Branch)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	created := false
 	if pr == nil {
@@ -38,21 +37,21 @@ func (a *Adapter) propose(ctx context.Context, req activities.RollbackRequest, b
 			created = true
 		}
 		if err != nil {
-			return activities.RollbackResult{}, err
+			return ports.RollbackResult{}, err
 		}
 	}
 	if err := a.decorate(ctx, pr); err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	files, err := a.commitFiles(ctx, commit)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	reverted := make([]string, 0, len(p.suspects))
 	for _, c := range p.suspects {
 		reverted = append(reverted, c.GetSHA())
 	}
-	return activities.RollbackResult{
+	return ports.RollbackResult{
 		Branch: req.Branch, Commit: commit, Base: p.head, Good: p.good,
 		Reverted: reverted, Files: files, URL: pr.GetHTMLURL(), PR: pr.GetNumber(),
 		AlreadyExisted: branchExisted || !created,
@@ -109,7 +108,7 @@ func (a *Adapter) softFail(op, perm string, err error) error {
 		return nil
 	}
 	err = a.fail(op, perm, err)
-	if activities.IsPermanent(err) {
+	if ports.IsPermanent(err) {
 		a.log.Warn("could not "+op+"; the pull request is open without it", "err", err)
 		return nil
 	}
@@ -117,7 +116,7 @@ func (a *Adapter) softFail(op, perm string, err error) error {
 }
 
 // pullBody links the incident, the evidence and the reverted commits.
-func (a *Adapter) pullBody(req activities.RollbackRequest, base string, p *plan) string {
+func (a *Adapter) pullBody(req ports.RollbackRequest, base string, p *plan) string {
 	var b strings.Builder
 	incident := req.Incident
 	if incident == "" {

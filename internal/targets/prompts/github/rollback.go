@@ -3,12 +3,11 @@ package github
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Rollback proposes restoring the prompts paths to their last good state as a pull
@@ -23,42 +22,42 @@ import (
 // It is idempotent: an existing branch holding exactly this rollback (a retry, a restart,
 // a run that stopped before the pull request) is reused, and an open pull request for it
 // is returned rather than a second one opened. Nothing to roll back is a NoOp result.
-func (a *Adapter) Rollback(ctx context.Context, req activities.RollbackRequest) (activities.RollbackResult, error) {
+func (a *Adapter) Rollback(ctx context.Context, req ports.RollbackRequest) (ports.RollbackResult, error) {
 	base, err := a.baseBranch(ctx)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if err := validBranch(req.Branch, base); err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	tip, exists, err := a.headOf(ctx, req.Branch)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if exists {
 		return a.resume(ctx, req, base, tip)
 	}
 	headSHA, found, err := a.headOf(ctx, base)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if !found {
-		return activities.RollbackResult{}, activities.Permanentf("base branch %s not found in %s: create it or set github.branch", base, a.Repo())
+		return ports.RollbackResult{}, ports.Permanentf("base branch %s not found in %s: create it or set github.branch", base, a.Repo())
 	}
 	head, err := a.gitCommit(ctx, headSHA)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	p, err := a.plan(ctx, req, base, head)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if p.noop {
-		return activities.RollbackResult{Branch: req.Branch, NoOp: true, Reason: p.reason}, nil
+		return ports.RollbackResult{Branch: req.Branch, NoOp: true, Reason: p.reason}, nil
 	}
 	commit, err := a.writeCommit(ctx, req, p)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	_, _, err = a.client.Git.CreateRef(ctx, a.opts.Owner, a.opts.Repo, &gh.Reference{
 		Ref: gh.String("refs/heads/" + req.Branch), Object: &gh.GitObject{SHA: gh.String(commit)},
@@ -66,14 +65,14 @@ func (a *Adapter) Rollback(ctx context.Context, req activities.RollbackRequest) 
 	if isUnprocessable(err, "already exists") {
 		// Another attempt created it meanwhile: confirm it is this rollback.
 		if tip, exists, err = a.headOf(ctx, req.Branch); err != nil {
-			return activities.RollbackResult{}, err
+			return ports.RollbackResult{}, err
 		}
 		if exists {
 			return a.resume(ctx, req, base, tip)
 		}
 	}
 	if err != nil {
-		return activities.RollbackResult{}, a.fail("create branch "+req.Branch, permContents, err)
+		return ports.RollbackResult{}, a.fail("create branch "+req.Branch, permContents, err)
 	}
 	return a.propose(ctx, req, base, p, commit, false)
 }
@@ -82,44 +81,44 @@ func validBranch(branch, base string) error {
 	switch {
 	case branch == "" || strings.ContainsAny(branch, " ~^:?*[\\") || strings.Contains(branch, "..") ||
 		strings.HasPrefix(branch, "/") || strings.HasSuffix(branch, "/") || strings.HasSuffix(branch, ".lock"):
-		return activities.Permanentf("%q is not a valid branch name for a rollback", branch)
+		return ports.Permanentf("%q is not a valid branch name for a rollback", branch)
 	case branch == base:
-		return activities.Permanentf("the rollback branch may not be the base branch %s", base)
+		return ports.Permanentf("the rollback branch may not be the base branch %s", base)
 	}
 	return nil
 }
 
 // resume decides whether an existing branch is this very rollback and, if so, makes sure
 // its pull request exists.
-func (a *Adapter) resume(ctx context.Context, req activities.RollbackRequest, base, tip string) (activities.RollbackResult, error) {
+func (a *Adapter) resume(ctx context.Context, req ports.RollbackRequest, base, tip string) (ports.RollbackResult, error) {
 	conflict := func(why string) error {
-		return activities.Permanentf("branch %s already exists in %s (commit %s) but %s; delete the branch on GitHub or pick another good commit, then retry",
+		return ports.Permanentf("branch %s already exists in %s (commit %s) but %s; delete the branch on GitHub or pick another good commit, then retry",
 			req.Branch, a.Repo(), shortSHA(tip), why)
 	}
 	tipCommit, err := a.gitCommit(ctx, tip)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if len(tipCommit.Parents) != 1 {
-		return activities.RollbackResult{}, conflict("it is not a single rollback commit")
+		return ports.RollbackResult{}, conflict("it is not a single rollback commit")
 	}
 	parent, err := a.gitCommit(ctx, tipCommit.Parents[0].GetSHA())
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	p, err := a.plan(ctx, req, base, parent)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if p.noop {
-		return activities.RollbackResult{}, conflict("there is nothing to roll back on its parent")
+		return ports.RollbackResult{}, conflict("there is nothing to roll back on its parent")
 	}
 	got, err := a.snapshotOf(ctx, tipCommit.GetTree().GetSHA())
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if !sameSnapshot(got, p.expected()) {
-		return activities.RollbackResult{}, conflict("its prompts differ from the rollback quench would build")
+		return ports.RollbackResult{}, conflict("its prompts differ from the rollback quench would build")
 	}
 	return a.propose(ctx, req, base, p, tip, true)
 }
@@ -129,7 +128,7 @@ func (a *Adapter) gitCommit(ctx context.Context, sha string) (*gh.Commit, error)
 	c, _, err := a.client.Git.GetCommit(ctx, a.opts.Owner, a.opts.Repo, sha)
 	if err != nil {
 		if isStatus(err, 404) || isStatus(err, 422) {
-			return nil, activities.Permanentf("commit %q not found in %s: give a full commit SHA of the repository", sha, a.Repo())
+			return nil, ports.Permanentf("commit %q not found in %s: give a full commit SHA of the repository", sha, a.Repo())
 		}
 		return nil, a.fail("read commit "+shortSHA(sha), permContentsRead, err)
 	}
@@ -138,7 +137,7 @@ func (a *Adapter) gitCommit(ctx context.Context, sha string) (*gh.Commit, error)
 
 // writeCommit writes the rollback tree and commit. The commit's dates are the step's time,
 // so a retry writes the very same commit (same SHA) instead of a new one.
-func (a *Adapter) writeCommit(ctx context.Context, req activities.RollbackRequest, p *plan) (string, error) {
+func (a *Adapter) writeCommit(ctx context.Context, req ports.RollbackRequest, p *plan) (string, error) {
 	entries := make([]*gh.TreeEntry, 0, len(p.changes))
 	for _, ch := range p.changes {
 		e := &gh.TreeEntry{Path: gh.String(ch.path), Mode: gh.String(ch.before.Mode), Type: gh.String(ch.before.Type)}
@@ -173,7 +172,7 @@ func (a *Adapter) writeCommit(ctx context.Context, req activities.RollbackReques
 	return commit.GetSHA(), nil
 }
 
-func (a *Adapter) commitMessage(req activities.RollbackRequest, p *plan) string {
+func (a *Adapter) commitMessage(req ports.RollbackRequest, p *plan) string {
 	var b strings.Builder
 	msg := strings.TrimSpace(req.Message)
 	if msg == "" {

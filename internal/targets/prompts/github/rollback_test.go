@@ -2,17 +2,17 @@ package github
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
 )
 
-func request(branch string, since time.Duration) activities.RollbackRequest {
-	return activities.RollbackRequest{
+func request(branch string, since time.Duration) ports.RollbackRequest {
+	return ports.RollbackRequest{
 		Branch: branch, Since: now.Add(-since), Until: now, At: now, Incident: "inc-prompt-regression-0123456789abcdef",
 		Message:  "quench: roll back prompts (incident abcdef)\n\nAnswers got short\n\nIncident: inc-prompt-regression-0123456789abcdef",
 		Evidence: "output tokens p95 down 60% on prompt v7",
@@ -46,7 +46,7 @@ func TestRollbackOneBadCommit(t *testing.T) {
 	if res.NoOp || res.AlreadyExisted || res.Good != good || res.Base != bad || !slices.Equal(res.Reverted, []string{bad}) || res.PR != 1 {
 		t.Fatalf("result = %+v", res)
 	}
-	if len(res.Files) != 1 || res.Files[0] != (activities.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
+	if len(res.Files) != 1 || res.Files[0] != (ports.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
 		t.Fatalf("files = %+v", res.Files)
 	}
 	if f.Head("quench/rollback-abcdef") != res.Commit {
@@ -140,7 +140,7 @@ func TestRollbackWithAGoodCommitGiven(t *testing.T) {
 	}
 
 	req.Branch, req.Good = "quench/rollback-fedcba", "0000000000000000000000000000000000000000"
-	if _, err := a.Rollback(context.Background(), req); !activities.IsPermanent(err) || !strings.Contains(err.Error(), "not found") {
+	if _, err := a.Rollback(context.Background(), req); !ports.IsPermanent(err) || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("unknown good commit: %v; want a permanent error saying it is not found", err)
 	}
 }
@@ -182,7 +182,7 @@ func TestRollbackConflictWithALaterChange(t *testing.T) {
 	req := request("quench/rollback-abcdef", 24*time.Hour)
 	req.Through = bad // the responder reviewed the bad commit only
 	_, err := a.Rollback(context.Background(), req)
-	if !activities.IsPermanent(err) {
+	if !ports.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent conflict", err)
 	}
 	for _, want := range []string{"conflict", "prompts/system.txt", later[:7], "prompts: fix typo", "Erin Hale"} {
@@ -219,7 +219,7 @@ func TestRollbackRetryAfterPartialProgressMakesExactlyOnePR(t *testing.T) {
 
 	// The first attempt creates the branch, then GitHub fails the pull request.
 	h.f.Fail(githubfake.Fault{Method: "POST", Path: "/pulls", Status: 502})
-	if _, err := a.Rollback(context.Background(), req); err == nil || activities.IsPermanent(err) {
+	if _, err := a.Rollback(context.Background(), req); err == nil || ports.IsPermanent(err) {
 		t.Fatalf("first attempt: %v; want a retryable failure", err)
 	}
 	branchCommit := h.f.Head("quench/rollback-abcdef")
@@ -282,7 +282,7 @@ func TestRollbackRefusesAForeignBranch(t *testing.T) {
 	h.f.Branch("quench/rollback-abcdef", h.readme2) // someone's branch with that name
 	a := newAdapter(t, h.f, Options{})
 	_, err := a.Rollback(context.Background(), request("quench/rollback-abcdef", 24*time.Hour))
-	if !activities.IsPermanent(err) || !strings.Contains(err.Error(), "already exists") {
+	if !ports.IsPermanent(err) || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("err = %v; want a permanent error about the existing branch", err)
 	}
 	if len(h.f.Pulls()) != 0 {
@@ -313,7 +313,7 @@ func TestRollbackRefusesBadBranches(t *testing.T) {
 	h := newHistory(t)
 	a := newAdapter(t, h.f, Options{})
 	for _, branch := range []string{"", "main", "a..b", "has space"} {
-		if _, err := a.Rollback(context.Background(), request(branch, 24*time.Hour)); !activities.IsPermanent(err) {
+		if _, err := a.Rollback(context.Background(), request(branch, 24*time.Hour)); !ports.IsPermanent(err) {
 			t.Errorf("branch %q: %v; want a permanent refusal", branch, err)
 		}
 	}

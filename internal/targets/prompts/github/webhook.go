@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"log/slog"
 	"mime"
@@ -13,12 +14,10 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // FreezeLookup reads the current freeze state of a scope.
-type FreezeLookup func(ctx context.Context, scope string) (activities.FreezeEnforcement, error)
+type FreezeLookup func(ctx context.Context, scope string) (ports.FreezeEnforcement, error)
 
 // WebhookOptions configure the GitHub webhook endpoint.
 type WebhookOptions struct {
@@ -183,7 +182,7 @@ func (h *webhook) ours(repo *gh.Repository) bool {
 // one) so the delivery shows as failed and can be redelivered; the sweep catches it too.
 func (h *webhook) failed(w http.ResponseWriter, what string, err error) {
 	h.o.Logger.Warn("github webhook: could not "+what, "err", err)
-	if delay, ok := activities.RetryDelay(err); ok {
+	if delay, ok := ports.RetryDelay(err); ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(delay.Seconds())))
 	}
 	reply(w, http.StatusServiceUnavailable, "could not "+what+": "+err.Error())

@@ -6,22 +6,22 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
 )
 
 const hookSecret = "hook-secret"
 
 // freezeSwitch is the freeze state the webhook reads, changed by the test.
-type freezeSwitch struct{ state activities.FreezeEnforcement }
+type freezeSwitch struct{ state ports.FreezeEnforcement }
 
-func (s *freezeSwitch) lookup(context.Context, string) (activities.FreezeEnforcement, error) {
+func (s *freezeSwitch) lookup(context.Context, string) (ports.FreezeEnforcement, error) {
 	return s.state, nil
 }
 
@@ -79,7 +79,7 @@ func TestWebhookMarksAPullRequestOpenedWhileFrozen(t *testing.T) {
 	}
 
 	// A push to it after the freeze lifts gets success.
-	freeze.state = activities.FreezeEnforcement{Scope: "prompts"}
+	freeze.state = ports.FreezeEnforcement{Scope: "prompts"}
 	pushed := f.Commit("sneaky", "more", "Dan Brown", now.Add(time.Minute), map[string]*string{"prompts/system.txt": text(badSystem + "x\n")})
 	body = pullEvent("synchronize", n, "sneaky", pushed)
 	if rec := deliver(t, h, "pull_request", body, sign(body)); rec.Code != http.StatusOK {

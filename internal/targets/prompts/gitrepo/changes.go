@@ -2,18 +2,17 @@ package gitrepo
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Changes lists the commits on the base branch that changed the prompts path and were
 // committed in [since, until], newest first. It follows first parents (the branch's own
 // history, merges as one change) and stops at the first commit older than since.
-func (r *Repo) Changes(ctx context.Context, since, until time.Time) ([]activities.PromptCommit, error) {
+func (r *Repo) Changes(ctx context.Context, since, until time.Time) ([]ports.PromptCommit, error) {
 	repo, err := r.open()
 	if err != nil {
 		return nil, err
@@ -26,13 +25,13 @@ func (r *Repo) Changes(ctx context.Context, since, until time.Time) ([]activitie
 	if err != nil {
 		return nil, err
 	}
-	out := make([]activities.PromptCommit, 0, len(suspects))
+	out := make([]ports.PromptCommit, 0, len(suspects))
 	for _, s := range suspects {
 		files, err := fileChanges(ctx, repo, s.parent, s.commit, r.prompt)
 		if err != nil {
 			return nil, err
 		}
-		pc := activities.PromptCommit{
+		pc := ports.PromptCommit{
 			SHA:     s.commit.Hash.String(),
 			Short:   short(s.commit.Hash),
 			Author:  s.commit.Author.Name,

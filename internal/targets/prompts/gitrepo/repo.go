@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"path"
 	"path/filepath"
@@ -20,8 +21,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // DefaultPromptsPath is where prompts live when no path is configured.
@@ -144,7 +143,7 @@ func (r *Repo) open() (*git.Repository, error) {
 func (r *Repo) baseHead(repo *git.Repository) (*object.Commit, error) {
 	ref, err := repo.Reference(r.base, true)
 	if err != nil {
-		return nil, activities.Permanentf("base branch %s not found in %s: create it or set the base branch to an existing one", r.base.Short(), r.dir)
+		return nil, ports.Permanentf("base branch %s not found in %s: create it or set the base branch to an existing one", r.base.Short(), r.dir)
 	}
 	c, err := repo.CommitObject(ref.Hash())
 	if err != nil {
@@ -222,7 +221,7 @@ func touches(repo *git.Repository, c, parent *object.Commit, parts []string) (bo
 
 // fileChanges lists the files under the prompts path that differ between two commits
 // (from may be nil: everything is added), with added and deleted line counts.
-func fileChanges(ctx context.Context, repo *git.Repository, from, to *object.Commit, parts []string) ([]activities.FileChange, error) {
+func fileChanges(ctx context.Context, repo *git.Repository, from, to *object.Commit, parts []string) ([]ports.FileChange, error) {
 	treeOf := func(c *object.Commit) (*object.Tree, error) {
 		if c == nil {
 			return nil, nil
@@ -240,13 +239,13 @@ func fileChanges(ctx context.Context, repo *git.Repository, from, to *object.Com
 	return diffTrees(ctx, a, b, parts)
 }
 
-func diffTrees(ctx context.Context, a, b *object.Tree, parts []string) ([]activities.FileChange, error) {
+func diffTrees(ctx context.Context, a, b *object.Tree, parts []string) ([]ports.FileChange, error) {
 	changes, err := object.DiffTreeWithOptions(ctx, a, b, nil)
 	if err != nil {
 		return nil, fmt.Errorf("diff trees: %w", err)
 	}
 	prefix := strings.Join(parts, "/")
-	var out []activities.FileChange
+	var out []ports.FileChange
 	for _, ch := range changes {
 		name := ch.To.Name
 		if name == "" {
@@ -255,7 +254,7 @@ func diffTrees(ctx context.Context, a, b *object.Tree, parts []string) ([]activi
 		if prefix != "" && name != prefix && !strings.HasPrefix(name, prefix+"/") {
 			continue
 		}
-		fc := activities.FileChange{Path: name}
+		fc := ports.FileChange{Path: name}
 		patch, err := ch.PatchContext(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("diff %s: %w", name, err)
@@ -280,4 +279,4 @@ func inWindow(t, since, until time.Time) bool {
 	return !t.Before(since) && !t.After(until)
 }
 
-var _ activities.Prompts = (*Repo)(nil)
+var _ ports.Prompts = (*Repo)(nil)

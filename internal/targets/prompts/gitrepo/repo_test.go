@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"testing"
@@ -9,8 +10,6 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 const (
@@ -43,7 +42,7 @@ func newHistory(t *testing.T) *history {
 	return h
 }
 
-func shas(commits []activities.PromptCommit) []string {
+func shas(commits []ports.PromptCommit) []string {
 	out := make([]string, len(commits))
 	for i, c := range commits {
 		out[i] = c.SHA
@@ -84,13 +83,13 @@ func TestChangesInWindowNewestFirst(t *testing.T) {
 		!edit.Date.Equal(now.Add(-5*time.Hour)) || edit.Parent != h.readme1.String() {
 		t.Fatalf("edit commit = %+v", edit)
 	}
-	if len(edit.Files) != 1 || edit.Files[0] != (activities.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
+	if len(edit.Files) != 1 || edit.Files[0] != (ports.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
 		t.Fatalf("edit files = %+v", edit.Files)
 	}
-	if f := got[1].Files; len(f) != 1 || f[0] != (activities.FileChange{Path: "prompts/tone.txt", Added: 2}) {
+	if f := got[1].Files; len(f) != 1 || f[0] != (ports.FileChange{Path: "prompts/tone.txt", Added: 2}) {
 		t.Fatalf("added files = %+v", f)
 	}
-	if f := got[0].Files; len(f) != 1 || f[0] != (activities.FileChange{Path: "prompts/summary.txt", Deleted: 1}) {
+	if f := got[0].Files; len(f) != 1 || f[0] != (ports.FileChange{Path: "prompts/summary.txt", Deleted: 1}) {
 		t.Fatalf("deleted files = %+v", f)
 	}
 }

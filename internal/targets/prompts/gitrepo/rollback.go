@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -14,8 +15,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // Rollback creates req.Branch with one commit on top of the base branch head whose tree is
@@ -26,37 +25,37 @@ import (
 // A retry finds the branch and returns it (AlreadyExisted) when it holds exactly the
 // rollback that would be built on the branch commit's parent; a branch with other content
 // is an error a human resolves. Nothing to roll back is a NoOp result, not an error.
-func (r *Repo) Rollback(ctx context.Context, req activities.RollbackRequest) (activities.RollbackResult, error) {
+func (r *Repo) Rollback(ctx context.Context, req ports.RollbackRequest) (ports.RollbackResult, error) {
 	branch := plumbing.NewBranchReferenceName(req.Branch)
 	if req.Branch == "" || branch.Validate() != nil {
-		return activities.RollbackResult{}, activities.Permanentf("%q is not a valid branch name for a rollback", req.Branch)
+		return ports.RollbackResult{}, ports.Permanentf("%q is not a valid branch name for a rollback", req.Branch)
 	}
 	if branch == r.base {
-		return activities.RollbackResult{}, activities.Permanentf("the rollback branch may not be the base branch %s", r.base.Short())
+		return ports.RollbackResult{}, ports.Permanentf("the rollback branch may not be the base branch %s", r.base.Short())
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	repo, err := r.open()
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
-	res := activities.RollbackResult{Branch: req.Branch, URL: r.branchURL(req.Branch)}
+	res := ports.RollbackResult{Branch: req.Branch, URL: r.branchURL(req.Branch)}
 
 	existing, err := repo.Reference(branch, true)
 	switch {
 	case err == nil:
 		return r.confirmExisting(ctx, repo, req, existing, res)
 	case !errors.Is(err, plumbing.ErrReferenceNotFound):
-		return activities.RollbackResult{}, fmt.Errorf("look up branch %s: %w", req.Branch, err)
+		return ports.RollbackResult{}, fmt.Errorf("look up branch %s: %w", req.Branch, err)
 	}
 
 	head, err := r.baseHead(repo)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	p, err := r.plan(ctx, repo, head, req)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if p.noop {
 		res.NoOp, res.Reason, res.URL = true, p.reason, ""
@@ -64,38 +63,38 @@ func (r *Repo) Rollback(ctx context.Context, req activities.RollbackRequest) (ac
 	}
 	commit, err := r.writeCommit(repo, head, p, req)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if err := repo.Storer.SetReference(plumbing.NewHashReference(branch, commit)); err != nil {
-		return activities.RollbackResult{}, fmt.Errorf("create branch %s: %w", req.Branch, err)
+		return ports.RollbackResult{}, fmt.Errorf("create branch %s: %w", req.Branch, err)
 	}
 	return p.fill(res, commit, head.Hash), nil
 }
 
 // confirmExisting decides whether an existing branch is this very rollback (a retry).
-func (r *Repo) confirmExisting(ctx context.Context, repo *git.Repository, req activities.RollbackRequest,
-	ref *plumbing.Reference, res activities.RollbackResult) (activities.RollbackResult, error) {
+func (r *Repo) confirmExisting(ctx context.Context, repo *git.Repository, req ports.RollbackRequest,
+	ref *plumbing.Reference, res ports.RollbackResult) (ports.RollbackResult, error) {
 	conflict := func(why string) error {
-		return activities.Permanentf("branch %s already exists in %s (commit %s) but %s; delete it (git branch -D %s) or pick another good commit, then retry",
+		return ports.Permanentf("branch %s already exists in %s (commit %s) but %s; delete it (git branch -D %s) or pick another good commit, then retry",
 			req.Branch, r.dir, short(ref.Hash()), why, req.Branch)
 	}
 	tip, err := repo.CommitObject(ref.Hash())
 	if err != nil {
-		return activities.RollbackResult{}, fmt.Errorf("read branch %s: %w", req.Branch, err)
+		return ports.RollbackResult{}, fmt.Errorf("read branch %s: %w", req.Branch, err)
 	}
 	if len(tip.ParentHashes) != 1 {
-		return activities.RollbackResult{}, conflict("it is not a single rollback commit")
+		return ports.RollbackResult{}, conflict("it is not a single rollback commit")
 	}
 	parent, err := repo.CommitObject(tip.ParentHashes[0])
 	if err != nil {
-		return activities.RollbackResult{}, fmt.Errorf("read parent of branch %s: %w", req.Branch, err)
+		return ports.RollbackResult{}, fmt.Errorf("read parent of branch %s: %w", req.Branch, err)
 	}
 	p, err := r.plan(ctx, repo, parent, req)
 	if err != nil {
-		return activities.RollbackResult{}, err
+		return ports.RollbackResult{}, err
 	}
 	if p.noop || p.tree != tip.TreeHash {
-		return activities.RollbackResult{}, conflict("its content differs from the rollback quench would build")
+		return ports.RollbackResult{}, conflict("its content differs from the rollback quench would build")
 	}
 	res = p.fill(res, tip.Hash, parent.Hash)
 	res.AlreadyExisted = true
@@ -107,12 +106,12 @@ type plan struct {
 	good     *object.Commit // nil: the state before the repository's first commit
 	reverted []*object.Commit
 	tree     plumbing.Hash
-	files    []activities.FileChange
+	files    []ports.FileChange
 	noop     bool
 	reason   string
 }
 
-func (p plan) fill(res activities.RollbackResult, commit, base plumbing.Hash) activities.RollbackResult {
+func (p plan) fill(res ports.RollbackResult, commit, base plumbing.Hash) ports.RollbackResult {
 	res.Commit = commit.String()
 	res.Base = base.String()
 	if p.good != nil {
@@ -125,15 +124,15 @@ func (p plan) fill(res activities.RollbackResult, commit, base plumbing.Hash) ac
 	return res
 }
 
-func (r *Repo) plan(ctx context.Context, repo *git.Repository, head *object.Commit, req activities.RollbackRequest) (plan, error) {
+func (r *Repo) plan(ctx context.Context, repo *git.Repository, head *object.Commit, req ports.RollbackRequest) (plan, error) {
 	var p plan
 	if req.Good != "" {
 		hash, err := repo.ResolveRevision(plumbing.Revision(req.Good))
 		if err != nil {
-			return plan{}, activities.Permanentf("good commit %q not found in %s: give a commit SHA, tag or branch of the repository", req.Good, r.dir)
+			return plan{}, ports.Permanentf("good commit %q not found in %s: give a commit SHA, tag or branch of the repository", req.Good, r.dir)
 		}
 		if p.good, err = repo.CommitObject(*hash); err != nil {
-			return plan{}, activities.Permanentf("%q is not a commit in %s", req.Good, r.dir)
+			return plan{}, ports.Permanentf("%q is not a commit in %s", req.Good, r.dir)
 		}
 	} else {
 		suspects, err := r.suspects(ctx, repo, head, req.Since, req.Until)
@@ -307,7 +306,7 @@ func writeTree(repo *git.Repository, entries []object.TreeEntry) (plumbing.Hash,
 	return h, nil
 }
 
-func (r *Repo) writeCommit(repo *git.Repository, head *object.Commit, p plan, req activities.RollbackRequest) (plumbing.Hash, error) {
+func (r *Repo) writeCommit(repo *git.Repository, head *object.Commit, p plan, req ports.RollbackRequest) (plumbing.Hash, error) {
 	at := req.At
 	if at.IsZero() {
 		at = time.Now()
@@ -332,7 +331,7 @@ func (r *Repo) writeCommit(repo *git.Repository, head *object.Commit, p plan, re
 	return h, nil
 }
 
-func (r *Repo) commitMessage(p plan, req activities.RollbackRequest) string {
+func (r *Repo) commitMessage(p plan, req ports.RollbackRequest) string {
 	var b strings.Builder
 	msg := strings.TrimSpace(req.Message)
 	if msg == "" {

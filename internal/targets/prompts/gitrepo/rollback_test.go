@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"maps"
 	"slices"
 	"strings"
@@ -9,12 +10,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-
-	"github.com/quench-dev/quench/activities"
 )
 
-func rollbackReq(since time.Duration) activities.RollbackRequest {
-	return activities.RollbackRequest{
+func rollbackReq(since time.Duration) ports.RollbackRequest {
+	return ports.RollbackRequest{
 		Branch:  "quench/rollback-abc123",
 		Since:   now.Add(-since),
 		Until:   now,
@@ -70,7 +69,7 @@ func TestRollbackOneBadCommit(t *testing.T) {
 	if !strings.Contains(c.Message, "Reverts:\n- "+bad.String()[:7]+" prompts: be brief") || !strings.HasPrefix(c.Message, "quench: roll back prompts (incident abc123)") {
 		t.Fatalf("message:\n%s", c.Message)
 	}
-	if len(res.Files) != 1 || res.Files[0] != (activities.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
+	if len(res.Files) != 1 || res.Files[0] != (ports.FileChange{Path: "prompts/system.txt", Added: 1, Deleted: 1}) {
 		t.Fatalf("files = %+v", res.Files)
 	}
 	if !strings.HasPrefix(res.URL, "file://") || !strings.HasSuffix(res.URL, "#quench/rollback-abc123") {
@@ -147,7 +146,7 @@ func TestRollbackToAnExplicitGoodCommit(t *testing.T) {
 	}
 	req.Good = "0123456789abcdef"
 	req.Branch = "quench/rollback-other"
-	if _, err := h.f.open(Options{}).Rollback(context.Background(), req); err == nil || !activities.IsPermanent(err) {
+	if _, err := h.f.open(Options{}).Rollback(context.Background(), req); err == nil || !ports.IsPermanent(err) {
 		t.Fatalf("unknown good commit: %v", err)
 	}
 }
@@ -214,7 +213,7 @@ func TestRollbackRefusesADifferentExistingBranch(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := h.f.open(Options{}).Rollback(ctx, rollbackReq(24*time.Hour))
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "already exists") {
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("err = %v, want a permanent 'already exists' error", err)
 	}
 	if h.f.branchTip("quench/rollback-abc123") != h.edit.String() {
@@ -246,7 +245,7 @@ func TestRollbackRejectsBadBranchNames(t *testing.T) {
 	for _, b := range []string{"", "main", "bad..name", "a b"} {
 		req := rollbackReq(24 * time.Hour)
 		req.Branch = b
-		if _, err := r.Rollback(context.Background(), req); err == nil || !activities.IsPermanent(err) {
+		if _, err := r.Rollback(context.Background(), req); err == nil || !ports.IsPermanent(err) {
 			t.Errorf("branch %q: err = %v", b, err)
 		}
 	}

@@ -17,6 +17,7 @@ package langfuse
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -26,7 +27,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
 
@@ -191,7 +191,7 @@ func (a *Adapter) version(ctx context.Context, name string, v int) (promptVersio
 	var pv promptVersion
 	_, err := a.api.Do(ctx, http.MethodGet, promptPath(name), url.Values{"version": {strconv.Itoa(v)}}, nil, &pv)
 	if httpapi.StatusOf(err) == http.StatusNotFound {
-		return pv, activities.Permanentf("Langfuse has no version %d of prompt %q", v, name)
+		return pv, ports.Permanentf("Langfuse has no version %d of prompt %q", v, name)
 	}
 	return pv, err
 }
@@ -238,12 +238,12 @@ func (a *Adapter) moveLabel(ctx context.Context, name string, v int, label strin
 // Changes lists the versions of the managed prompts created in [since, until], and those
 // the label was moved to in it (Langfuse keeps no label history: a version updated in the
 // window that now carries the label counts as promoted then), newest first.
-func (a *Adapter) Changes(ctx context.Context, since, until time.Time) ([]activities.PromptCommit, error) {
+func (a *Adapter) Changes(ctx context.Context, since, until time.Time) ([]ports.PromptCommit, error) {
 	metas, err := a.list(ctx, since, until)
 	if err != nil {
 		return nil, err
 	}
-	var out []activities.PromptCommit
+	var out []ports.PromptCommit
 	for _, m := range metas {
 		for _, v := range m.Versions {
 			pv, err := a.version(ctx, m.Name, v)
@@ -255,9 +255,9 @@ func (a *Adapter) Changes(ctx context.Context, since, until time.Time) ([]activi
 			if !created && !promoted {
 				continue
 			}
-			c := activities.PromptCommit{
+			c := ports.PromptCommit{
 				SHA: ref(m.Name, v), Short: ref(m.Name, v), Author: pv.CreatedBy,
-				Message: pv.CommitMessage, Files: []activities.FileChange{{Path: m.Name}},
+				Message: pv.CommitMessage, Files: []ports.FileChange{{Path: m.Name}},
 			}
 			if v > 1 {
 				c.Parent = ref(m.Name, v-1)
@@ -288,13 +288,13 @@ func (a *Adapter) parseRef(s string) (string, int, error) {
 	name, ver, ok := strings.Cut(strings.TrimSpace(s), "@")
 	if !ok {
 		if len(a.opts.Prompts) != 1 {
-			return "", 0, activities.Permanentf("good %q: write name@version (e.g. summarise@7); a bare version needs exactly one prompt in prompts.langfuse.prompts", s)
+			return "", 0, ports.Permanentf("good %q: write name@version (e.g. summarise@7); a bare version needs exactly one prompt in prompts.langfuse.prompts", s)
 		}
 		name, ver = a.opts.Prompts[0], name
 	}
 	v, err := strconv.Atoi(strings.TrimPrefix(ver, "v"))
 	if err != nil || v <= 0 || name == "" {
-		return "", 0, activities.Permanentf("good %q: write name@version, e.g. summarise@7", s)
+		return "", 0, ports.Permanentf("good %q: write name@version, e.g. summarise@7", s)
 	}
 	return name, v, nil
 }
@@ -302,25 +302,25 @@ func (a *Adapter) parseRef(s string) (string, int, error) {
 // Rollback moves the label of each prompt back to its last good version: req.Good
 // ("name@v", comma-separated for several), or else the version before the oldest change
 // of each prompt in [req.Since, req.Until].
-func (a *Adapter) Rollback(ctx context.Context, req activities.RollbackRequest) (activities.RollbackResult, error) {
+func (a *Adapter) Rollback(ctx context.Context, req ports.RollbackRequest) (ports.RollbackResult, error) {
 	targets := map[string]int{}
 	if strings.TrimSpace(req.Good) != "" {
 		for _, g := range strings.Split(req.Good, ",") {
 			name, v, err := a.parseRef(g)
 			if err != nil {
-				return activities.RollbackResult{}, err
+				return ports.RollbackResult{}, err
 			}
 			targets[name] = v
 		}
 	} else {
 		changes, err := a.Changes(ctx, req.Since, req.Until)
 		if err != nil {
-			return activities.RollbackResult{}, err
+			return ports.RollbackResult{}, err
 		}
 		for i := len(changes) - 1; i >= 0; i-- { // oldest first: the first change per prompt wins
 			name, v, err := a.parseRef(changes[i].SHA)
 			if err != nil {
-				return activities.RollbackResult{}, err
+				return ports.RollbackResult{}, err
 			}
 			if _, seen := targets[name]; !seen {
 				targets[name] = v - 1
@@ -330,15 +330,15 @@ func (a *Adapter) Rollback(ctx context.Context, req activities.RollbackRequest) 
 	names := make([]string, 0, len(targets))
 	for n, v := range targets {
 		if v <= 0 {
-			return activities.RollbackResult{}, activities.Permanentf("prompt %s has no version before its first change in the window: nothing to roll back to; pass good: name@version", n)
+			return ports.RollbackResult{}, ports.Permanentf("prompt %s has no version before its first change in the window: nothing to roll back to; pass good: name@version", n)
 		}
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	if len(names) == 0 {
-		return activities.RollbackResult{NoOp: true, Reason: fmt.Sprintf("no version of the managed prompts was created or promoted to %s in the window", a.opts.Label)}, nil
+		return ports.RollbackResult{NoOp: true, Reason: fmt.Sprintf("no version of the managed prompts was created or promoted to %s in the window", a.opts.Label)}, nil
 	}
-	res := activities.RollbackResult{Applied: true}
+	res := ports.RollbackResult{Applied: true}
 	var good []string
 	for _, n := range names {
 		cur, err := a.labelled(ctx, n, a.opts.Label)
@@ -355,7 +355,7 @@ func (a *Adapter) Rollback(ctx context.Context, req activities.RollbackRequest) 
 			}
 		}
 		good = append(good, ref(n, to))
-		res.Moves = append(res.Moves, activities.LabelMove{Prompt: n, Label: a.opts.Label, From: cur.Version, To: to})
+		res.Moves = append(res.Moves, ports.LabelMove{Prompt: n, Label: a.opts.Label, From: cur.Version, To: to})
 	}
 	res.Good = strings.Join(good, ",")
 	return res, nil
@@ -365,17 +365,17 @@ func (a *Adapter) Rollback(ctx context.Context, req activities.RollbackRequest) 
 // enforcement remembers the version each label points at, later ones (the freeze
 // workflow's sweep, the webhook) move a label that left its pin back. An unfrozen scope
 // forgets its pins.
-func (a *Adapter) EnforceFreeze(ctx context.Context, f activities.FreezeEnforcement) (activities.EnforceResult, error) {
+func (a *Adapter) EnforceFreeze(ctx context.Context, f ports.FreezeEnforcement) (ports.EnforceResult, error) {
 	if f.Scope != a.opts.Scope {
-		return activities.EnforceResult{Summary: fmt.Sprintf("Langfuse pins scope %s, not %s", a.opts.Scope, f.Scope)}, nil
+		return ports.EnforceResult{Summary: fmt.Sprintf("Langfuse pins scope %s, not %s", a.opts.Scope, f.Scope)}, nil
 	}
-	var res activities.EnforceResult
+	var res ports.EnforceResult
 	var repins []Repin
 	err := a.pins.update(func(st pinState) error {
 		if !f.Frozen {
 			n := len(st[f.Scope])
 			delete(st, f.Scope)
-			res = activities.EnforceResult{Enforced: true, Summary: fmt.Sprintf("Langfuse: %d prompt pins of %s released", n, f.Scope)}
+			res = ports.EnforceResult{Enforced: true, Summary: fmt.Sprintf("Langfuse: %d prompt pins of %s released", n, f.Scope)}
 			return nil
 		}
 		names, err := a.names(ctx)
@@ -410,7 +410,7 @@ func (a *Adapter) EnforceFreeze(ctx context.Context, f activities.FreezeEnforcem
 		if len(did) > 0 {
 			summary = "Langfuse: " + strings.Join(did, "; ")
 		}
-		res = activities.EnforceResult{Enforced: true, SweepEvery: a.opts.Sweep, Summary: summary}
+		res = ports.EnforceResult{Enforced: true, SweepEvery: a.opts.Sweep, Summary: summary}
 		return nil
 	})
 	for _, r := range repins {
@@ -443,6 +443,6 @@ func (a *Adapter) Pinned(scope string) (map[string]int, error) {
 }
 
 var (
-	_ activities.Prompts        = (*Adapter)(nil)
-	_ activities.FreezeEnforcer = (*Adapter)(nil)
+	_ ports.Prompts        = (*Adapter)(nil)
+	_ ports.FreezeEnforcer = (*Adapter)(nil)
 )

@@ -3,6 +3,7 @@ package langfuse
 import (
 	"bytes"
 	"context"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
 	"github.com/quench-dev/quench/internal/targets/traffic/langfuse/langfusefake"
 )
@@ -87,12 +87,12 @@ func TestChangesListCreatedAndPromotedVersions(t *testing.T) {
 func TestRollbackMovesTheLabelBackAndRecordsIt(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	req := activities.RollbackRequest{Since: f.since, Until: time.Now().Add(time.Minute)}
+	req := ports.RollbackRequest{Since: f.since, Until: time.Now().Add(time.Minute)}
 	res, err := f.a.Rollback(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []activities.LabelMove{
+	want := []ports.LabelMove{
 		{Prompt: "summarise", Label: "production", From: 3, To: 2},
 		{Prompt: "triage", Label: "production", From: 2, To: 1},
 	}
@@ -107,7 +107,7 @@ func TestRollbackMovesTheLabelBackAndRecordsIt(t *testing.T) {
 	}
 	// A retry finds the labels where the first attempt put them and moves nothing.
 	patches := f.lf.Count("PATCH", "")
-	again, err := f.a.Rollback(ctx, activities.RollbackRequest{Good: "summarise@2,triage@1"})
+	again, err := f.a.Rollback(ctx, ports.RollbackRequest{Good: "summarise@2,triage@1"})
 	if err != nil || f.lf.Count("PATCH", "") != patches {
 		t.Fatalf("retry: %v (%d new PATCHes)", err, f.lf.Count("PATCH", "")-patches)
 	}
@@ -122,19 +122,19 @@ func TestRollbackRefusesWhatItCannotDo(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	for _, good := range []string{"summarise", "summarise@zero", "@3"} {
-		if _, err := f.a.Rollback(ctx, activities.RollbackRequest{Good: good}); !activities.IsPermanent(err) {
+		if _, err := f.a.Rollback(ctx, ports.RollbackRequest{Good: good}); !ports.IsPermanent(err) {
 			t.Errorf("good %q: want a permanent error, got %v", good, err)
 		}
 	}
-	if _, err := f.a.Rollback(ctx, activities.RollbackRequest{Good: "summarise@9"}); !activities.IsPermanent(err) {
+	if _, err := f.a.Rollback(ctx, ports.RollbackRequest{Good: "summarise@9"}); !ports.IsPermanent(err) {
 		t.Errorf("unknown version: %v", err)
 	}
 	one := setup(t, "summarise")
-	if res, err := one.a.Rollback(ctx, activities.RollbackRequest{Good: "v1"}); err != nil || res.Moves[0].To != 1 {
+	if res, err := one.a.Rollback(ctx, ports.RollbackRequest{Good: "v1"}); err != nil || res.Moves[0].To != 1 {
 		t.Errorf("a bare version with one managed prompt: %+v %v", res, err)
 	}
 	quiet := setup(t, "summarise")
-	res, err := quiet.a.Rollback(ctx, activities.RollbackRequest{Since: time.Now().Add(time.Hour), Until: time.Now().Add(2 * time.Hour)})
+	res, err := quiet.a.Rollback(ctx, ports.RollbackRequest{Since: time.Now().Add(time.Hour), Until: time.Now().Add(2 * time.Hour)})
 	if err != nil || !res.NoOp {
 		t.Errorf("no change in the window: %+v %v", res, err)
 	}
@@ -143,22 +143,22 @@ func TestRollbackRefusesWhatItCannotDo(t *testing.T) {
 func TestRateLimitOnTheMoveIsRetryable(t *testing.T) {
 	f := setup(t)
 	f.lf.Inject(apifake.Fault{Method: "PATCH", Code: 429, RetryAfter: "9"})
-	_, err := f.a.Rollback(context.Background(), activities.RollbackRequest{Good: "summarise@1"})
-	if d, _ := activities.RetryDelay(err); d != 9*time.Second {
+	_, err := f.a.Rollback(context.Background(), ports.RollbackRequest{Good: "summarise@1"})
+	if d, _ := ports.RetryDelay(err); d != 9*time.Second {
 		t.Fatalf("429: %v (delay %s)", err, d)
 	}
 }
 
 func frozen(holders ...string) FreezeStateFunc {
-	return func(context.Context, string) (activities.FreezeEnforcement, error) {
-		return activities.FreezeEnforcement{Scope: DefaultScope, Frozen: true, Holders: holders}, nil
+	return func(context.Context, string) (ports.FreezeEnforcement, error) {
+		return ports.FreezeEnforcement{Scope: DefaultScope, Frozen: true, Holders: holders}, nil
 	}
 }
 
 func TestFreezePinsAndTheWebhookMovesTheLabelBack(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	state := activities.FreezeEnforcement{Scope: "prompts", Frozen: true, Holders: []string{"inc-prompt-regression-1"}}
+	state := ports.FreezeEnforcement{Scope: "prompts", Frozen: true, Holders: []string{"inc-prompt-regression-1"}}
 	res, err := f.a.EnforceFreeze(ctx, state)
 	if err != nil || !res.Enforced || res.SweepEvery <= 0 {
 		t.Fatalf("enforce: %+v %v", res, err)
@@ -197,13 +197,13 @@ func TestFreezePinsAndTheWebhookMovesTheLabelBack(t *testing.T) {
 	}
 
 	// Unfrozen: the pins go, and a move stays.
-	if _, err := f.a.EnforceFreeze(ctx, activities.FreezeEnforcement{Scope: "prompts"}); err != nil {
+	if _, err := f.a.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "prompts"}); err != nil {
 		t.Fatal(err)
 	}
 	if pins, _ := f.a.Pinned("prompts"); len(pins) != 0 {
 		t.Fatalf("pins after unfreeze: %v", pins)
 	}
-	other, _ := f.a.EnforceFreeze(ctx, activities.FreezeEnforcement{Scope: "deploys", Frozen: true})
+	other, _ := f.a.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "deploys", Frozen: true})
 	if other.Enforced {
 		t.Fatal("another scope must not pin Langfuse prompts")
 	}
@@ -211,7 +211,7 @@ func TestFreezePinsAndTheWebhookMovesTheLabelBack(t *testing.T) {
 
 func TestWebhookRefusesBadSignatures(t *testing.T) {
 	f := setup(t)
-	if _, err := f.a.EnforceFreeze(context.Background(), activities.FreezeEnforcement{Scope: "prompts", Frozen: true}); err != nil {
+	if _, err := f.a.EnforceFreeze(context.Background(), ports.FreezeEnforcement{Scope: "prompts", Frozen: true}); err != nil {
 		t.Fatal(err)
 	}
 	h := f.a.WebhookHandler(frozen("inc-1"))

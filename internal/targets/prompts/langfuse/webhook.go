@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 )
 
 // Webhook limits.
@@ -78,7 +78,7 @@ type webhookEvent struct {
 
 // FreezeStateFunc tells the webhook a scope's freeze state (the app asks the freeze
 // workflow).
-type FreezeStateFunc func(ctx context.Context, scope string) (activities.FreezeEnforcement, error)
+type FreezeStateFunc func(ctx context.Context, scope string) (ports.FreezeEnforcement, error)
 
 // WebhookHandler serves POST /hooks/langfuse: a signed prompt-version event about a managed
 // prompt, while the scope is frozen, makes the adapter put the label back on its pin. It

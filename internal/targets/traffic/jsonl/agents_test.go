@@ -2,16 +2,16 @@ package jsonl
 
 import (
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 )
 
 func buildAgents(t *testing.T, reqs []Request, baseline time.Duration) Bundle {
 	t.Helper()
-	b, err := NewBuilder(activities.SnapshotRequest{Window: 30 * time.Minute, Baseline: baseline, Now: now})
+	b, err := NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: baseline, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

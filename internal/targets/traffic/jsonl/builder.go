@@ -5,10 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"hash"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // DefaultMaxBundleBytes caps an encoded bundle, well under the evidence store's 4 MiB limit:
@@ -59,7 +58,7 @@ func (r Request) record() record {
 // aggregates per provider / model / prompt version, what changed most, redacted and capped
 // samples, and the manifest's counts and digest. Feed it with Add, then call Build.
 type Builder struct {
-	req      activities.SnapshotRequest
+	req      ports.SnapshotRequest
 	now      time.Time
 	incFrom  time.Time
 	baseFrom time.Time
@@ -75,9 +74,9 @@ type Builder struct {
 
 // NewBuilder starts a bundle for req's windows: incident [Now-Window, Now] against
 // baseline [Now-Window-Baseline, Now-Window].
-func NewBuilder(req activities.SnapshotRequest) (*Builder, error) {
+func NewBuilder(req ports.SnapshotRequest) (*Builder, error) {
 	if req.Window <= 0 || req.Baseline <= 0 {
-		return nil, activities.Permanentf("window and baseline must be positive durations (got %s and %s)", req.Window, req.Baseline)
+		return nil, ports.Permanentf("window and baseline must be positive durations (got %s and %s)", req.Window, req.Baseline)
 	}
 	now := req.Now.UTC()
 	incFrom := now.Add(-req.Window)
@@ -139,7 +138,7 @@ func (b *Builder) add(r *record, raw []byte) bool {
 // Build assembles the bundle. m carries the source's part of the manifest (Source,
 // counts read, Digests, Notes); the builder fills the windows, route, totals, caps and
 // LinesSHA256 (the digest of every counted raw input, in the order added).
-func (b *Builder) Build(m Manifest) (activities.TrafficSnapshot, error) {
+func (b *Builder) Build(m Manifest) (ports.TrafficSnapshot, error) {
 	bundle := Bundle{Schema: Schema}
 	total := view(b.groups, func(groupKey) string { return "all" })["all"]
 	if total == nil {
@@ -166,16 +165,16 @@ func (b *Builder) Build(m Manifest) (activities.TrafficSnapshot, error) {
 		m.Redaction = redactionNote
 	}
 	bundle.Manifest = m
-	bundle.Headline = activities.TrafficHeadline{
+	bundle.Headline = ports.TrafficHeadline{
 		Requests: total.inc.requests, BaselineRequests: total.base.requests,
 		ErrorRate: bundle.Totals.Incident.ErrorRate, BaselineErrorRate: bundle.Totals.Baseline.ErrorRate,
 		TopChange: topChange(bundle.Changes, total),
 	}
 	data, err := EncodeCapped(&bundle, b.maxBytes)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
-	return activities.TrafficSnapshot{Bundle: data, Headline: bundle.Headline}, nil
+	return ports.TrafficSnapshot{Bundle: data, Headline: bundle.Headline}, nil
 }
 
 const redactionNote = "input/output: e-mails, phone numbers, card numbers, SSNs, API keys, bearer tokens, JWTs, private keys and secret=value pairs masked; sha256 of the raw text kept"
@@ -213,7 +212,7 @@ func EncodeCapped(b *Bundle, maxBytes int) ([]byte, error) {
 		}
 	}
 	if len(data) > maxBytes {
-		return nil, activities.Permanentf("traffic bundle is %d bytes even without samples and groups, over the cap of %d", len(data), maxBytes)
+		return nil, ports.Permanentf("traffic bundle is %d bytes even without samples and groups, over the cap of %d", len(data), maxBytes)
 	}
 	return data, nil
 }

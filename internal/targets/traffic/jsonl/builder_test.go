@@ -2,15 +2,15 @@ package jsonl
 
 import (
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 )
 
 func TestBuilderCapsTheBundleSize(t *testing.T) {
-	b, err := NewBuilder(activities.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 50})
+	b, err := NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 50})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestBuilderCapsTheBundleSize(t *testing.T) {
 }
 
 func TestBuilderCountsOnlyTheWindowsAndRoute(t *testing.T) {
-	b, _ := NewBuilder(activities.SnapshotRequest{Window: 10 * time.Minute, Baseline: 10 * time.Minute, Now: now, Route: "chat"})
+	b, _ := NewBuilder(ports.SnapshotRequest{Window: 10 * time.Minute, Baseline: 10 * time.Minute, Now: now, Route: "chat"})
 	for _, r := range []Request{
 		{Time: now.Add(-time.Minute), Route: "chat"},
 		{Time: now.Add(-15 * time.Minute), Route: "chat"},
@@ -66,7 +66,7 @@ func TestBuilderCountsOnlyTheWindowsAndRoute(t *testing.T) {
 	if got.Headline.Requests != 1 || got.Headline.BaselineRequests != 1 || got.Manifest.OtherRoutes != 1 || got.Groups[0].Provider != "unknown" {
 		t.Fatalf("headline %+v manifest %+v", got.Headline, got.Manifest)
 	}
-	if _, err := NewBuilder(activities.SnapshotRequest{Now: now}); !activities.IsPermanent(err) {
+	if _, err := NewBuilder(ports.SnapshotRequest{Now: now}); !ports.IsPermanent(err) {
 		t.Fatalf("zero windows: %v", err)
 	}
 }

@@ -7,12 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"io/fs"
 	"os"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
 )
 
 // maxLine is the longest line read; longer ones are skipped as malformed.
@@ -35,7 +34,7 @@ type scanStats struct {
 func (l *Log) scan(ctx context.Context, from, until time.Time, fn func(r *record, raw []byte)) (scanStats, error) {
 	f, err := os.Open(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return scanStats{}, activities.Permanentf("traffic log %s does not exist: check --traffic-log, and that the app writes its request log there", l.path)
+		return scanStats{}, ports.Permanentf("traffic log %s does not exist: check --traffic-log, and that the app writes its request log there", l.path)
 	}
 	if err != nil {
 		return scanStats{}, fmt.Errorf("open traffic log: %w", err)

@@ -9,12 +9,11 @@ package jsonl
 import (
 	"context"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/quench-dev/quench/activities"
-	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 )
 
 // Schema names the bundle format.
@@ -71,9 +70,9 @@ func (l *Log) Path() string { return l.path }
 
 // Bundle is the evidence document of a snapshot.
 type Bundle struct {
-	Schema   string                     `json:"schema"`
-	Headline activities.TrafficHeadline `json:"headline"`
-	Manifest Manifest                   `json:"manifest"`
+	Schema   string                `json:"schema"`
+	Headline ports.TrafficHeadline `json:"headline"`
+	Manifest Manifest              `json:"manifest"`
 	Totals   struct {
 		Incident Stats `json:"incident"`
 		Baseline Stats `json:"baseline"`
@@ -156,15 +155,15 @@ type Sample struct {
 }
 
 // Snapshot builds the evidence bundle of req's windows.
-func (l *Log) Snapshot(ctx context.Context, req activities.SnapshotRequest) (activities.TrafficSnapshot, error) {
+func (l *Log) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.TrafficSnapshot, error) {
 	b, err := NewBuilder(req)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
 	win, base := b.Incident(), b.Baseline()
 	stats, err := l.scan(ctx, base.From, win.To, func(r *record, raw []byte) { b.add(r, raw) })
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
 	return b.Build(Manifest{
 		Source: l.path, SourceBytes: stats.SourceBytes, StartOffset: stats.StartOffset,
@@ -213,16 +212,16 @@ func groupList(groups map[groupKey]*pair) []Group {
 }
 
 // Measure reads one value of a signal over [Now-Window, Now].
-func (l *Log) Measure(ctx context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
+func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens":
 	case "promql":
-		return activities.VerifyResult{}, activities.Permanentf("the JSONL traffic log cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
+		return ports.VerifyResult{}, ports.Permanentf("the JSONL traffic log cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
 	default:
-		return activities.VerifyResult{}, activities.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
+		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
 	}
 	if in.Window <= 0 {
-		return activities.VerifyResult{}, activities.Permanentf("the measurement window must be positive (got %s)", in.Window)
+		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
 	now := in.Now.UTC()
 	from := now.Add(-in.Window)
@@ -233,9 +232,9 @@ func (l *Log) Measure(ctx context.Context, in activities.VerifyInput) (activitie
 		}
 		a.add(r)
 	}); err != nil {
-		return activities.VerifyResult{}, err
+		return ports.VerifyResult{}, err
 	}
-	res := activities.VerifyResult{Requests: a.requests}
+	res := ports.VerifyResult{Requests: a.requests}
 	where := ""
 	if in.Route != "" {
 		where = " on route " + in.Route
@@ -342,4 +341,4 @@ func redactText(text string) (string, bool) {
 	return string(out), truncated
 }
 
-var _ activities.Traffic = (*Log)(nil)
+var _ ports.Traffic = (*Log)(nil)

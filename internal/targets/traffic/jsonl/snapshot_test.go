@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 )
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -117,7 +117,7 @@ func incidentStory() []any {
 	return lines
 }
 
-func snapshot(t *testing.T, l *Log, r activities.SnapshotRequest) (Bundle, activities.TrafficSnapshot) {
+func snapshot(t *testing.T, l *Log, r ports.SnapshotRequest) (Bundle, ports.TrafficSnapshot) {
 	t.Helper()
 	snap, err := l.Snapshot(context.Background(), r)
 	if err != nil {
@@ -130,14 +130,14 @@ func snapshot(t *testing.T, l *Log, r activities.SnapshotRequest) (Bundle, activ
 	return b, snap
 }
 
-func storyRequest() activities.SnapshotRequest {
-	return activities.SnapshotRequest{Window: 30 * time.Minute, Baseline: 2 * time.Hour, Now: now, Route: "chat", Samples: 4}
+func storyRequest() ports.SnapshotRequest {
+	return ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: 2 * time.Hour, Now: now, Route: "chat", Samples: 4}
 }
 
 func TestSnapshotAggregates(t *testing.T) {
 	b, snap := snapshot(t, New(logFile(t, incidentStory())), storyRequest())
 
-	wantHeadline := activities.TrafficHeadline{Requests: 10, BaselineRequests: 20, ErrorRate: 0.4, BaselineErrorRate: 0.05,
+	wantHeadline := ports.TrafficHeadline{Requests: 10, BaselineRequests: 20, ErrorRate: 0.4, BaselineErrorRate: 0.05,
 		TopChange: "new response model gpt-4o-2025-01-01 on provider openai (100.0% of its requests; baseline: gpt-4o-2024-08-06)"}
 	if snap.Headline != wantHeadline || b.Headline != wantHeadline {
 		t.Fatalf("headline = %+v\nbundle   = %+v\nwant       %+v", snap.Headline, b.Headline, wantHeadline)
@@ -293,12 +293,12 @@ func TestSnapshotAllRoutesAndEmptyWindows(t *testing.T) {
 
 func TestSnapshotErrors(t *testing.T) {
 	_, err := New(filepath.Join(t.TempDir(), "missing.jsonl")).Snapshot(context.Background(), storyRequest())
-	if err == nil || !activities.IsPermanent(err) || !strings.Contains(err.Error(), "--traffic-log") {
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "--traffic-log") {
 		t.Fatalf("missing log: %v", err)
 	}
 	r := storyRequest()
 	r.Window = 0
-	if _, err := New(logFile(t, nil)).Snapshot(context.Background(), r); err == nil || !activities.IsPermanent(err) {
+	if _, err := New(logFile(t, nil)).Snapshot(context.Background(), r); err == nil || !ports.IsPermanent(err) {
 		t.Fatalf("zero window: %v", err)
 	}
 }
@@ -306,7 +306,7 @@ func TestSnapshotErrors(t *testing.T) {
 func TestMeasure(t *testing.T) {
 	l := New(logFile(t, incidentStory()))
 	ctx := context.Background()
-	in := activities.VerifyInput{Window: 30 * time.Minute, Now: now, Route: "chat"}
+	in := ports.VerifyInput{Window: 30 * time.Minute, Now: now, Route: "chat"}
 	cases := []struct {
 		signal string
 		value  float64
@@ -331,7 +331,7 @@ func TestMeasure(t *testing.T) {
 	}
 	for _, bad := range []string{"promql", "vibes"} {
 		in.Signal = bad
-		if _, err := l.Measure(ctx, in); err == nil || !activities.IsPermanent(err) {
+		if _, err := l.Measure(ctx, in); err == nil || !ports.IsPermanent(err) {
 			t.Errorf("signal %s: %v", bad, err)
 		}
 	}

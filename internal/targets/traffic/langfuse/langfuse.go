@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"hash"
 	"net/http"
 	"net/url"
@@ -22,7 +23,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
@@ -172,10 +172,10 @@ func (s *Source) read(ctx context.Context, from, to time.Time, route string, io 
 
 // Snapshot builds the evidence bundle of req's windows: the baseline without request
 // bodies, the incident window with them (for the redacted samples).
-func (s *Source) Snapshot(ctx context.Context, req activities.SnapshotRequest) (activities.TrafficSnapshot, error) {
+func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.TrafficSnapshot, error) {
 	b, err := jsonl.NewBuilder(req)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
 	inc, base := b.Incident(), b.Baseline()
 	seen := map[string]bool{}
@@ -194,11 +194,11 @@ func (s *Source) Snapshot(ctx context.Context, req activities.SnapshotRequest) (
 	// The incident window first: if the cap is reached, it is the baseline that is short.
 	nInc, pInc, cappedInc, err := s.read(ctx, inc.From, inc.To, req.Route, true, limit, add)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
 	nBase, pBase, cappedBase, err := s.read(ctx, base.From, base.To, req.Route, false, max(0, limit-nInc), add)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
 	m.LinesRead = read
 	m.Queries = []string{
@@ -351,4 +351,4 @@ func firstNonEmpty(vs ...string) string {
 // digestWriter is where raw metrics answers go for the manifest (nil: nowhere).
 type digestWriter = hash.Hash
 
-var _ activities.Traffic = (*Source)(nil)
+var _ ports.Traffic = (*Source)(nil)

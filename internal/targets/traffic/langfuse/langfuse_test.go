@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/internal/targets/traffic/langfuse/langfusefake"
@@ -73,7 +73,7 @@ func fake(t *testing.T) *langfusefake.Server {
 	return s
 }
 
-func snapshot(t *testing.T, src *Source, req activities.SnapshotRequest) (jsonl.Bundle, activities.TrafficSnapshot) {
+func snapshot(t *testing.T, src *Source, req ports.SnapshotRequest) (jsonl.Bundle, ports.TrafficSnapshot) {
 	t.Helper()
 	snap, err := src.Snapshot(context.Background(), req)
 	if err != nil {
@@ -86,7 +86,7 @@ func snapshot(t *testing.T, src *Source, req activities.SnapshotRequest) (jsonl.
 	return b, snap
 }
 
-var storyReq = activities.SnapshotRequest{Window: 30 * time.Minute, Baseline: 2 * time.Hour, Now: now, Route: "chat", Samples: 6}
+var storyReq = ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: 2 * time.Hour, Now: now, Route: "chat", Samples: 6}
 
 func TestSnapshotReadsEveryPageAndBuildsTheSameBundle(t *testing.T) {
 	s := fake(t)
@@ -184,15 +184,15 @@ func TestFailuresAreClassified(t *testing.T) {
 	ctx := context.Background()
 	s.Inject(apifake.Fault{Path: "/api/public/v2/observations", Code: 429, RetryAfter: "4", Skip: 2})
 	_, err := src.Snapshot(ctx, storyReq)
-	if d, _ := activities.RetryDelay(err); d != 4*time.Second {
+	if d, _ := ports.RetryDelay(err); d != 4*time.Second {
 		t.Fatalf("429 mid-pagination: %v (delay %s)", err, d)
 	}
 	s.Inject(apifake.Fault{Path: "/api/public/v2/metrics", Code: 500})
-	if _, err := src.Measure(ctx, activities.VerifyInput{Signal: "error_rate", Window: 30 * time.Minute, Now: now}); err == nil || activities.IsPermanent(err) {
+	if _, err := src.Measure(ctx, ports.VerifyInput{Signal: "error_rate", Window: 30 * time.Minute, Now: now}); err == nil || ports.IsPermanent(err) {
 		t.Fatalf("500: want retryable, got %v", err)
 	}
 	bad, _ := New(Options{URL: s.URL, PublicKey: pk, SecretKey: "wrong"})
-	if _, err := bad.Snapshot(ctx, storyReq); !activities.IsPermanent(err) {
+	if _, err := bad.Snapshot(ctx, storyReq); !ports.IsPermanent(err) {
 		t.Fatalf("401: want permanent, got %v", err)
 	}
 	if _, err := New(Options{URL: s.URL}); err == nil {
@@ -204,7 +204,7 @@ func TestMeasure(t *testing.T) {
 	s := fake(t)
 	_, nInc := story(s)
 	src := source(t, s, Options{})
-	in := activities.VerifyInput{Route: "chat", Window: 30 * time.Minute, Now: now}
+	in := ports.VerifyInput{Route: "chat", Window: 30 * time.Minute, Now: now}
 	for _, c := range []struct {
 		signal string
 		want   float64
@@ -227,7 +227,7 @@ func TestMeasure(t *testing.T) {
 		t.Errorf("no traffic must not count: %+v", res)
 	}
 	in.Signal = "promql"
-	if _, err := src.Measure(context.Background(), in); !activities.IsPermanent(err) {
+	if _, err := src.Measure(context.Background(), in); !ports.IsPermanent(err) {
 		t.Errorf("promql on Langfuse: %v", err)
 	}
 }

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 )
 
 // metricsQuery is one v2 metrics query over GENERATION observations.
@@ -92,9 +92,9 @@ func sumOf(rows []map[string]any, key string) float64 {
 }
 
 // Measure reads one value of a signal over [Now-Window, Now] from v2 metrics.
-func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
+func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	if in.Window <= 0 {
-		return activities.VerifyResult{}, activities.Permanentf("the measurement window must be positive (got %s)", in.Window)
+		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
 	base := metricsQuery{From: in.Now.Add(-in.Window), To: in.Now, Route: in.Route}
 	where := ""
@@ -106,7 +106,7 @@ func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activi
 		rows, err := s.metrics(ctx, nil, q)
 		return rows, int(sumOf(rows, "count_count")), err
 	}
-	res := activities.VerifyResult{}
+	res := ports.VerifyResult{}
 	switch in.Signal {
 	case "error_rate":
 		q := base
@@ -157,9 +157,9 @@ func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activi
 		res.Value, _ = value(first(rows), "avg_outputTokens")
 		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful generations in the last %s%s", res.Value, n, in.Window, where)
 	case "promql":
-		return res, activities.Permanentf("Langfuse cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
+		return res, ports.Permanentf("Langfuse cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
 	default:
-		return res, activities.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
+		return res, ports.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
 	}
 	if res.Requests == 0 {
 		res.Value = 0

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"hash"
 	"math"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
 
@@ -65,7 +65,7 @@ func (a *api) call(ctx context.Context, path string, q url.Values, record string
 		var resp response
 		if json.Unmarshal(raw, &resp) == nil && resp.Error != "" {
 			if code := httpapi.StatusOf(err); code == http.StatusBadRequest || code == http.StatusUnprocessableEntity {
-				return data{}, activities.Permanentf("Prometheus refused %s: %s (%s)", record, resp.Error, resp.ErrorType)
+				return data{}, ports.Permanentf("Prometheus refused %s: %s (%s)", record, resp.Error, resp.ErrorType)
 			}
 		}
 		return data{}, err
@@ -76,11 +76,11 @@ func (a *api) call(ctx context.Context, path string, q url.Values, record string
 	a.digest.Write([]byte{'\n'})
 	var resp response
 	if err := json.Unmarshal(raw, &resp); err != nil || resp.Status != "success" {
-		return data{}, activities.Permanentf("Prometheus answered %s with something other than a success (%s %s): is the URL a Prometheus HTTP API?", record, resp.ErrorType, resp.Error)
+		return data{}, ports.Permanentf("Prometheus answered %s with something other than a success (%s %s): is the URL a Prometheus HTTP API?", record, resp.ErrorType, resp.Error)
 	}
 	var d data
 	if err := json.Unmarshal(resp.Data, &d); err != nil {
-		return data{}, activities.Permanentf("Prometheus answer to %s: %v", record, err)
+		return data{}, ports.Permanentf("Prometheus answer to %s: %v", record, err)
 	}
 	return d, nil
 }
@@ -99,7 +99,7 @@ func (a *api) instant(ctx context.Context, query string, t time.Time) ([]sample,
 			Value  [2]any            `json:"value"`
 		}
 		if err := json.Unmarshal(d.Result, &rows); err != nil {
-			return nil, activities.Permanentf("Prometheus vector answer to %q: %v", query, err)
+			return nil, ports.Permanentf("Prometheus vector answer to %q: %v", query, err)
 		}
 		out := make([]sample, 0, len(rows))
 		for _, r := range rows {
@@ -109,11 +109,11 @@ func (a *api) instant(ctx context.Context, query string, t time.Time) ([]sample,
 	case "scalar":
 		var v [2]any
 		if err := json.Unmarshal(d.Result, &v); err != nil {
-			return nil, activities.Permanentf("Prometheus scalar answer to %q: %v", query, err)
+			return nil, ports.Permanentf("Prometheus scalar answer to %q: %v", query, err)
 		}
 		return []sample{{Value: parseValue(v[1])}}, nil
 	default:
-		return nil, activities.Permanentf("the query %q returns a %s; quench needs an instant vector or a scalar", query, d.ResultType)
+		return nil, ports.Permanentf("the query %q returns a %s; quench needs an instant vector or a scalar", query, d.ResultType)
 	}
 }
 
@@ -129,7 +129,7 @@ func (a *api) rangeQuery(ctx context.Context, query string, from, to time.Time, 
 		Values [][2]any          `json:"values"`
 	}
 	if err := json.Unmarshal(d.Result, &rows); err != nil {
-		return nil, activities.Permanentf("Prometheus matrix answer to %q: %v", query, err)
+		return nil, ports.Permanentf("Prometheus matrix answer to %q: %v", query, err)
 	}
 	out := make([]series, 0, len(rows))
 	for _, r := range rows {

@@ -20,13 +20,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"math"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
 
@@ -101,9 +101,9 @@ func (s *Source) sel(metric, route string, extra ...string) string {
 func (s *Source) errMatcher() string { return "status=~" + quote(s.opts.ErrorStatus) }
 
 // Measure reads one value of a signal over [Now-Window, Now].
-func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activities.VerifyResult, error) {
+func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	if in.Window <= 0 {
-		return activities.VerifyResult{}, activities.Permanentf("the measurement window must be positive (got %s)", in.Window)
+		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
 	a := newAPI(s.http)
 	w := promDuration(in.Window)
@@ -125,7 +125,7 @@ func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activi
 		}
 		return int(math.Round(v)), nil
 	}
-	res := activities.VerifyResult{}
+	res := ports.VerifyResult{}
 	var err error
 	switch in.Signal {
 	case "error_rate":
@@ -157,10 +157,10 @@ func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activi
 	case "promql":
 		return s.measureQuery(ctx, a, in)
 	default:
-		return activities.VerifyResult{}, activities.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens or promql", in.Signal)
+		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens or promql", in.Signal)
 	}
 	if err != nil {
-		return activities.VerifyResult{}, err
+		return ports.VerifyResult{}, err
 	}
 	if res.Requests == 0 {
 		res.Value = 0
@@ -173,28 +173,28 @@ func (s *Source) Measure(ctx context.Context, in activities.VerifyInput) (activi
 // replaced by the step's route and the verify window. The query must come down to one
 // value; Requests is 1 when it has one (Prometheus does not say how many requests behind
 // it), 0 when the answer is empty, so an empty answer counts as "no data", not as a pass.
-func (s *Source) measureQuery(ctx context.Context, a *api, in activities.VerifyInput) (activities.VerifyResult, error) {
+func (s *Source) measureQuery(ctx context.Context, a *api, in ports.VerifyInput) (ports.VerifyResult, error) {
 	q := strings.TrimSpace(in.Query)
 	if q == "" {
-		return activities.VerifyResult{}, activities.Permanentf("signal promql needs a query: set verify.query in the runbook")
+		return ports.VerifyResult{}, ports.Permanentf("signal promql needs a query: set verify.query in the runbook")
 	}
 	q = strings.ReplaceAll(q, "$window", promDuration(in.Window))
 	q = strings.ReplaceAll(q, "$route", in.Route)
 	rows, err := a.instant(ctx, q, in.Now)
 	if err != nil {
-		return activities.VerifyResult{}, err
+		return ports.VerifyResult{}, err
 	}
 	switch {
 	case len(rows) == 0:
-		return activities.VerifyResult{Detail: fmt.Sprintf("the query %s returned no data", q)}, nil
+		return ports.VerifyResult{Detail: fmt.Sprintf("the query %s returned no data", q)}, nil
 	case len(rows) > 1:
-		return activities.VerifyResult{}, activities.Permanentf("the verify query %s returns %d series; aggregate it to one value (sum(...), max(...))", q, len(rows))
+		return ports.VerifyResult{}, ports.Permanentf("the verify query %s returns %d series; aggregate it to one value (sum(...), max(...))", q, len(rows))
 	case math.IsNaN(rows[0].Value) || math.IsInf(rows[0].Value, 0):
-		return activities.VerifyResult{Detail: fmt.Sprintf("the query %s returned %v (no traffic?)", q, rows[0].Value)}, nil
+		return ports.VerifyResult{Detail: fmt.Sprintf("the query %s returned %v (no traffic?)", q, rows[0].Value)}, nil
 	}
-	return activities.VerifyResult{Value: rows[0].Value, Requests: 1, Detail: fmt.Sprintf("%s = %.4g", q, rows[0].Value)}, nil
+	return ports.VerifyResult{Value: rows[0].Value, Requests: 1, Detail: fmt.Sprintf("%s = %.4g", q, rows[0].Value)}, nil
 }
 
 func digestOf(a *api) string { return hex.EncodeToString(a.digest.Sum(nil)) }
 
-var _ activities.Traffic = (*Source)(nil)
+var _ ports.Traffic = (*Source)(nil)

@@ -3,11 +3,11 @@ package prometheus
 import (
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/traffic/prometheus/promtest"
 )
 
@@ -92,7 +92,7 @@ func TestAgainstARealPrometheus(t *testing.T) {
 	window, baseline := s.t2.Sub(s.t1), s.t1.Sub(s.t0)
 
 	t.Run("snapshot", func(t *testing.T) {
-		snap, err := s.src.Snapshot(ctx, activities.SnapshotRequest{Window: window, Baseline: baseline, Now: s.t2, Route: "chat", Samples: 10})
+		snap, err := s.src.Snapshot(ctx, ports.SnapshotRequest{Window: window, Baseline: baseline, Now: s.t2, Route: "chat", Samples: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,8 +150,8 @@ func TestAgainstARealPrometheus(t *testing.T) {
 	})
 
 	t.Run("measure", func(t *testing.T) {
-		in := activities.VerifyInput{Route: "chat", Window: window, Now: s.t2}
-		measure := func(signal, query string) activities.VerifyResult {
+		in := ports.VerifyInput{Route: "chat", Window: window, Now: s.t2}
+		measure := func(signal, query string) ports.VerifyResult {
 			t.Helper()
 			in.Signal, in.Query = signal, query
 			res, err := s.src.Measure(ctx, in)
@@ -182,7 +182,7 @@ func TestAgainstARealPrometheus(t *testing.T) {
 		in.Route = "chat"
 		for _, q := range []string{`sum by (provider) (llm_requests_total)`, `sum(rate(llm_requests_total[`} {
 			in.Signal, in.Query = "promql", q
-			if _, err := s.src.Measure(ctx, in); err == nil || !activities.IsPermanent(err) {
+			if _, err := s.src.Measure(ctx, in); err == nil || !ports.IsPermanent(err) {
 				t.Errorf("query %q: want a permanent error, got %v", q, err)
 			}
 		}
@@ -194,8 +194,8 @@ func TestUnreachablePrometheusIsRetryable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = src.Measure(context.Background(), activities.VerifyInput{Signal: "error_rate", Window: time.Minute, Now: time.Now()})
-	if err == nil || activities.IsPermanent(err) {
+	_, err = src.Measure(context.Background(), ports.VerifyInput{Signal: "error_rate", Window: time.Minute, Now: time.Now()})
+	if err == nil || ports.IsPermanent(err) {
 		t.Fatalf("want a retryable error, got %v", err)
 	}
 	if _, err := New(Options{URL: "http://x", ErrorStatus: "5..("}); err == nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/ports"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
 
@@ -191,9 +191,9 @@ func round(x float64, places int) float64 {
 // Snapshot builds the evidence bundle of req's windows from instant queries (each window
 // grouped by all traffic, provider, and provider/model) and range queries (the incident
 // window as series per provider).
-func (s *Source) Snapshot(ctx context.Context, req activities.SnapshotRequest) (activities.TrafficSnapshot, error) {
+func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.TrafficSnapshot, error) {
 	if req.Window <= 0 || req.Baseline <= 0 {
-		return activities.TrafficSnapshot{}, activities.Permanentf("window and baseline must be positive durations (got %s and %s)", req.Window, req.Baseline)
+		return ports.TrafficSnapshot{}, ports.Permanentf("window and baseline must be positive durations (got %s and %s)", req.Window, req.Baseline)
 	}
 	a := newAPI(s.http)
 	now := req.Now.UTC()
@@ -204,15 +204,15 @@ func (s *Source) Snapshot(ctx context.Context, req activities.SnapshotRequest) (
 	for i, by := range levels {
 		var err error
 		if inc[i], err = s.windowStats(ctx, a, req.Route, now, req.Window, by); err != nil {
-			return activities.TrafficSnapshot{}, err
+			return ports.TrafficSnapshot{}, err
 		}
 		if base[i], err = s.windowStats(ctx, a, req.Route, incFrom, req.Baseline, by); err != nil {
-			return activities.TrafficSnapshot{}, err
+			return ports.TrafficSnapshot{}, err
 		}
 	}
 	series, err := s.series(ctx, a, req.Route, incFrom, now)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
 
 	var b Bundle
@@ -238,16 +238,16 @@ func (s *Source) Snapshot(ctx context.Context, req activities.SnapshotRequest) (
 		b.Groups = b.Groups[:maxGroups]
 		b.Manifest.GroupsKept = maxGroups
 	}
-	b.Headline = activities.TrafficHeadline{
+	b.Headline = ports.TrafficHeadline{
 		Requests: b.Totals.Incident.Requests, BaselineRequests: b.Totals.Baseline.Requests,
 		ErrorRate: b.Totals.Incident.ErrorRate, BaselineErrorRate: b.Totals.Baseline.ErrorRate,
 		TopChange: topChange(b.Changes, b.Totals.Incident.Requests, b.Totals.Baseline.Requests),
 	}
 	data, err := encode(&b, jsonl.DefaultMaxBundleBytes)
 	if err != nil {
-		return activities.TrafficSnapshot{}, err
+		return ports.TrafficSnapshot{}, err
 	}
-	return activities.TrafficSnapshot{Bundle: data, Headline: b.Headline}, nil
+	return ports.TrafficSnapshot{Bundle: data, Headline: b.Headline}, nil
 }
 
 const maxGroups = 100
