@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"context"
 	"errors"
 	"github.com/quench-dev/quench/internal/ports"
@@ -325,7 +326,7 @@ func TestTrafficSnapshotAndMeasure(t *testing.T) {
 		t.Fatalf("snapshot = %+v", res)
 	}
 	data, err := store.ReadRef(context.Background(), res.Evidence[0])
-	if err != nil || !strings.Contains(string(data), jsonl.Schema) {
+	if err != nil || !strings.Contains(string(data), bundle.Schema) {
 		t.Fatalf("stored bundle: %v", err)
 	}
 	// Appending to the log does not change the evidence a re-run reports.

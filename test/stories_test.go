@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"github.com/quench-dev/quench/internal/fixtures"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ingest"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -87,7 +87,7 @@ type routeState struct {
 
 // evidence reads the bundle the step's traffic.snapshot stored in the data dir, through
 // the URI in the step's outputs.
-func (s *storyRun) evidence(t *testing.T, st workflows.Status, stepID string) (jsonl.Bundle, string) {
+func (s *storyRun) evidence(t *testing.T, st workflows.Status, stepID string) (bundle.Bundle, string) {
 	t.Helper()
 	step := stepOf(t, st, stepID)
 	if step.State != workflows.StepDone {
@@ -102,7 +102,7 @@ func (s *storyRun) evidence(t *testing.T, st workflows.Status, stepID string) (j
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b jsonl.Bundle
+	var b bundle.Bundle
 	if err := json.Unmarshal(data, &b); err != nil {
 		t.Fatal(err)
 	}

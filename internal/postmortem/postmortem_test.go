@@ -3,6 +3,7 @@ package postmortem
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/quench-dev/quench/internal/cli/evidence"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -188,14 +188,14 @@ func TestEvidenceTables(t *testing.T) {
 	in := recordedInput(t)
 	in.EvidenceError = ""
 	ref := in.Status.Evidence[0]
-	doc := evidence.Doc{Bundle: jsonl.Bundle{Schema: jsonl.Schema,
+	doc := evidence.Doc{Bundle: bundle.Bundle{Schema: bundle.Schema,
 		Headline: ports.TrafficHeadline{Requests: 120, BaselineRequests: 900, ErrorRate: 0.4, BaselineErrorRate: 0.01, TopChange: "error rate on primary up 39 pts"},
-		Groups: []jsonl.Group{
+		Groups: []bundle.Group{
 			{Provider: "primary", ResponseModel: "gpt-x", PromptName: "answer", PromptVersion: "v2",
-				Incident: jsonl.Stats{Requests: 100, ErrorRate: 0.48}, Baseline: jsonl.Stats{Requests: 800, ErrorRate: 0.01}},
-			{Provider: "fallback", ResponseModel: "claude-y", Incident: jsonl.Stats{Requests: 20}, Baseline: jsonl.Stats{Requests: 100}},
+				Incident: bundle.Stats{Requests: 100, ErrorRate: 0.48}, Baseline: bundle.Stats{Requests: 800, ErrorRate: 0.01}},
+			{Provider: "fallback", ResponseModel: "claude-y", Incident: bundle.Stats{Requests: 20}, Baseline: bundle.Stats{Requests: 100}},
 		},
-		Changes: []jsonl.Change{{Kind: "error_rate", Text: "error rate on primary up 39 pts (1.0% → 48.0%)"}},
+		Changes: []bundle.Change{{Kind: "error_rate", Text: "error rate on primary up 39 pts (1.0% → 48.0%)"}},
 	}}
 	doc.Manifest.Route = "chat"
 	in.Bundles = []evidence.Bundle{{Ref: ref, Step: ref.Name, Verified: true, Doc: doc}}

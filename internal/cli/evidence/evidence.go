@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"os"
@@ -20,7 +21,6 @@ import (
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	evstore "github.com/quench-dev/quench/internal/evidence"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/internal/targets/traffic/prometheus"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -107,7 +107,7 @@ type Bundle struct {
 
 // Doc is a traffic bundle of any source: the JSONL log's, plus Prometheus's series.
 type Doc struct {
-	jsonl.Bundle
+	bundle.Bundle
 	Series []prometheus.Series `json:"series,omitempty"`
 }
 
@@ -177,8 +177,8 @@ func Load(ctx context.Context, st workflows.Status, dir string) (Report, error) 
 			return rep, fmt.Errorf("evidence %s of incident %s has sha256 %s but the incident recorded %s: the bundle was changed after capture", ref.Name, st.ShortID, got, ref.SHA256)
 		}
 		var doc Doc
-		if err := json.Unmarshal(data, &doc); err != nil || doc.Schema != jsonl.Schema {
-			return rep, fmt.Errorf("evidence %s is not a %s bundle (schema %q): this quench cannot read it", ref.URI, jsonl.Schema, doc.Schema)
+		if err := json.Unmarshal(data, &doc); err != nil || doc.Schema != bundle.Schema {
+			return rep, fmt.Errorf("evidence %s is not a %s bundle (schema %q): this quench cannot read it", ref.URI, bundle.Schema, doc.Schema)
 		}
 		rep.Bundles = append(rep.Bundles, Bundle{Ref: ref, Step: ref.Name, Verified: true, Doc: doc})
 	}

@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"encoding/json"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	evstore "github.com/quench-dev/quench/internal/evidence"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -25,17 +25,17 @@ var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // dir and the incident status that references it.
 func stored(t *testing.T) (string, workflows.Status) {
 	t.Helper()
-	b, err := jsonl.NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 2})
+	b, err := bundle.NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := func(v float64) *float64 { return &v }
 	for i := 0; i < 20; i++ {
-		b.Add(jsonl.Request{Time: now.Add(-time.Hour + time.Duration(i)*time.Minute), Provider: "openai", RequestModel: "gpt-4o",
+		b.Add(bundle.Request{Time: now.Add(-time.Hour + time.Duration(i)*time.Minute), Provider: "openai", RequestModel: "gpt-4o",
 			PromptName: "summarise", PromptVersion: "7", DurationMs: f(300), OutputTokens: f(400), FinishReasons: []string{"stop"}}, nil)
 	}
 	for i := 0; i < 10; i++ {
-		r := jsonl.Request{Time: now.Add(-20*time.Minute + time.Duration(i)*time.Minute), Provider: "openai", RequestModel: "gpt-4o",
+		r := bundle.Request{Time: now.Add(-20*time.Minute + time.Duration(i)*time.Minute), Provider: "openai", RequestModel: "gpt-4o",
 			PromptName: "summarise", PromptVersion: "8", DurationMs: f(2500), OutputTokens: f(90), FinishReasons: []string{"length"},
 			Input: "reach me at jane@example.com <script>alert(1)</script>"}
 		if i < 4 {
@@ -43,7 +43,7 @@ func stored(t *testing.T) (string, workflows.Status) {
 		}
 		b.Add(r, nil)
 	}
-	snap, err := b.Build(jsonl.Manifest{Source: "/var/log/llm.jsonl"})
+	snap, err := b.Build(bundle.Manifest{Source: "/var/log/llm.jsonl"})
 	if err != nil {
 		t.Fatal(err)
 	}

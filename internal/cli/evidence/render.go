@@ -2,11 +2,11 @@ package evidence
 
 import (
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
 
 // The three renderings (terminal, markdown, HTML) share one view: sections of headed rows.
@@ -70,7 +70,7 @@ func viewOf(b Bundle) view {
 
 // totalsTable compares the windows; request counts as rates, since the windows differ in
 // length.
-func totalsTable(inc, base jsonl.Stats, incDur, baseDur time.Duration) table {
+func totalsTable(inc, base bundle.Stats, incDur, baseDur time.Duration) table {
 	perMin := func(n int, d time.Duration) float64 {
 		if d <= 0 {
 			return 0
@@ -95,7 +95,7 @@ func totalsTable(inc, base jsonl.Stats, incDur, baseDur time.Duration) table {
 
 // providerTable adds the groups up per provider: counts add up, percentiles do not, so
 // this table has none (the group table has them).
-func providerTable(groups []jsonl.Group) table {
+func providerTable(groups []bundle.Group) table {
 	type sum struct{ inc, base, incErr, baseErr int }
 	by := map[string]*sum{}
 	for _, g := range groups {
@@ -124,7 +124,7 @@ func providerTable(groups []jsonl.Group) table {
 	return t
 }
 
-func groupTable(groups []jsonl.Group) table {
+func groupTable(groups []bundle.Group) table {
 	t := table{Title: "By provider / model / prompt version (incident | baseline)",
 		Header: []string{"PROVIDER", "MODEL", "PROMPT", "REQUESTS", "ERROR RATE", "P95 MS", "OUT TOKENS", "FINISH"}}
 	for _, g := range groups {
@@ -147,7 +147,7 @@ func groupTable(groups []jsonl.Group) table {
 	return t
 }
 
-func sampleTable(samples []jsonl.Sample) table {
+func sampleTable(samples []bundle.Sample) table {
 	t := table{Title: "Samples (redacted)", Header: []string{"TIME", "PROVIDER", "MODEL", "ERROR", "INPUT", "OUTPUT"}}
 	for _, s := range samples {
 		t.Rows = append(t.Rows, []string{stamp(s.Time), s.Provider, orDash(s.ResponseModel), orDash(s.ErrorType), clip(s.Input, 60), clip(s.Output, 60)})
@@ -200,28 +200,28 @@ func ratio(inc, base float64) string {
 	return fmt.Sprintf("-%.0f%%", 100*(1-r))
 }
 
-func p95(p *jsonl.Percentiles) float64 {
+func p95(p *bundle.Percentiles) float64 {
 	if p == nil {
 		return 0
 	}
 	return p.P95
 }
 
-func mean(t *jsonl.TokenStats) float64 {
+func mean(t *bundle.TokenStats) float64 {
 	if t == nil {
 		return 0
 	}
 	return t.Mean
 }
 
-func percentiles(p *jsonl.Percentiles) string {
+func percentiles(p *bundle.Percentiles) string {
 	if p == nil {
 		return "-"
 	}
 	return fmt.Sprintf("%s / %s / %s", num(p.P50), num(p.P95), num(p.P99))
 }
 
-func tokens(t *jsonl.TokenStats) string {
+func tokens(t *bundle.TokenStats) string {
 	if t == nil {
 		return "-"
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"io/fs"
@@ -31,7 +32,7 @@ type scanStats struct {
 // Logs are appended in time order, give or take: a binary search over byte offsets finds
 // where `from - slack` starts, so a snapshot of the last hour of a months-long log reads
 // about an hour of it. Records out of order by more than the slack may be missed.
-func (l *Log) scan(ctx context.Context, from, until time.Time, fn func(r *record, raw []byte)) (scanStats, error) {
+func (l *Log) scan(ctx context.Context, from, until time.Time, fn func(r *bundle.Record, raw []byte)) (scanStats, error) {
 	f, err := os.Open(l.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return scanStats{}, ports.Permanentf("traffic log %s does not exist: check --traffic-log, and that the app writes its request log there", l.path)
@@ -88,7 +89,7 @@ func (l *Log) scan(ctx context.Context, from, until time.Time, fn func(r *record
 			continue
 		}
 		st.Lines++
-		r, err := parseRecord(line)
+		r, err := bundle.ParseRecord(line)
 		if err != nil {
 			st.Malformed++
 			continue

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -117,13 +117,13 @@ func incidentStory() []any {
 	return lines
 }
 
-func snapshot(t *testing.T, l *Log, r ports.SnapshotRequest) (Bundle, ports.TrafficSnapshot) {
+func snapshot(t *testing.T, l *Log, r ports.SnapshotRequest) (bundle.Bundle, ports.TrafficSnapshot) {
 	t.Helper()
 	snap, err := l.Snapshot(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b Bundle
+	var b bundle.Bundle
 	if err := json.Unmarshal(snap.Bundle, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -146,16 +146,16 @@ func TestSnapshotAggregates(t *testing.T) {
 	if inc.Errors != 4 || inc.ErrorsByType["5xx"] != 3 || inc.ErrorsByType["timeout"] != 1 || inc.ErrorRateByType["5xx"] != 0.3 {
 		t.Errorf("incident errors = %d %v %v", inc.Errors, inc.ErrorsByType, inc.ErrorRateByType)
 	}
-	if *inc.LatencyMs != (Percentiles{P50: 5000, P95: 10000, P99: 10000}) {
+	if *inc.LatencyMs != (bundle.Percentiles{P50: 5000, P95: 10000, P99: 10000}) {
 		t.Errorf("incident latency = %+v", *inc.LatencyMs)
 	}
-	if *base.LatencyMs != (Percentiles{P50: 1000, P95: 1900, P99: 2000}) {
+	if *base.LatencyMs != (bundle.Percentiles{P50: 1000, P95: 1900, P99: 2000}) {
 		t.Errorf("baseline latency = %+v", *base.LatencyMs)
 	}
-	if *inc.OutputTokens != (TokenStats{Mean: 150, P95: 200}) {
+	if *inc.OutputTokens != (bundle.TokenStats{Mean: 150, P95: 200}) {
 		t.Errorf("incident output tokens = %+v (errors must not count as zero-length answers)", *inc.OutputTokens)
 	}
-	if *base.OutputTokens != (TokenStats{Mean: 400, P95: 400}) {
+	if *base.OutputTokens != (bundle.TokenStats{Mean: 400, P95: 400}) {
 		t.Errorf("baseline output tokens = %+v", *base.OutputTokens)
 	}
 	if inc.FinishReasons["length"] != 4 || inc.FinishReasons["stop"] != 2 || inc.FinishReasonShare["length"] != 0.4 {
@@ -187,7 +187,7 @@ func TestSnapshotAggregates(t *testing.T) {
 		!m.Window.From.Equal(now.Add(-30*time.Minute)) || !m.Baseline.From.Equal(now.Add(-150*time.Minute)) || len(m.LinesSHA256) != 64 {
 		t.Errorf("manifest = %+v", m)
 	}
-	if b.Schema != Schema {
+	if b.Schema != bundle.Schema {
 		t.Errorf("schema = %q", b.Schema)
 	}
 }

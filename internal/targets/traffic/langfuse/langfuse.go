@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"hash"
 	"net/http"
@@ -24,7 +25,6 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/targets/httpapi"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
 
 // DefaultURL is Langfuse Cloud (EU).
@@ -173,7 +173,7 @@ func (s *Source) read(ctx context.Context, from, to time.Time, route string, io 
 // Snapshot builds the evidence bundle of req's windows: the baseline without request
 // bodies, the incident window with them (for the redacted samples).
 func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.TrafficSnapshot, error) {
-	b, err := jsonl.NewBuilder(req)
+	b, err := bundle.NewBuilder(req)
 	if err != nil {
 		return ports.TrafficSnapshot{}, err
 	}
@@ -189,7 +189,7 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 		read++
 		b.Add(s.request(o), raw)
 	}
-	m := jsonl.Manifest{Source: s.http.BaseURL + "/api/public/v2/observations", Digests: map[string]string{}}
+	m := bundle.Manifest{Source: s.http.BaseURL + "/api/public/v2/observations", Digests: map[string]string{}}
 	limit := s.opts.MaxObservations
 	// The incident window first: if the cap is reached, it is the baseline that is short.
 	nInc, pInc, cappedInc, err := s.read(ctx, inc.From, inc.To, req.Route, true, limit, add)
@@ -215,7 +215,7 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 	md := sha256.New()
 	for _, w := range []struct {
 		name string
-		span jsonl.Span
+		span bundle.Span
 	}{{"incident", inc}, {"baseline", base}} {
 		rows, err := s.metrics(ctx, md, metricsQuery{Measure: "count", Aggregation: "count", From: w.span.From, To: w.span.To, Route: req.Route})
 		if err != nil {
@@ -229,8 +229,8 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 }
 
 // request turns an observation into a request record.
-func (s *Source) request(o *observation) jsonl.Request {
-	r := jsonl.Request{
+func (s *Source) request(o *observation) bundle.Request {
+	r := bundle.Request{
 		Time: o.StartTime, RequestModel: o.ProvidedModelName, ResponseModel: metaString(o.Metadata, "gen_ai.response.model"),
 		Operation: "chat", Route: metaString(o.Metadata, s.opts.RouteKey), PromptName: o.PromptName,
 		AgentKey: firstNonEmpty(metaString(o.Metadata, "agent.key"), o.UserID),

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/internal/targets/traffic/langfuse/langfusefake"
 	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 )
@@ -73,13 +73,13 @@ func fake(t *testing.T) *langfusefake.Server {
 	return s
 }
 
-func snapshot(t *testing.T, src *Source, req ports.SnapshotRequest) (jsonl.Bundle, ports.TrafficSnapshot) {
+func snapshot(t *testing.T, src *Source, req ports.SnapshotRequest) (bundle.Bundle, ports.TrafficSnapshot) {
 	t.Helper()
 	snap, err := src.Snapshot(context.Background(), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b jsonl.Bundle
+	var b bundle.Bundle
 	if err := json.Unmarshal(snap.Bundle, &b); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestSnapshotReadsEveryPageAndBuildsTheSameBundle(t *testing.T) {
 	src := source(t, s, Options{PageSize: 7})
 	b, snap := snapshot(t, src, storyReq)
 
-	if b.Schema != jsonl.Schema {
+	if b.Schema != bundle.Schema {
 		t.Fatalf("schema %q", b.Schema)
 	}
 	if snap.Headline.Requests != nInc || snap.Headline.BaselineRequests != nBase {

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"time"
-
 )
 
 // metricsQuery is one v2 metrics query over GENERATION observations.

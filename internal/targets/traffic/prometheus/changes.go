@@ -2,12 +2,12 @@ package prometheus
 
 import (
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
 
 // The comparison follows the JSONL log's "what changed most" (same kinds, thresholds and
@@ -20,9 +20,9 @@ const (
 
 // compare lists the biggest differences between the windows, most telling first. inc and
 // base are indexed like Snapshot's levels: all, by provider, by provider/model.
-func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Change {
-	out := []jsonl.Change{}
-	add := func(c jsonl.Change) {
+func compare(inc, base []statsByKey, window, baseline time.Duration) []bundle.Change {
+	out := []bundle.Change{}
+	add := func(c bundle.Change) {
 		c.Score = round(c.Score, 3)
 		out = append(out, c)
 	}
@@ -31,8 +31,8 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 		i := float64(ti.Requests) / window.Minutes()
 		b := float64(tb.Requests) / baseline.Minutes()
 		if r := i / b; r >= 2 || r <= 0.5 {
-			add(jsonl.Change{Kind: "volume", Dimension: "all", Subject: "all", Baseline: round(b, 2), Incident: round(i, 2),
-				Score: math.Abs(math.Log(r)), Text: fmt.Sprintf("requests per minute %s (%.1f → %.1f)", jsonl.Relative(r), b, i)})
+			add(bundle.Change{Kind: "volume", Dimension: "all", Subject: "all", Baseline: round(b, 2), Incident: round(i, 2),
+				Score: math.Abs(math.Log(r)), Text: fmt.Sprintf("requests per minute %s (%.1f → %.1f)", bundle.Relative(r), b, i)})
 		}
 	}
 	for _, name := range sortedKeys(inc[1]) {
@@ -42,8 +42,8 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 		}
 		if pb.Requests == 0 && tb.Requests >= minRequests {
 			share := float64(pi.Requests) / float64(max(ti.Requests, 1))
-			add(jsonl.Change{Kind: "new_provider", Dimension: "provider", Subject: name, Incident: round(share, 4),
-				Score: 1 + 2*share, Text: fmt.Sprintf("provider %s serves %s of requests and served none in the baseline", name, jsonl.Percent(share))})
+			add(bundle.Change{Kind: "new_provider", Dimension: "provider", Subject: name, Incident: round(share, 4),
+				Score: 1 + 2*share, Text: fmt.Sprintf("provider %s serves %s of requests and served none in the baseline", name, bundle.Percent(share))})
 			continue
 		}
 		if pb.Requests < minRequests {
@@ -61,8 +61,8 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 			continue
 		}
 		share := float64(mi.Requests) / float64(max(pi.Requests, 1))
-		add(jsonl.Change{Kind: "new_response_model", Dimension: "provider/model", Subject: name, Incident: round(share, 4),
-			Score: 1 + 3*share, Text: fmt.Sprintf("new model %s on provider %s (%s of its requests; baseline: %s)", model, provider, jsonl.Percent(share), baselineModels(base[2], provider))})
+		add(bundle.Change{Kind: "new_response_model", Dimension: "provider/model", Subject: name, Incident: round(share, 4),
+			Score: 1 + 3*share, Text: fmt.Sprintf("new model %s on provider %s (%s of its requests; baseline: %s)", model, provider, bundle.Percent(share), baselineModels(base[2], provider))})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
@@ -76,21 +76,21 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []jsonl.Cha
 	return out
 }
 
-func compareErrors(add func(jsonl.Change), name string, inc, base jsonl.Stats) {
+func compareErrors(add func(bundle.Change), name string, inc, base bundle.Stats) {
 	b, i := base.ErrorRate, inc.ErrorRate
 	d := i - b
 	if math.Abs(d) < 0.02 || (b > 0 && i/b < 1.5 && b/math.Max(i, 1e-9) < 1.5) {
 		return
 	}
-	text := fmt.Sprintf("error rate on provider %s %s from %s to %s", name, jsonl.UpDown(d), jsonl.Percent(b), jsonl.Percent(i))
-	if top := jsonl.Dominant(inc.ErrorsByType); d > 0 && top != "" {
+	text := fmt.Sprintf("error rate on provider %s %s from %s to %s", name, bundle.UpDown(d), bundle.Percent(b), bundle.Percent(i))
+	if top := bundle.Dominant(inc.ErrorsByType); d > 0 && top != "" {
 		text += " (mostly " + top + ")"
 	}
-	add(jsonl.Change{Kind: "error_rate", Dimension: "provider", Subject: name, Baseline: b, Incident: i, Score: 10 * math.Abs(d), Text: text})
+	add(bundle.Change{Kind: "error_rate", Dimension: "provider", Subject: name, Baseline: b, Incident: i, Score: 10 * math.Abs(d), Text: text})
 }
 
 // compareRatio adds a change when a value moved by factor or more (either way).
-func compareRatio(add func(jsonl.Change), kind, name string, b, i, factor, weight float64, format string) {
+func compareRatio(add func(bundle.Change), kind, name string, b, i, factor, weight float64, format string) {
 	if b <= 0 || i <= 0 {
 		return
 	}
@@ -98,18 +98,18 @@ func compareRatio(add func(jsonl.Change), kind, name string, b, i, factor, weigh
 	if r < factor && r > 1/factor {
 		return
 	}
-	add(jsonl.Change{Kind: kind, Dimension: "provider", Subject: name, Baseline: b, Incident: i,
-		Score: weight * math.Abs(math.Log(r)), Text: fmt.Sprintf(format, name, jsonl.Relative(r), b, i)})
+	add(bundle.Change{Kind: kind, Dimension: "provider", Subject: name, Baseline: b, Incident: i,
+		Score: weight * math.Abs(math.Log(r)), Text: fmt.Sprintf(format, name, bundle.Relative(r), b, i)})
 }
 
-func p95(p *jsonl.Percentiles) float64 {
+func p95(p *bundle.Percentiles) float64 {
 	if p == nil {
 		return 0
 	}
 	return p.P95
 }
 
-func mean(t *jsonl.TokenStats) float64 {
+func mean(t *bundle.TokenStats) float64 {
 	if t == nil {
 		return 0
 	}
@@ -130,7 +130,7 @@ func baselineModels(byModel statsByKey, provider string) string {
 	return strings.Join(models, ", ")
 }
 
-func topChange(changes []jsonl.Change, inc, base int) string {
+func topChange(changes []bundle.Change, inc, base int) string {
 	switch {
 	case inc == 0 && base == 0:
 		return "no requests in the incident window or the baseline: check that the app exports llm_requests_total and Prometheus scrapes it"

@@ -4,19 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
 
 // Bundle is the evidence document: the JSONL log's bundle, plus the incident window as
 // time series per provider (from range queries), to see when it started.
 type Bundle struct {
-	jsonl.Bundle
+	bundle.Bundle
 	Series []Series `json:"series,omitempty"`
 }
 
@@ -41,7 +41,7 @@ const (
 )
 
 // stats of one window, by the label values of a grouping ("" = all traffic).
-type statsByKey map[string]*jsonl.Stats
+type statsByKey map[string]*bundle.Stats
 
 func key(labels map[string]string, by []string) string {
 	parts := make([]string, len(by))
@@ -62,10 +62,10 @@ func byClause(by []string, extra ...string) string {
 func (s *Source) windowStats(ctx context.Context, a *api, route string, at time.Time, w time.Duration, by []string) (statsByKey, error) {
 	rng := promDuration(w)
 	out := statsByKey{}
-	get := func(k string) *jsonl.Stats {
+	get := func(k string) *bundle.Stats {
 		st, ok := out[k]
 		if !ok {
-			st = &jsonl.Stats{}
+			st = &bundle.Stats{}
 			out[k] = st
 		}
 		return st
@@ -91,11 +91,11 @@ func (s *Source) windowStats(ctx context.Context, a *api, route string, at time.
 	}
 	for _, q := range []struct {
 		p   float64
-		set func(*jsonl.Percentiles, float64)
+		set func(*bundle.Percentiles, float64)
 	}{
-		{0.5, func(p *jsonl.Percentiles, v float64) { p.P50 = v }},
-		{0.95, func(p *jsonl.Percentiles, v float64) { p.P95 = v }},
-		{0.99, func(p *jsonl.Percentiles, v float64) { p.P99 = v }},
+		{0.5, func(p *bundle.Percentiles, v float64) { p.P50 = v }},
+		{0.95, func(p *bundle.Percentiles, v float64) { p.P95 = v }},
+		{0.99, func(p *bundle.Percentiles, v float64) { p.P99 = v }},
 	} {
 		rows, err := a.instant(ctx, fmt.Sprintf("histogram_quantile(%g, sum %s (increase(%s[%s]))) * 1000", q.p, byClause(by, "le"), s.sel(s.opts.Duration+"_bucket", route), rng), at)
 		if err != nil {
@@ -107,7 +107,7 @@ func (s *Source) windowStats(ctx context.Context, a *api, route string, at time.
 			}
 			st := get(key(r.Labels, by))
 			if st.LatencyMs == nil {
-				st.LatencyMs = &jsonl.Percentiles{}
+				st.LatencyMs = &bundle.Percentiles{}
 			}
 			q.set(st.LatencyMs, round(r.Value, 1))
 		}
@@ -131,7 +131,7 @@ func (s *Source) windowStats(ctx context.Context, a *api, route string, at time.
 	for _, r := range counts {
 		k := key(r.Labels, by)
 		if r.Value > 0 && !math.IsNaN(tokenSum[k]) {
-			get(k).OutputTokens = &jsonl.TokenStats{Mean: round(tokenSum[k]/r.Value, 1)}
+			get(k).OutputTokens = &bundle.TokenStats{Mean: round(tokenSum[k]/r.Value, 1)}
 		}
 	}
 	for _, r := range p95 {
@@ -167,7 +167,7 @@ func errorType(status string) string {
 	return status
 }
 
-func finish(st *jsonl.Stats) {
+func finish(st *bundle.Stats) {
 	if st.Requests == 0 {
 		return
 	}
@@ -216,14 +216,14 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 	}
 
 	var b Bundle
-	b.Schema = jsonl.Schema
+	b.Schema = bundle.Schema
 	b.Totals.Incident, b.Totals.Baseline = orZero(inc[0][""]), orZero(base[0][""])
 	b.Groups = groups(inc[2], base[2])
 	b.Changes = compare(inc, base, req.Window, req.Baseline)
-	b.Samples = []jsonl.Sample{}
+	b.Samples = []bundle.Sample{}
 	b.Series = series
-	b.Manifest = jsonl.Manifest{
-		Source: s.http.BaseURL, Window: jsonl.Span{From: incFrom, To: now}, Baseline: jsonl.Span{From: incFrom.Add(-req.Baseline), To: incFrom},
+	b.Manifest = bundle.Manifest{
+		Source: s.http.BaseURL, Window: bundle.Span{From: incFrom, To: now}, Baseline: bundle.Span{From: incFrom.Add(-req.Baseline), To: incFrom},
 		Route: req.Route, Incident: b.Totals.Incident.Requests, BaselineN: b.Totals.Baseline.Requests,
 		GroupsTotal: len(b.Groups), GroupsKept: len(b.Groups), SamplesCap: min(max(req.Samples, 0), 100),
 		Queries: a.queries, Digests: map[string]string{"responses_sha256": digestOf(a)},
@@ -243,7 +243,7 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 		ErrorRate: b.Totals.Incident.ErrorRate, BaselineErrorRate: b.Totals.Baseline.ErrorRate,
 		TopChange: topChange(b.Changes, b.Totals.Incident.Requests, b.Totals.Baseline.Requests),
 	}
-	data, err := encode(&b, jsonl.DefaultMaxBundleBytes)
+	data, err := encode(&b, bundle.DefaultMaxBundleBytes)
 	if err != nil {
 		return ports.TrafficSnapshot{}, err
 	}
@@ -252,15 +252,15 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 
 const maxGroups = 100
 
-func orZero(st *jsonl.Stats) jsonl.Stats {
+func orZero(st *bundle.Stats) bundle.Stats {
 	if st == nil {
-		return jsonl.Stats{}
+		return bundle.Stats{}
 	}
 	return *st
 }
 
 // groups pairs the windows per provider/model, busiest first.
-func groups(inc, base statsByKey) []jsonl.Group {
+func groups(inc, base statsByKey) []bundle.Group {
 	keys := map[string]bool{}
 	for k := range inc {
 		keys[k] = true
@@ -268,10 +268,10 @@ func groups(inc, base statsByKey) []jsonl.Group {
 	for k := range base {
 		keys[k] = true
 	}
-	out := make([]jsonl.Group, 0, len(keys))
+	out := make([]bundle.Group, 0, len(keys))
 	for k := range keys {
 		provider, model, _ := strings.Cut(k, "/")
-		out = append(out, jsonl.Group{Provider: provider, ResponseModel: model, Incident: orZero(inc[k]), Baseline: orZero(base[k])})
+		out = append(out, bundle.Group{Provider: provider, ResponseModel: model, Incident: orZero(inc[k]), Baseline: orZero(base[k])})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
@@ -319,7 +319,7 @@ func (s *Source) series(ctx context.Context, a *api, route string, from, to time
 	return out, nil
 }
 
-// encode caps the bundle: the series go first, then what jsonl.EncodeCapped cuts.
+// encode caps the bundle: the series go first, then what bundle.EncodeCapped cuts.
 func encode(b *Bundle, maxBytes int) ([]byte, error) {
 	data, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {
@@ -329,5 +329,5 @@ func encode(b *Bundle, maxBytes int) ([]byte, error) {
 		return data, nil
 	}
 	b.Manifest.Notes = append(b.Manifest.Notes, "series dropped to keep the bundle under its size cap")
-	return jsonl.EncodeCapped(&b.Bundle, maxBytes)
+	return bundle.EncodeCapped(&b.Bundle, maxBytes)
 }

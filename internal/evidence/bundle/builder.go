@@ -1,4 +1,4 @@
-package jsonl
+package bundle
 
 import (
 	"crypto/sha256"
@@ -37,8 +37,8 @@ type Request struct {
 	Output        string
 }
 
-func (r Request) record() record {
-	rec := record{
+func (r Request) toRecord() Record {
+	rec := Record{
 		Time: r.Time, Provider: r.Provider, RequestModel: r.RequestModel, ResponseModel: r.ResponseModel,
 		FinishReasons: r.FinishReasons, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens,
 		Operation: r.Operation, DurationMs: r.DurationMs, ErrorType: looseString(r.ErrorType), Route: r.Route,
@@ -103,11 +103,12 @@ func (b *Builder) Baseline() Span { return Span{From: b.baseFrom, To: b.incFrom}
 // whether it did. raw is the source's own bytes for r (a log line, an API object): every
 // counted raw goes into the manifest's digest, so the numbers can be traced to their input.
 func (b *Builder) Add(r Request, raw []byte) bool {
-	rec := r.record()
-	return b.add(&rec, raw)
+	rec := r.toRecord()
+	return b.AddRecord(&rec, raw)
 }
 
-func (b *Builder) add(r *record, raw []byte) bool {
+// AddRecord is Add for a source that already holds a Record (the JSONL log).
+func (b *Builder) AddRecord(r *Record, raw []byte) bool {
 	if r.Time.Before(b.baseFrom) || r.Time.After(b.now) {
 		b.outside++
 		return false

@@ -1,4 +1,4 @@
-package jsonl
+package bundle
 
 import (
 	"bytes"
@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// record is one request line of the log, with OpenTelemetry GenAI attribute names.
-type record struct {
+// Record is one LLM request as a JSONL line carries it, with OpenTelemetry GenAI attribute
+// names; the builder counts Records (other sources convert theirs from a Request).
+type Record struct {
 	Time          time.Time   `json:"time"`
 	Provider      string      `json:"gen_ai.provider.name"`
 	RequestModel  string      `json:"gen_ai.request.model"`
@@ -29,15 +30,18 @@ type record struct {
 	Output        string      `json:"output"`
 }
 
-var errNoTime = errors.New("no time")
+// ErrNoTime: the line has no "time" and cannot be placed in a window.
+var ErrNoTime = errors.New("no time")
 
-func parseRecord(line []byte) (record, error) {
-	var r record
+// ParseRecord decodes one JSONL line, filling the provider and response model the way
+// emitters leave them out.
+func ParseRecord(line []byte) (Record, error) {
+	var r Record
 	if err := json.Unmarshal(line, &r); err != nil {
-		return record{}, err
+		return Record{}, err
 	}
 	if r.Time.IsZero() {
-		return record{}, errNoTime
+		return Record{}, ErrNoTime
 	}
 	if r.Provider == "" {
 		r.Provider = "unknown"
@@ -49,10 +53,10 @@ func parseRecord(line []byte) (record, error) {
 }
 
 // failed reports whether the request failed; error.type "" (or absent) means it succeeded.
-func (r *record) failed() bool { return r.ErrorType != "" }
+func (r *Record) failed() bool { return r.ErrorType != "" }
 
 // prompt names the prompt version as "name@version" ("" when the request has no prompt).
-func (r *record) prompt() string {
+func (r *Record) prompt() string {
 	switch {
 	case r.PromptName == "" && r.PromptVersion == "":
 		return ""

@@ -1,4 +1,4 @@
-package jsonl
+package bundle
 
 import (
 	"fmt"
@@ -44,7 +44,7 @@ type agentAcc struct {
 	cost     float64
 }
 
-func (a *agentAcc) add(r *record) {
+func (a *agentAcc) add(r *Record) {
 	a.requests++
 	if r.InputTokens != nil {
 		a.tokens += *r.InputTokens
@@ -75,7 +75,7 @@ type agentCounter struct {
 
 func newAgentCounter() *agentCounter { return &agentCounter{keys: map[string]*agentPair{}} }
 
-func (c *agentCounter) add(r *record, incident bool) {
+func (c *agentCounter) add(r *Record, incident bool) {
 	if !incident && (c.firstBase.IsZero() || r.Time.Before(c.firstBase)) {
 		c.firstBase = r.Time
 	}

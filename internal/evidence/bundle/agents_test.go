@@ -1,4 +1,4 @@
-package jsonl
+package bundle
 
 import (
 	"encoding/json"
@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func buildAgents(t *testing.T, reqs []Request, baseline time.Duration) Bundle {

@@ -1,4 +1,4 @@
-package jsonl
+package bundle
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ type groupKey struct {
 }
 
 func (k groupKey) prompt() string {
-	r := record{PromptName: k.PromptName, PromptVersion: looseString(k.PromptVersion)}
+	r := Record{PromptName: k.PromptName, PromptVersion: looseString(k.PromptVersion)}
 	return r.prompt()
 }
 

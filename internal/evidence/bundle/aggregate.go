@@ -1,4 +1,4 @@
-package jsonl
+package bundle
 
 import (
 	"math"
@@ -23,7 +23,7 @@ type acc struct {
 	costN     int
 }
 
-func (a *acc) add(r *record) {
+func (a *acc) add(r *Record) {
 	a.requests++
 	if r.failed() {
 		if a.errors == nil {
@@ -225,3 +225,18 @@ func (r *reservoir) sorted() []float64 {
 	slices.Sort(v)
 	return v
 }
+
+// Tally aggregates requests outside a bundle: a verify measurement over one window.
+type Tally struct{ a acc }
+
+// Add counts r.
+func (t *Tally) Add(r *Record) { t.a.add(r) }
+
+// Requests is how many requests were counted.
+func (t *Tally) Requests() int { return t.a.requests }
+
+// OutputTokensCounted is how many successful requests reported output tokens.
+func (t *Tally) OutputTokensCounted() int { return t.a.outTokens.n }
+
+// Stats are the tally's figures, as a bundle group shows them.
+func (t *Tally) Stats() Stats { return t.a.stats() }
