@@ -1,10 +1,8 @@
 package activities_test
 
 import (
-	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"context"
 	"errors"
-	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -23,6 +21,8 @@ import (
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/activities/activitiestest"
 	"github.com/quench-dev/quench/internal/evidence"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 	"github.com/quench-dev/quench/internal/targets/prompts/gitrepo"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"

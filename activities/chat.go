@@ -2,10 +2,11 @@ package activities
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Chat activity names. The incident workflow calls them only when Policy.ChatEnabled.

@@ -3,7 +3,6 @@ package activities_test
 import (
 	"context"
 	"errors"
-	"github.com/quench-dev/quench/internal/ports"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // failingChat answers every call with err and records the replies it was asked for.

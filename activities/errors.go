@@ -3,9 +3,10 @@ package activities
 import (
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Error types of non-retryable failures, so the workflow and the UI can tell them apart.

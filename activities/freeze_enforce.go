@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+
 	"github.com/quench-dev/quench/internal/ports"
 )
 

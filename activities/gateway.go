@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+
 	"github.com/quench-dev/quench/internal/ports"
 )
 

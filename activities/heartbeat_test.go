@@ -3,10 +3,11 @@ package activities
 import (
 	"context"
 	"errors"
-	"github.com/quench-dev/quench/internal/ports"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func TestRunBeatingBeatsWhileRunningAndStopsAfter(t *testing.T) {

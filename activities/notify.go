@@ -2,8 +2,9 @@ package activities
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // NotifyActivities post messages to the log and, when configured, to chat.

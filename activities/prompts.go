@@ -3,9 +3,10 @@ package activities
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // PromptActivities read prompt changes, propose rollbacks and freeze prompt deploys.

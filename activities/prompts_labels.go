@@ -2,8 +2,9 @@ package activities
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // appliedRollback reports a rollback a label-deployed prompt store made live (Langfuse:

@@ -1,11 +1,12 @@
 package activities
 
 import (
-	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Deps are the ports the activities run against. A nil port leaves its activities

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // TrafficActivities capture LLM traffic evidence and measure signals for verify.

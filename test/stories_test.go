@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/fixtures"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ingest"

@@ -7,11 +7,11 @@
 package workflows
 
 import (
-	"github.com/quench-dev/quench/internal/ports"
 	"time"
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
 

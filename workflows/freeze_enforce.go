@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"time"
 
@@ -9,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // freezeEnforcementVersion guards the enforcement activity: freeze workflows whose history

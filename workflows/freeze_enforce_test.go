@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // hostFake records the enforcements the freeze workflow asks for and answers like a host

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func newFreezeEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, time.Time) {

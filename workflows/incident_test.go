@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"github.com/quench-dev/quench/internal/ports"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
 

@@ -2,13 +2,13 @@ package workflows
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
 

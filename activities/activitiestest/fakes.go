@@ -4,10 +4,11 @@ package activitiestest
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Call is one recorded call to a fake.

@@ -3,12 +3,12 @@ package app
 import (
 	"context"
 	"errors"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	promptslangfuse "github.com/quench-dev/quench/internal/targets/prompts/langfuse"
 	trafficlangfuse "github.com/quench-dev/quench/internal/targets/traffic/langfuse"

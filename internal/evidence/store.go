@@ -11,8 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/internal/targets/filestate"
 	"io"
 	"io/fs"
 	"net/url"
@@ -21,6 +19,9 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/filestate"
 )
 
 // DefaultMaxBytes caps one bundle: workflow payloads stay small because only references go

@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func open(t *testing.T, opts ...Option) *Store {

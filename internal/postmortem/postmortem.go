@@ -10,7 +10,6 @@ package postmortem
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"sort"
 	"strings"
@@ -18,7 +17,8 @@ import (
 
 	historypb "go.temporal.io/api/history/v1"
 
-	"github.com/quench-dev/quench/internal/cli/evidence"
+	"github.com/quench-dev/quench/internal/evidence/report"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -30,7 +30,7 @@ type Input struct {
 	Status  workflows.Status
 	History []*historypb.HistoryEvent // every run's events, oldest run first; may be empty
 	// Bundles are the evidence bundles, each verified against Status.Evidence's sha256.
-	Bundles []evidence.Bundle
+	Bundles []report.Bundle
 	// EvidenceError says why the bundles could not be read ("" when they were).
 	EvidenceError string
 	// UIURL is the Temporal Web UI's base URL ("" for no link); Namespace its namespace.
@@ -399,7 +399,7 @@ func retryEntries(rs []Retry) []Entry {
 	return out
 }
 
-func evidenceSection(st workflows.Status, bundles []evidence.Bundle, loadErr string) Evidence {
+func evidenceSection(st workflows.Status, bundles []report.Bundle, loadErr string) Evidence {
 	ev := Evidence{Refs: st.Evidence, Error: loadErr, Bundles: []BundleSummary{}}
 	if ev.Refs == nil {
 		ev.Refs = []ports.EvidenceRef{}

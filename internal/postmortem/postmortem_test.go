@@ -3,8 +3,6 @@ package postmortem
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"strings"
 	"testing"
@@ -14,7 +12,9 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/quench-dev/quench/internal/cli/evidence"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/evidence/report"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -188,7 +188,7 @@ func TestEvidenceTables(t *testing.T) {
 	in := recordedInput(t)
 	in.EvidenceError = ""
 	ref := in.Status.Evidence[0]
-	doc := evidence.Doc{Bundle: bundle.Bundle{Schema: bundle.Schema,
+	doc := report.Doc{Bundle: bundle.Bundle{Schema: bundle.Schema,
 		Headline: ports.TrafficHeadline{Requests: 120, BaselineRequests: 900, ErrorRate: 0.4, BaselineErrorRate: 0.01, TopChange: "error rate on primary up 39 pts"},
 		Groups: []bundle.Group{
 			{Provider: "primary", ResponseModel: "gpt-x", PromptName: "answer", PromptVersion: "v2",
@@ -198,7 +198,7 @@ func TestEvidenceTables(t *testing.T) {
 		Changes: []bundle.Change{{Kind: "error_rate", Text: "error rate on primary up 39 pts (1.0% → 48.0%)"}},
 	}}
 	doc.Manifest.Route = "chat"
-	in.Bundles = []evidence.Bundle{{Ref: ref, Step: ref.Name, Verified: true, Doc: doc}}
+	in.Bundles = []report.Bundle{{Ref: ref, Step: ref.Name, Verified: true, Doc: doc}}
 	rep := Build(in)
 	if !rep.Evidence.Verified || len(rep.Evidence.Bundles) != 1 || len(rep.Evidence.Bundles[0].Groups) != 2 {
 		t.Fatalf("evidence %+v", rep.Evidence)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Message metadata quench attaches to what it posts, so a retry finds its earlier post.

@@ -3,7 +3,6 @@ package slackapp
 import (
 	"context"
 	"errors"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp/slackfake"
 )
 

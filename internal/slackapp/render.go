@@ -3,11 +3,12 @@ package slackapp
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"sort"
 	"strings"
 
 	"github.com/slack-go/slack"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Action and callback IDs of quench's interactive elements.

@@ -22,7 +22,6 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/bench"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
-	"github.com/quench-dev/quench/internal/cli/incident"
 	"github.com/quench-dev/quench/internal/postmortem"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -240,7 +239,7 @@ func decide(ctx context.Context, opts *Options, stack *bench.Stack, id string, i
 
 func finish(ctx context.Context, opts *Options, stack *bench.Stack, st workflows.Status, a *app, dataDir string, p *progress) error {
 	p.stage("Incident %s closed: %s; route %s → %s", st.ShortID, st.State, demoRoute, routeNow(ctx, a))
-	rep, err := incident.LoadPostmortem(ctx, stack.Incidents, st.IncidentID, dataDir, "")
+	rep, err := postmortem.Load(ctx, stack.Incidents, st.IncidentID, dataDir, "")
 	if err != nil {
 		return err
 	}

@@ -6,12 +6,7 @@ package evidence
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,8 +15,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
-	evstore "github.com/quench-dev/quench/internal/evidence"
-	"github.com/quench-dev/quench/internal/targets/traffic/prometheus"
+	"github.com/quench-dev/quench/internal/evidence/report"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -97,30 +91,6 @@ and what changed most.
 	return cmd
 }
 
-// Bundle is one verified bundle as the report sees it.
-type Bundle struct {
-	Ref      ports.EvidenceRef `json:"ref"`
-	Step     string            `json:"step"`
-	Verified bool              `json:"verified"`
-	Doc      Doc               `json:"bundle"`
-}
-
-// Doc is a traffic bundle of any source: the JSONL log's, plus Prometheus's series.
-type Doc struct {
-	bundle.Bundle
-	Series []prometheus.Series `json:"series,omitempty"`
-}
-
-// Report is what `evidence show` shows.
-type Report struct {
-	IncidentID string   `json:"incident_id"`
-	ShortID    string   `json:"short_id"`
-	Title      string   `json:"title"`
-	Runbook    string   `json:"runbook"`
-	State      string   `json:"state"`
-	Bundles    []Bundle `json:"bundles"`
-}
-
 // ShowRun reads, verifies and shows the evidence.
 func ShowRun(ctx context.Context, opts *ShowOptions) error {
 	st, err := opts.Status(ctx, opts.Ref)
@@ -135,7 +105,7 @@ func ShowRun(ctx context.Context, opts *ShowOptions) error {
 		}
 		dir = cfg.DataDir
 	}
-	rep, err := Load(ctx, st, filepath.Join(dir, "evidence"))
+	rep, err := report.Load(ctx, st, filepath.Join(dir, "evidence"))
 	if err != nil {
 		return err
 	}
@@ -145,47 +115,10 @@ func ShowRun(ctx context.Context, opts *ShowOptions) error {
 	case opts.Format != cmdutil.FormatTable:
 		return cmdutil.WriteData(opts.IO.Out, opts.Format, rep)
 	}
-	return WriteText(opts.IO.Out, rep)
+	return report.WriteText(opts.IO.Out, rep)
 }
 
-// Load reads the incident's bundles from the store at dir, each checked against the
-// sha256 the incident recorded.
-func Load(ctx context.Context, st workflows.Status, dir string) (Report, error) {
-	rep := Report{IncidentID: st.IncidentID, ShortID: st.ShortID, Title: st.Title, Runbook: st.Runbook, State: st.State, Bundles: []Bundle{}}
-	if len(st.Evidence) == 0 {
-		return rep, nil
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return rep, fmt.Errorf("no evidence store at %s (%v): run this where the worker keeps its data, or pass --data-dir", dir, err)
-	}
-	store, err := evstore.Open(dir)
-	if err != nil {
-		return rep, err
-	}
-	for _, ref := range st.Evidence {
-		// By incident and name, not by the recorded URI: the data dir may have been copied or
-		// mounted elsewhere since.
-		_, data, ok, err := store.Get(ctx, st.IncidentID, ref.Name)
-		switch {
-		case err != nil:
-			return rep, fmt.Errorf("evidence %s of incident %s: %w", ref.Name, st.ShortID, err)
-		case !ok:
-			return rep, fmt.Errorf("evidence %s of incident %s is not in the store at %s (recorded at %s): pass the worker's --data-dir", ref.Name, st.ShortID, dir, ref.URI)
-		}
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
-			return rep, fmt.Errorf("evidence %s of incident %s has sha256 %s but the incident recorded %s: the bundle was changed after capture", ref.Name, st.ShortID, got, ref.SHA256)
-		}
-		var doc Doc
-		if err := json.Unmarshal(data, &doc); err != nil || doc.Schema != bundle.Schema {
-			return rep, fmt.Errorf("evidence %s is not a %s bundle (schema %q): this quench cannot read it", ref.URI, bundle.Schema, doc.Schema)
-		}
-		rep.Bundles = append(rep.Bundles, Bundle{Ref: ref, Step: ref.Name, Verified: true, Doc: doc})
-	}
-	return rep, nil
-}
-
-func writeReport(opts *ShowOptions, rep Report) error {
+func writeReport(opts *ShowOptions, rep report.Report) error {
 	var w io.Writer = opts.IO.Out
 	if opts.OutFile != "" && opts.OutFile != "-" {
 		f, err := os.Create(opts.OutFile)
@@ -197,9 +130,9 @@ func writeReport(opts *ShowOptions, rep Report) error {
 	}
 	var err error
 	if opts.Report == FormatHTML {
-		err = WriteHTML(w, rep)
+		err = report.WriteHTML(w, rep)
 	} else {
-		err = WriteMarkdown(w, rep)
+		err = report.WriteMarkdown(w, rep)
 	}
 	if err != nil {
 		return err

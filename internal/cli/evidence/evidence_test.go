@@ -3,8 +3,6 @@ package evidence
 import (
 	"context"
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,9 @@ import (
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	evstore "github.com/quench-dev/quench/internal/evidence"
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/evidence/report"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -119,7 +120,7 @@ func TestShowReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep Report
+	var rep report.Report
 	if err := json.Unmarshal([]byte(js), &rep); err != nil || len(rep.Bundles) != 1 || !rep.Bundles[0].Verified || rep.Bundles[0].Doc.Headline.Requests != 10 {
 		t.Fatalf("json report %+v (%v)", rep, err)
 	}

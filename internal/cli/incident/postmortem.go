@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
-	"github.com/quench-dev/quench/internal/cli/evidence"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/postmortem"
@@ -88,7 +86,7 @@ func postmortemRun(ctx context.Context, opts *PostmortemOptions) error {
 			uiURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.Temporal.UIPort)
 		}
 	}
-	rep, err := LoadPostmortem(ctx, svc, opts.Ref, dataDir, uiURL)
+	rep, err := postmortem.Load(ctx, svc, opts.Ref, dataDir, uiURL)
 	if err != nil {
 		return err
 	}
@@ -113,29 +111,4 @@ func postmortemRun(ctx context.Context, opts *PostmortemOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "postmortem written to %s\n", opts.OutFile)
 	}
 	return nil
-}
-
-// LoadPostmortem gathers what a postmortem is made of: the status (the query answers on a
-// closed workflow too), the history of every run, and the evidence under dataDir. An
-// unreadable evidence store does not fail the postmortem: it says so and lists the refs.
-func LoadPostmortem(ctx context.Context, svc *incidents.Service, ref, dataDir, uiURL string) (postmortem.Report, error) {
-	id, err := svc.Resolve(ctx, ref)
-	if err != nil {
-		return postmortem.Report{}, err
-	}
-	st, err := svc.Status(ctx, id)
-	if err != nil {
-		return postmortem.Report{}, err
-	}
-	events, err := postmortem.FetchHistory(ctx, svc.Temporal, id)
-	if err != nil {
-		return postmortem.Report{}, err
-	}
-	in := postmortem.Input{Status: st, History: events, UIURL: uiURL, Namespace: svc.Namespace}
-	ev, err := evidence.Load(ctx, st, filepath.Join(dataDir, "evidence"))
-	if err != nil {
-		in.EvidenceError = err.Error()
-	}
-	in.Bundles = ev.Bundles
-	return postmortem.Build(in), nil
 }

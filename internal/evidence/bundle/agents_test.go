@@ -2,10 +2,11 @@ package bundle
 
 import (
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func buildAgents(t *testing.T, reqs []Request, baseline time.Duration) Bundle {

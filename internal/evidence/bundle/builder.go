@@ -5,9 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"hash"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // DefaultMaxBundleBytes caps an encoded bundle, well under the evidence store's 4 MiB limit:

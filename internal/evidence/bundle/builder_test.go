@@ -2,10 +2,11 @@ package bundle
 
 import (
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func TestBuilderCapsTheBundleSize(t *testing.T) {

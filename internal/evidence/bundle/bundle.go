@@ -8,10 +8,10 @@ package bundle
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"sort"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 )
 

@@ -11,14 +11,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 )
 
 // DefaultMaxResponse caps a response body read into memory.

@@ -2,12 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func TestFailuresAreClassified(t *testing.T) {

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"sync"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Fallback is the `to` that means "the provider after the active one".

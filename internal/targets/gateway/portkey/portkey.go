@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -19,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/portkey/portkeyfake"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"

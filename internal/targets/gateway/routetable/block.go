@@ -3,10 +3,11 @@ package routetable
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // maxKeyLen bounds a blocked key: agent keys are identifiers, not documents.

@@ -3,11 +3,12 @@ package routetable
 import (
 	"context"
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func blk(route, agent, holder, key string) ports.BlockRequest {

@@ -8,8 +8,6 @@ package routetable
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/internal/targets/filestate"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +17,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/filestate"
 )
 
 // FileName is the table's file in the data dir.

@@ -3,13 +3,14 @@ package routetable
 import (
 	"context"
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 var testRoutes = map[string][]string{

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Defaults of Options.

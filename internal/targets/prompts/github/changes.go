@@ -3,13 +3,14 @@ package github
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"regexp"
 	"sort"
 	"strconv"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Bounds on how much history one step reads, so a huge repository cannot stall it.

@@ -3,13 +3,14 @@ package github
 import (
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // The repository permissions each kind of call needs, named as GitHub names them for

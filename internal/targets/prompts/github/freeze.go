@@ -3,11 +3,12 @@ package github
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"strconv"
 	"strings"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Commit status states quench sets.

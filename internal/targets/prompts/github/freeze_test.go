@@ -2,11 +2,11 @@ package github
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
 )
 

@@ -3,11 +3,12 @@ package github
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Rollback proposes restoring the prompts paths to their last good state as a pull

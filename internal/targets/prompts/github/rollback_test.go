@@ -2,12 +2,12 @@ package github
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
 )
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"log/slog"
 	"mime"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // FreezeLookup reads the current freeze state of a scope.

@@ -2,11 +2,12 @@ package gitrepo
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Changes lists the commits on the base branch that changed the prompts path and were

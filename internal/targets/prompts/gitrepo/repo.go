@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"log/slog"
 	"path"
 	"path/filepath"
@@ -21,6 +20,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // DefaultPromptsPath is where prompts live when no path is configured.

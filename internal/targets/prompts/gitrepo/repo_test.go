@@ -2,7 +2,6 @@ package gitrepo
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +9,8 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 const (

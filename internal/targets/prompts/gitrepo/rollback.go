@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/url"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Rollback creates req.Branch with one commit on top of the base branch head whose tree is

@@ -2,7 +2,6 @@ package gitrepo
 
 import (
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"maps"
 	"slices"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 func rollbackReq(since time.Duration) ports.RollbackRequest {

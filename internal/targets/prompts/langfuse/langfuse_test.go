@@ -3,7 +3,6 @@ package langfuse
 import (
 	"bytes"
 	"context"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
 	"github.com/quench-dev/quench/internal/targets/traffic/langfuse/langfusefake"
 )

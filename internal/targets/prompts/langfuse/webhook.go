@@ -8,12 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Webhook limits.

@@ -9,10 +9,11 @@ package jsonl
 import (
 	"context"
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"path/filepath"
 	"time"
+
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Log is a JSONL request log on disk. It is read-only and safe for concurrent use.

@@ -7,14 +7,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)

@@ -15,8 +15,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"hash"
 	"net/http"
 	"net/url"
@@ -24,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
 

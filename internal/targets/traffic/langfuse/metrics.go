@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // metricsQuery is one v2 metrics query over GENERATION observations.

@@ -2,12 +2,12 @@ package prometheus
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 )
 
 // The comparison follows the JSONL log's "what changed most" (same kinds, thresholds and

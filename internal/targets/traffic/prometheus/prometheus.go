@@ -20,13 +20,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"github.com/quench-dev/quench/internal/ports"
 	"math"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
 

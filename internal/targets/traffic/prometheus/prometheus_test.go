@@ -3,11 +3,11 @@ package prometheus
 import (
 	"context"
 	"encoding/json"
-	"github.com/quench-dev/quench/internal/ports"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/traffic/prometheus/promtest"
 )
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
-	"github.com/quench-dev/quench/internal/ports"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
+	"github.com/quench-dev/quench/internal/ports"
 )
 
 // Bundle is the evidence document: the JSONL log's bundle, plus the incident window as

@@ -1,12 +1,12 @@
-package evidence
+package report
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 )
 
 // The three renderings (terminal, markdown, HTML) share one view: sections of headed rows.
