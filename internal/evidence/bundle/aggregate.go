@@ -240,3 +240,19 @@ func (t *Tally) OutputTokensCounted() int { return t.a.outTokens.n }
 
 // Stats are the tally's figures, as a bundle group shows them.
 func (t *Tally) Stats() Stats { return t.a.stats() }
+
+// P95Or0 is p's 95th percentile, 0 when the window had no latencies.
+func (p *Percentiles) P95Or0() float64 {
+	if p == nil {
+		return 0
+	}
+	return p.P95
+}
+
+// MeanOr0 is t's mean, 0 when the window had no token counts.
+func (t *TokenStats) MeanOr0() float64 {
+	if t == nil {
+		return 0
+	}
+	return t.Mean
+}

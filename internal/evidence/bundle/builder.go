@@ -151,7 +151,7 @@ func (b *Builder) Build(m Manifest) (ports.TrafficSnapshot, error) {
 	// Rates compare per minute of traffic actually covered: a log younger than the
 	// baseline window must not read as a quiet baseline.
 	covered := b.agents.coveredBaseline(b.incFrom, b.req.Baseline)
-	bundle.Changes = rankChanges(append(whatChanged(b.groups, b.req.Window, covered), b.agents.changes(b.req.Window, covered)...))
+	bundle.Changes = RankChanges(append(whatChanged(b.groups, b.req.Window, covered), b.agents.changes(b.req.Window, covered)...))
 	bundle.Agents = b.agents.list(b.req.Window, covered)
 	if bundle.Changes == nil {
 		bundle.Changes = []Change{}

@@ -159,11 +159,12 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 		comparePrompt(add, promptName, note, byPromptName[promptName])
 	}
 
-	return rankChanges(out)
+	return RankChanges(out)
 }
 
-// rankChanges orders changes most telling first and keeps the top maxChanges.
-func rankChanges(out []Change) []Change {
+// RankChanges orders changes most telling first and keeps the top ten: every source ranks
+// its "what changed most" list the same way.
+func RankChanges(out []Change) []Change {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
 			return out[i].Score > out[j].Score

@@ -85,8 +85,8 @@ func totalsTable(inc, base bundle.Stats, incDur, baseDur time.Duration) table {
 			{"requests (per minute)", fmt.Sprintf("%d (%.2f/min)", inc.Requests, ri), fmt.Sprintf("%d (%.2f/min)", base.Requests, rb), ratio(ri, rb)},
 			{"error rate", pct(inc.ErrorRate), pct(base.ErrorRate), points(inc.ErrorRate, base.ErrorRate)},
 			{"errors by type", byType(inc.ErrorsByType), byType(base.ErrorsByType), ""},
-			{"latency p50 / p95 / p99 ms", percentiles(inc.LatencyMs), percentiles(base.LatencyMs), ratio(p95(inc.LatencyMs), p95(base.LatencyMs))},
-			{"output tokens mean / p95", tokens(inc.OutputTokens), tokens(base.OutputTokens), ratio(mean(inc.OutputTokens), mean(base.OutputTokens))},
+			{"latency p50 / p95 / p99 ms", percentiles(inc.LatencyMs), percentiles(base.LatencyMs), ratio(inc.LatencyMs.P95Or0(), base.LatencyMs.P95Or0())},
+			{"output tokens mean / p95", tokens(inc.OutputTokens), tokens(base.OutputTokens), ratio(inc.OutputTokens.MeanOr0(), base.OutputTokens.MeanOr0())},
 			{"finish reasons", shares(inc.FinishReasonShare), shares(base.FinishReasonShare), ""},
 			{"cost USD", money(inc.CostUSD), money(base.CostUSD), ratio(inc.CostUSD, base.CostUSD)},
 		},
@@ -139,8 +139,8 @@ func groupTable(groups []bundle.Group) table {
 			g.Provider, orDash(g.ResponseModel), prompt,
 			pair(fmt.Sprint(g.Incident.Requests), fmt.Sprint(g.Baseline.Requests)),
 			pair(pct(g.Incident.ErrorRate), pct(g.Baseline.ErrorRate)),
-			pair(num(p95(g.Incident.LatencyMs)), num(p95(g.Baseline.LatencyMs))),
-			pair(num(mean(g.Incident.OutputTokens)), num(mean(g.Baseline.OutputTokens))),
+			pair(num(g.Incident.LatencyMs.P95Or0()), num(g.Baseline.LatencyMs.P95Or0())),
+			pair(num(g.Incident.OutputTokens.MeanOr0()), num(g.Baseline.OutputTokens.MeanOr0())),
 			pair(shares(g.Incident.FinishReasonShare), shares(g.Baseline.FinishReasonShare)),
 		})
 	}
@@ -198,20 +198,6 @@ func ratio(inc, base float64) string {
 		return fmt.Sprintf("x%.2f", r)
 	}
 	return fmt.Sprintf("-%.0f%%", 100*(1-r))
-}
-
-func p95(p *bundle.Percentiles) float64 {
-	if p == nil {
-		return 0
-	}
-	return p.P95
-}
-
-func mean(t *bundle.TokenStats) float64 {
-	if t == nil {
-		return 0
-	}
-	return t.Mean
 }
 
 func percentiles(p *bundle.Percentiles) string {

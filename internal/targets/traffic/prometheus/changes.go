@@ -13,10 +13,7 @@ import (
 // The comparison follows the JSONL log's "what changed most" (same kinds, thresholds and
 // scores) on what Prometheus has: volume, providers, models, errors, latency and answer
 // length per provider.
-const (
-	minRequests = 5
-	maxChanges  = 10
-)
+const minRequests = 5
 
 // compare lists the biggest differences between the windows, most telling first. inc and
 // base are indexed like Snapshot's levels: all, by provider, by provider/model.
@@ -50,8 +47,8 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []bundle.Ch
 			continue
 		}
 		compareErrors(add, name, pi, pb)
-		compareRatio(add, "latency_p95", name, p95(pb.LatencyMs), p95(pi.LatencyMs), 1.5, 2, "p95 latency on provider %s %s (%.0f ms → %.0f ms)")
-		compareRatio(add, "output_tokens", name, mean(pb.OutputTokens), mean(pi.OutputTokens), 1.25, 2, "output tokens on provider %s %s (mean %.0f → %.0f)")
+		compareRatio(add, "latency_p95", name, pb.LatencyMs.P95Or0(), pi.LatencyMs.P95Or0(), 1.5, 2, "p95 latency on provider %s %s (%.0f ms → %.0f ms)")
+		compareRatio(add, "output_tokens", name, pb.OutputTokens.MeanOr0(), pi.OutputTokens.MeanOr0(), 1.25, 2, "output tokens on provider %s %s (mean %.0f → %.0f)")
 	}
 	for _, name := range sortedKeys(inc[2]) {
 		provider, model, _ := strings.Cut(name, "/")
@@ -64,16 +61,7 @@ func compare(inc, base []statsByKey, window, baseline time.Duration) []bundle.Ch
 		add(bundle.Change{Kind: "new_response_model", Dimension: "provider/model", Subject: name, Incident: round(share, 4),
 			Score: 1 + 3*share, Text: fmt.Sprintf("new model %s on provider %s (%s of its requests; baseline: %s)", model, provider, bundle.Percent(share), baselineModels(base[2], provider))})
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return out[i].Text < out[j].Text
-	})
-	if len(out) > maxChanges {
-		out = out[:maxChanges]
-	}
-	return out
+	return bundle.RankChanges(out)
 }
 
 func compareErrors(add func(bundle.Change), name string, inc, base bundle.Stats) {
@@ -100,20 +88,6 @@ func compareRatio(add func(bundle.Change), kind, name string, b, i, factor, weig
 	}
 	add(bundle.Change{Kind: kind, Dimension: "provider", Subject: name, Baseline: b, Incident: i,
 		Score: weight * math.Abs(math.Log(r)), Text: fmt.Sprintf(format, name, bundle.Relative(r), b, i)})
-}
-
-func p95(p *bundle.Percentiles) float64 {
-	if p == nil {
-		return 0
-	}
-	return p.P95
-}
-
-func mean(t *bundle.TokenStats) float64 {
-	if t == nil {
-		return 0
-	}
-	return t.Mean
 }
 
 func baselineModels(byModel statsByKey, provider string) string {
