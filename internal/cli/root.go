@@ -22,6 +22,9 @@ import (
 	"github.com/quench-dev/quench/internal/cli/incident"
 	"github.com/quench-dev/quench/internal/cli/runbook"
 	"github.com/quench-dev/quench/internal/cli/serve"
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/postmortem"
+	"github.com/quench-dev/quench/workflows"
 )
 
 // Exit codes.
@@ -60,11 +63,17 @@ Then, in another terminal:      quench incident start provider-outage`,
 		serve.NewCmdWorker(f, nil),
 		serve.NewCmdServer(f, nil),
 		bench.NewCmdBench(f),
-		demo.NewCmdDemo(f, nil),
+		demo.NewCmdDemo(f, demoPostmortem, nil),
 	)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	return root
+}
+
+// demoPostmortem is the postmortem loader `quench demo` prints with; the root hands it over
+// so the demo does not import the incident command.
+func demoPostmortem(ctx context.Context, svc *incidents.Service, st workflows.Status, dataDir string) (postmortem.Report, error) {
+	return incident.LoadPostmortem(ctx, svc, st.IncidentID, dataDir, "")
 }
 
 // Main runs the CLI and returns the process exit code.

@@ -20,17 +20,23 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/quench-dev/quench/internal/cli/bench"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
-	"github.com/quench-dev/quench/internal/cli/incident"
+	"github.com/quench-dev/quench/internal/devstack"
+	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/postmortem"
 	"github.com/quench-dev/quench/workflows"
 )
 
+// LoadPostmortem gathers a closed incident's postmortem from its status, its history and
+// the evidence under dataDir. The CLI root passes the loader in, so this command does not
+// import another command's package.
+type LoadPostmortem func(ctx context.Context, svc *incidents.Service, st workflows.Status, dataDir string) (postmortem.Report, error)
+
 // Options are the inputs of `quench demo`.
 type Options struct {
-	IO       *cmdutil.IOStreams
-	Identity func() string
+	IO         *cmdutil.IOStreams
+	Identity   func() string
+	Postmortem LoadPostmortem
 
 	Yes     bool    // approve the fail back without asking
 	Speed   float64 // >1 compresses the demo's clock (tests)
@@ -39,8 +45,8 @@ type Options struct {
 }
 
 // NewCmdDemo is `quench demo`.
-func NewCmdDemo(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Identity: f.Identity}
+func NewCmdDemo(f *cmdutil.Factory, load LoadPostmortem, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IO, Identity: f.Identity, Postmortem: load}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "See a whole incident in about a minute: fault, alert, failover, approval, postmortem",
@@ -102,7 +108,7 @@ func Run(ctx context.Context, opts *Options) error {
 
 	p.stage("Starting quench in-process: embedded Temporal, worker and HTTP server in %s", dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := bench.StartStack(ctx, bench.StackOptions{Dir: dir, Logger: quiet,
+	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Logger: quiet,
 		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog)})
 	if err != nil {
 		return fmt.Errorf("start the demo's quench: %w", err)
@@ -214,7 +220,7 @@ type watchResult struct {
 }
 
 // decide asks the terminal (or --yes) whether to fail back, and sends the decision.
-func decide(ctx context.Context, opts *Options, stack *bench.Stack, id string, in *bufio.Reader, p *progress) error {
+func decide(ctx context.Context, opts *Options, stack *devstack.Stack, id string, in *bufio.Reader, p *progress) error {
 	question := fmt.Sprintf("Approve fail back of route %s to %s? [y/N] ", demoRoute, primary)
 	approve := opts.Yes
 	if opts.Yes {
@@ -238,9 +244,9 @@ func decide(ctx context.Context, opts *Options, stack *bench.Stack, id string, i
 	return nil
 }
 
-func finish(ctx context.Context, opts *Options, stack *bench.Stack, st workflows.Status, a *app, dataDir string, p *progress) error {
+func finish(ctx context.Context, opts *Options, stack *devstack.Stack, st workflows.Status, a *app, dataDir string, p *progress) error {
 	p.stage("Incident %s closed: %s; route %s → %s", st.ShortID, st.State, demoRoute, routeNow(ctx, a))
-	rep, err := incident.LoadPostmortem(ctx, stack.Incidents, st.IncidentID, dataDir, "")
+	rep, err := opts.Postmortem(ctx, stack.Incidents, st, dataDir)
 	if err != nil {
 		return err
 	}
