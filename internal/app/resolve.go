@@ -176,13 +176,16 @@ func PromptsKind(cfg *config.Config) (string, error) {
 	case 1:
 		return kinds[0], nil
 	}
-	var names, settings []string
+	var settings []string
 	for _, k := range kinds {
-		names = append(names, k)
 		settings = append(settings, setting[k])
 	}
-	return "", fmt.Errorf("prompts: both %s are configured (%s); remove one or set prompts.kind: github|langfuse|git",
-		strings.Join(names, " and "), strings.Join(settings, ", "))
+	which := "both " + strings.Join(kinds, " and ")
+	if len(kinds) > 2 {
+		which = strings.Join(kinds[:len(kinds)-1], ", ") + " and " + kinds[len(kinds)-1] + " all"
+	}
+	return "", fmt.Errorf("prompts: %s are configured (%s); remove one or set prompts.kind: github|langfuse|git",
+		which, strings.Join(settings, ", "))
 }
 
 func (a *Adapters) resolvePrompts(cfg *config.Config, logger *slog.Logger) error {
