@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quench-dev/quench/internal/cli/serve"
+	"github.com/quench-dev/quench/internal/devstack"
 )
 
 // quenchBin is the quench binary built once by TestMain.
@@ -51,22 +54,35 @@ type devProcess struct {
 
 // devConfig is how a test runs `quench dev`.
 type devConfig struct {
-	DataDir      string
-	TemporalPort int
-	HTTPPort     int
-	Args         []string // extra flags (--prompts-repo, --traffic-log, ...)
+	DataDir string
+	Args    []string // extra flags (--prompts-repo, --traffic-log, ...)
 }
 
 func newDevConfig(t testing.TB, args ...string) devConfig {
-	return devConfig{DataDir: t.TempDir(), TemporalPort: freePort(t), HTTPPort: freePort(t), Args: args}
+	return devConfig{DataDir: t.TempDir(), Args: args}
 }
 
-// startDev starts `quench dev` and waits for its "ready" line (or its exit).
+// startDev starts `quench dev` on ports it picks itself (port 0) and waits for its ready
+// line (or its exit), then reads the addresses it got from the data dir. A port chosen
+// here and handed over could be taken by another process before the child binds it.
 func startDev(t testing.TB, cfg devConfig) *devProcess {
 	t.Helper()
-	args := append([]string{"dev", "--data-dir", cfg.DataDir,
-		"--temporal-port", fmt.Sprint(cfg.TemporalPort), "--no-ui",
-		"--http", fmt.Sprintf("127.0.0.1:%d", cfg.HTTPPort)}, cfg.Args...)
+	// The embedded Temporal server still picks its internal ports by probing: on the rare
+	// collision with another process it exits saying so, and a second start gets others.
+	for attempt := 1; ; attempt++ {
+		p, err := tryStartDev(t, cfg)
+		if err == nil {
+			return p
+		}
+		if attempt == 3 || !strings.Contains(p.logs.String(), "address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("quench dev lost a port race (attempt %d), starting it again:\n%s", attempt, p.logs.String())
+	}
+}
+
+func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
+	args := append([]string{"dev", "--data-dir", cfg.DataDir, "--temporal-port", "0", "--no-ui", "--http", "127.0.0.1:0"}, cfg.Args...)
 	cmd := exec.Command(quenchBin, args...)
 	cmd.Env = append(os.Environ(), "QUENCH_CONFIG=")
 	cmd.Dir = cfg.DataDir
@@ -74,8 +90,7 @@ func startDev(t testing.TB, cfg devConfig) *devProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{}),
-		temporal: fmt.Sprintf("127.0.0.1:%d", cfg.TemporalPort), http: fmt.Sprintf("127.0.0.1:%d", cfg.HTTPPort)}
+	p := &devProcess{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -105,11 +120,21 @@ func startDev(t testing.TB, cfg devConfig) *devProcess {
 	select {
 	case <-ready:
 	case <-p.done:
-		t.Fatalf("quench dev exited before it was ready: %v\n%s", p.waitErr, p.logs.String())
+		return p, fmt.Errorf("quench dev exited before it was ready: %v\n%s", p.waitErr, p.logs.String())
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("quench dev was not ready within 2 minutes:\n%s", p.logs.String())
 	}
-	return p
+	// Written before the ready line, so it is this process's, not a killed one's.
+	data, err := os.ReadFile(filepath.Join(cfg.DataDir, serve.AddressFile))
+	if err != nil {
+		t.Fatalf("quench dev is ready but wrote no addresses: %v", err)
+	}
+	var addrs devstack.Addresses
+	if err := json.Unmarshal(data, &addrs); err != nil || addrs.Temporal == "" || addrs.HTTP == "" {
+		t.Fatalf("quench dev's %s = %s (%v); want its Temporal and HTTP addresses", serve.AddressFile, data, err)
+	}
+	p.temporal, p.http = addrs.Temporal, addrs.HTTP
+	return p, nil
 }
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to be gone.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/alert"
 	"github.com/quench-dev/quench/internal/cli/bench"
+	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/ingest"
 )
 
@@ -46,7 +47,8 @@ func TestIngestStormOneIncidentPerGroup(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
-	stack, err := bench.StartStack(ctx, bench.StackOptions{Dir: t.TempDir(), Logger: logger})
+	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: t.TempDir(), Logger: logger,
+		Runbooks: map[string]string{"bench-storm.yaml": bench.BenchRunbook}})
 	require.NoError(t, err)
 	defer stack.Stop()
 

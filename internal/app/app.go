@@ -1,6 +1,7 @@
-// Package app is quench's composition root: it turns a Config and a Temporal client into a
-// running worker (workflows + activities over the configured targets) and the HTTP server.
-// `quench dev`, `quench worker` and `quench server` are thin shells around it.
+// Package app is quench's composition root: Resolve turns a Config into one adapter per
+// port (and says what it chose); NewWorker and HTTPServer build the worker and the HTTP
+// server over those adapters. `quench dev`, `worker`, `server`, `bench`, `demo` and the
+// end-to-end tests all start from Resolve.
 package app
 
 import (
@@ -10,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,55 +23,12 @@ import (
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/api"
 	"github.com/quench-dev/quench/internal/config"
-	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ingest"
 	"github.com/quench-dev/quench/internal/slackapp"
-	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
-	"github.com/quench-dev/quench/internal/targets/prompts/github"
-	"github.com/quench-dev/quench/internal/targets/prompts/gitrepo"
-	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
-
-// Targets are the embedded default targets built from the config.
-type Targets struct {
-	Routes   *routetable.Table
-	Prompts  *gitrepo.Repo   // nil without prompts.repo
-	GitHub   *github.Adapter // nil without github.repo; when set, the prompts target instead of Prompts
-	Traffic  *jsonl.Log      // nil without traffic.log
-	Evidence *evidence.Store
-	LLM      *LLMTargets // LiteLLM/Portkey, Langfuse/Prometheus, Langfuse prompts (llm.go)
-}
-
-// OpenTargets opens the targets the config names. The routing table and evidence store
-// always exist (in the data dir); prompts and traffic only when configured.
-func OpenTargets(cfg *config.Config) (*Targets, error) {
-	t := &Targets{}
-	var err error
-	if t.Routes, err = routetable.Open(cfg.DataDir, cfg.Gateway.Routes); err != nil {
-		return nil, fmt.Errorf("routing table: %w", err)
-	}
-	if t.Evidence, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence")); err != nil {
-		return nil, fmt.Errorf("evidence store: %w", err)
-	}
-	if cfg.Prompts.Repo != "" {
-		if t.Prompts, err = gitrepo.Open(cfg.Prompts.Repo, gitrepo.Options{PromptsPath: cfg.Prompts.Path, BaseBranch: cfg.Prompts.Branch}); err != nil {
-			return nil, fmt.Errorf("prompts repository: %w", err)
-		}
-	}
-	if cfg.Traffic.Log != "" {
-		t.Traffic = jsonl.New(cfg.Traffic.Log)
-	}
-	if t.GitHub, err = OpenGitHub(cfg, slog.Default()); err != nil {
-		return nil, err
-	}
-	if t.LLM, err = OpenLLMTargets(cfg, slog.Default()); err != nil {
-		return nil, err
-	}
-	return t, nil
-}
 
 // WorkerOptions tune the worker for fast recovery after a crash.
 func WorkerOptions() worker.Options {
@@ -83,27 +40,30 @@ func WorkerOptions() worker.Options {
 	}
 }
 
-// NewWorker builds a worker running quench's workflows and activities.
-func NewWorker(c client.Client, cfg *config.Config, t *Targets, policy activities.Policy, logger *slog.Logger) worker.Worker {
+// NewWorker builds a worker running quench's workflows and activities over the resolved
+// adapters.
+func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activities.Policy, logger *slog.Logger) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, WorkerOptions())
 	workflows.Register(w)
+	a.Connect(c)
+	linkIncidentsToUI(a.GitHub, cfg, policy.UIURL)
 	deps := activities.Deps{
-		Gateway:  t.Routes,
-		Freezer:  incidents.Freezer{Temporal: c},
-		Evidence: t.Evidence,
-		Policy:   policy,
-		Logger:   logger,
+		Gateway:        a.Gateway,
+		Freezer:        incidents.Freezer{Temporal: c},
+		Evidence:       a.Evidence,
+		Policy:         policy,
+		Logger:         logger,
+		FreezeEnforcer: a.FreezeEnforcer,
 	}
-	if t.Prompts != nil {
-		deps.Prompts = t.Prompts
+	// A nil adapter must stay a nil interface: the activities test for it.
+	if a.Prompts != nil {
+		deps.Prompts = a.Prompts
 	}
-	if t.Traffic != nil {
-		deps.Traffic = t.Traffic
+	if a.Traffic != nil {
+		deps.Traffic = a.Traffic
 	}
-	useGitHub(&deps, t, cfg, policy)
-	useLLMTargets(&deps, t, c)
 	activities.Register(w, deps)
-	registerChat(w, cfg, logger)
+	registerChat(w, a, logger)
 	return w
 }
 
@@ -138,7 +98,7 @@ type HTTP struct {
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
 // refuses to serve the API without tokens, or a hook without credentials, on an address
 // other machines can reach, unless the config says so explicitly.
-func HTTPServer(cfg *config.Config, svc *incidents.Service, routes http.Handler, logger *slog.Logger) (*HTTP, error) {
+func HTTPServer(cfg *config.Config, svc *incidents.Service, a *Adapters, logger *slog.Logger) (*HTTP, error) {
 	tokens := map[string]string{}
 	for who, ref := range cfg.API.Tokens {
 		v, err := config.Secret(ref)
@@ -170,21 +130,20 @@ func HTTPServer(cfg *config.Config, svc *incidents.Service, routes http.Handler,
 	hooks.Dispatcher = ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger})
 	hookHandler := ingest.NewHandler(hooks)
 
-	apiHandler := api.New(api.Options{Incidents: svc, Routes: routes, Tokens: tokens, Registry: reg,
+	a.Connect(svc.Temporal)
+	apiHandler := api.New(api.Options{Incidents: svc, Routes: a.Routes.Handler(), Tokens: tokens, Registry: reg,
 		UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger})
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", hookHandler)
-	slack, err := slackHandler(mux, cfg, svc, logger)
+	slack, err := slackHandler(mux, cfg, a, svc, logger)
 	if err != nil {
 		return nil, err
 	}
 	mux.Handle("/", apiHandler)
-	if err := mountGitHubHook(mux, cfg, svc, logger); err != nil {
+	if err := mountGitHubHook(mux, cfg, a.GitHub, svc, logger); err != nil {
 		return nil, err
 	}
-	if err := mountLangfuseHook(mux, cfg, svc, logger); err != nil {
-		return nil, err
-	}
+	mountLangfuseHook(mux, cfg, a.LangfusePrompts, svc)
 	h := &HTTP{
 		Server:               &http.Server{Addr: cfg.HTTP.Listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second},
 		Registry:             reg,

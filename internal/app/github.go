@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ports"
@@ -16,9 +15,9 @@ import (
 	"github.com/quench-dev/quench/workflows"
 )
 
-// OpenGitHub builds the GitHub prompts target from the config's github: section; nil when
+// openGitHub builds the GitHub adapter from the config's github: section; nil when
 // github.repo is not set. It resolves the credentials but makes no call to GitHub.
-func OpenGitHub(cfg *config.Config, logger *slog.Logger) (*github.Adapter, error) {
+func openGitHub(cfg *config.Config, logger *slog.Logger) (*github.Adapter, error) {
 	g := cfg.GitHub
 	if !g.Enabled() {
 		return nil, nil
@@ -60,33 +59,25 @@ func incidentLink(template string) func(string) string {
 	return func(id string) string { return strings.ReplaceAll(template, "{id}", url.PathEscape(id)) }
 }
 
-// useGitHub makes GitHub the worker's prompts target and freeze enforcer. Incidents link
-// to the Temporal Web UI when the config names no other page.
-func useGitHub(deps *activities.Deps, t *Targets, cfg *config.Config, policy activities.Policy) {
-	if t.GitHub == nil {
+// linkIncidentsToUI makes GitHub link incidents to the Temporal Web UI when the config
+// names no other page.
+func linkIncidentsToUI(gh *github.Adapter, cfg *config.Config, uiURL string) {
+	if gh == nil || uiURL == "" || cfg.GitHub.IncidentURL != "" {
 		return
 	}
-	if policy.UIURL != "" {
-		t.GitHub.SetIncidentURL(incidentLink(strings.TrimSuffix(policy.UIURL, "/") +
-			"/namespaces/" + url.PathEscape(cfg.Temporal.Namespace) + "/workflows/{id}"))
-	}
-	deps.Prompts = t.GitHub
-	deps.FreezeEnforcer = t.GitHub
+	gh.SetIncidentURL(incidentLink(strings.TrimSuffix(uiURL, "/") +
+		"/namespaces/" + url.PathEscape(cfg.Temporal.Namespace) + "/workflows/{id}"))
 }
 
 // mountGitHubHook serves POST /hooks/github on mux when GitHub and its webhook secret are
 // configured.
-func mountGitHubHook(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, logger *slog.Logger) error {
-	if !cfg.GitHub.Enabled() || cfg.GitHub.WebhookSecret == "" {
+func mountGitHubHook(mux *http.ServeMux, cfg *config.Config, a *github.Adapter, svc *incidents.Service, logger *slog.Logger) error {
+	if a == nil || cfg.GitHub.WebhookSecret == "" {
 		return nil
 	}
 	secret, err := config.Secret(cfg.GitHub.WebhookSecret)
 	if err != nil {
 		return fmt.Errorf("github.webhook_secret: %w", err)
-	}
-	a, err := OpenGitHub(cfg, logger)
-	if err != nil {
-		return err
 	}
 	mux.Handle("POST /hooks/github", a.WebhookHandler(github.WebhookOptions{
 		Secret: []byte(secret),

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/targets/prompts/github/githubfake"
@@ -25,22 +24,24 @@ func TestGitHubBecomesThePromptsTarget(t *testing.T) {
 	f := githubfake.New(githubfake.Options{Token: "tok"})
 	t.Cleanup(f.Close)
 	cfg := gitHubConfig(f)
+	cfg.DataDir = t.TempDir()
 	cfg.Temporal.Namespace = "default"
 
-	if _, err := OpenGitHub(cfg, nil); err == nil || !strings.Contains(err.Error(), "github.token") {
+	if _, err := Resolve(cfg, discardLogger()); err == nil || !strings.Contains(err.Error(), "github.token") {
 		t.Fatalf("unset token: %v; want an error naming github.token", err)
 	}
 	t.Setenv("QUENCH_TEST_GH_TOKEN", "tok")
-	a, err := OpenGitHub(cfg, nil)
-	if err != nil || a == nil {
-		t.Fatalf("open: %v", err)
+	a, err := Resolve(cfg, discardLogger())
+	if err != nil || a.GitHub == nil {
+		t.Fatalf("resolve: %v", err)
 	}
-	deps := activities.Deps{}
-	useGitHub(&deps, &Targets{GitHub: a}, cfg, activities.Policy{UIURL: "http://127.0.0.1:8233"})
-	if deps.Prompts != a || deps.FreezeEnforcer != a {
-		t.Fatalf("deps = %+v; want GitHub as prompts target and freeze enforcer", deps)
+	if a.Prompts != a.GitHub || a.FreezeEnforcer != a.GitHub {
+		t.Fatalf("adapters = %+v; want GitHub as prompts target and freeze enforcer", a)
 	}
-	if got, _ := OpenGitHub(&config.Config{}, nil); got != nil {
+	if got := a.Choice(PortPrompts); !strings.HasPrefix(got, "GitHub acme/prompts") {
+		t.Errorf("prompts described as %q", got)
+	}
+	if got, _ := openGitHub(&config.Config{}, nil); got != nil {
 		t.Fatal("an adapter without github.repo")
 	}
 }
@@ -51,13 +52,17 @@ func TestGitHubHookIsMountedWithItsSecret(t *testing.T) {
 	t.Setenv("QUENCH_TEST_GH_TOKEN", "tok")
 	cfg := gitHubConfig(f)
 	svc := &incidents.Service{}
+	gh, err := openGitHub(cfg, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	mux := http.NewServeMux()
-	if err := mountGitHubHook(mux, cfg, svc, nil); err == nil || !strings.Contains(err.Error(), "github.webhook_secret") {
+	if err := mountGitHubHook(mux, cfg, gh, svc, nil); err == nil || !strings.Contains(err.Error(), "github.webhook_secret") {
 		t.Fatalf("unset secret: %v; want an error naming github.webhook_secret", err)
 	}
 	t.Setenv("QUENCH_TEST_GH_SECRET", "s3cret")
-	if err := mountGitHubHook(mux, cfg, svc, discardLogger()); err != nil {
+	if err := mountGitHubHook(mux, cfg, gh, svc, discardLogger()); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
@@ -68,7 +73,7 @@ func TestGitHubHookIsMountedWithItsSecret(t *testing.T) {
 
 	cfg.GitHub.WebhookSecret = ""
 	bare := http.NewServeMux()
-	if err := mountGitHubHook(bare, cfg, svc, discardLogger()); err != nil {
+	if err := mountGitHubHook(bare, cfg, gh, svc, discardLogger()); err != nil {
 		t.Fatal(err)
 	}
 	rec = httptest.NewRecorder()

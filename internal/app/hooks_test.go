@@ -33,8 +33,11 @@ func hooksServer(t *testing.T, cfg *config.Config) (*HTTP, error) {
 	t.Helper()
 	lib, err := runbooks.LoadLibrary("")
 	require.NoError(t, err)
+	cfg.DataDir = t.TempDir()
+	a, err := Resolve(cfg, nil)
+	require.NoError(t, err)
 	// No Temporal: these requests never reach a commit.
-	return HTTPServer(cfg, incidents.New(nil, lib, "default"), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return HTTPServer(cfg, incidents.New(nil, lib, "default"), a, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 const allHooksConfigured = `

@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
-	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ports"
@@ -23,48 +20,6 @@ import (
 	"github.com/quench-dev/quench/internal/targets/traffic/prometheus"
 	"github.com/quench-dev/quench/workflows"
 )
-
-// LLMTargets are the real LLM targets the config names; a nil field leaves the embedded
-// default (routing table, JSONL log, git prompts) in place.
-type LLMTargets struct {
-	Gateway ports.Gateway            // LiteLLM or Portkey
-	Traffic ports.Traffic            // Langfuse or Prometheus
-	Prompts *promptslangfuse.Adapter // Langfuse prompt labels
-}
-
-// OpenLLMTargets builds the targets of gateway.kind, traffic.kind and prompts.kind. It
-// resolves the secrets but calls no API: a gateway that is down at start must not keep
-// quench from starting.
-func OpenLLMTargets(cfg *config.Config, logger *slog.Logger) (*LLMTargets, error) {
-	t := &LLMTargets{}
-	var err error
-	switch cfg.Gateway.Kind {
-	case config.GatewayLiteLLM:
-		if t.Gateway, err = openLiteLLM(cfg); err != nil {
-			return nil, fmt.Errorf("gateway.litellm: %w", err)
-		}
-	case config.GatewayPortkey:
-		if t.Gateway, err = openPortkey(cfg); err != nil {
-			return nil, fmt.Errorf("gateway.portkey: %w", err)
-		}
-	}
-	switch cfg.Traffic.Kind {
-	case config.TrafficPrometheus:
-		if t.Traffic, err = openPrometheus(cfg); err != nil {
-			return nil, fmt.Errorf("traffic.prometheus: %w", err)
-		}
-	case config.TrafficLangfuse:
-		if t.Traffic, err = openLangfuseTraffic(cfg); err != nil {
-			return nil, fmt.Errorf("traffic.langfuse: %w", err)
-		}
-	}
-	if cfg.Prompts.Kind == config.PromptsLangfuse {
-		if t.Prompts, err = openLangfusePrompts(cfg, logger); err != nil {
-			return nil, fmt.Errorf("prompts.langfuse: %w", err)
-		}
-	}
-	return t, nil
-}
 
 func openLiteLLM(cfg *config.Config) (ports.Gateway, error) {
 	c := cfg.Gateway.LiteLLM
@@ -158,31 +113,6 @@ func openLangfusePrompts(cfg *config.Config, logger *slog.Logger) (*promptslangf
 	return promptslangfuse.New(opts)
 }
 
-// useLLMTargets puts the configured LLM targets in the worker's ports, over the embedded
-// defaults (and over GitHub for prompts). A Langfuse prompts target also enforces freezes,
-// alongside GitHub when both are configured; the moves it undoes go to the timelines of
-// the incidents holding the freeze.
-func useLLMTargets(deps *activities.Deps, t *Targets, c client.Client) {
-	if t.LLM == nil {
-		return
-	}
-	if t.LLM.Gateway != nil {
-		deps.Gateway = t.LLM.Gateway
-	}
-	if t.LLM.Traffic != nil {
-		deps.Traffic = t.LLM.Traffic
-	}
-	if t.LLM.Prompts != nil {
-		deps.Prompts = t.LLM.Prompts
-		t.LLM.Prompts.SetOnRepin(func(ctx context.Context, r promptslangfuse.Repin) {
-			noteRepin(ctx, r, func(ctx context.Context, holder string, n workflows.Note) error {
-				return c.SignalWorkflow(ctx, holder, "", workflows.SignalNote, n)
-			})
-		})
-		deps.FreezeEnforcer = enforcers{deps.FreezeEnforcer, t.LLM.Prompts}
-	}
-}
-
 // noteRepin tells each holding incident that a prompt label moved during its freeze was
 // moved back. A failed note is logged by the caller's retry: the move itself is done.
 func noteRepin(ctx context.Context, r promptslangfuse.Repin, signal func(context.Context, string, workflows.Note) error) {
@@ -230,20 +160,10 @@ func (es enforcers) EnforceFreeze(ctx context.Context, f ports.FreezeEnforcement
 
 // mountLangfuseHook serves POST /hooks/langfuse when Langfuse prompts and the webhook's
 // signing secret are configured.
-func mountLangfuseHook(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, logger *slog.Logger) error {
-	if cfg.Prompts.Kind != config.PromptsLangfuse || cfg.PromptsLangfuse().WebhookSecret == "" {
-		return nil
+func mountLangfuseHook(mux *http.ServeMux, cfg *config.Config, a *promptslangfuse.Adapter, svc *incidents.Service) {
+	if a == nil || cfg.PromptsLangfuse().WebhookSecret == "" {
+		return
 	}
-	a, err := openLangfusePrompts(cfg, logger)
-	if err != nil {
-		return fmt.Errorf("prompts.langfuse: %w", err)
-	}
-	a.SetOnRepin(func(ctx context.Context, r promptslangfuse.Repin) {
-		noteRepin(ctx, r, func(ctx context.Context, holder string, n workflows.Note) error {
-			_, err := svc.Signal(ctx, holder, workflows.SignalNote, n)
-			return err
-		})
-	})
 	mux.Handle("POST /hooks/langfuse", a.WebhookHandler(func(ctx context.Context, scope string) (ports.FreezeEnforcement, error) {
 		st, err := svc.FreezeState(ctx, scope)
 		if err != nil {
@@ -251,5 +171,4 @@ func mountLangfuseHook(mux *http.ServeMux, cfg *config.Config, svc *incidents.Se
 		}
 		return workflows.EnforcementOf(st), nil
 	}))
-	return nil
 }

@@ -41,7 +41,7 @@ func TestEnforcersEnforceEachAndSweepAtTheShortestInterval(t *testing.T) {
 	}
 }
 
-func TestOpenLLMTargets(t *testing.T) {
+func TestResolveLLMTargets(t *testing.T) {
 	t.Setenv("T_KEY", "secret")
 	cfg := &config.Config{DataDir: t.TempDir()}
 	cfg.Gateway.Kind = config.GatewayPortkey
@@ -51,7 +51,7 @@ func TestOpenLLMTargets(t *testing.T) {
 	cfg.Traffic.Prometheus.BearerToken = "env:T_KEY"
 	cfg.Prompts.Kind = config.PromptsLangfuse
 	cfg.Traffic.Langfuse.PublicKey, cfg.Traffic.Langfuse.SecretKey = "env:T_KEY", "env:T_KEY"
-	lt, err := OpenLLMTargets(cfg, nil)
+	lt, err := Resolve(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,18 +61,18 @@ func TestOpenLLMTargets(t *testing.T) {
 	if _, ok := lt.Traffic.(*prometheus.Source); !ok {
 		t.Errorf("traffic %T", lt.Traffic)
 	}
-	if lt.Prompts == nil {
-		t.Error("no Langfuse prompts target")
+	if lt.Prompts == nil || lt.Prompts != lt.LangfusePrompts || lt.FreezeEnforcer != lt.LangfusePrompts {
+		t.Errorf("prompts %T, freeze enforcer %T; want the one Langfuse adapter as both", lt.Prompts, lt.FreezeEnforcer)
 	}
 	cfg.Traffic.Kind = config.TrafficLangfuse
-	if lt, err = OpenLLMTargets(cfg, nil); err != nil {
+	if lt, err = Resolve(cfg, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := lt.Traffic.(*trafficlangfuse.Source); !ok {
 		t.Errorf("traffic %T", lt.Traffic)
 	}
 	cfg.Gateway.Portkey.APIKey = "env:T_UNSET_KEY"
-	if _, err := OpenLLMTargets(cfg, nil); err == nil || !strings.Contains(err.Error(), "T_UNSET_KEY") {
+	if _, err := Resolve(cfg, nil); err == nil || !strings.Contains(err.Error(), "T_UNSET_KEY") {
 		t.Fatalf("an unset secret: %v", err)
 	}
 }

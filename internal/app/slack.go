@@ -16,8 +16,8 @@ import (
 	"github.com/quench-dev/quench/internal/slackapp"
 )
 
-// SlackChat is the Slack chat adapter of the config; nil when Slack is not configured.
-func SlackChat(cfg *config.Config, logger *slog.Logger) (*slackapp.Client, error) {
+// slackChat is the Slack chat adapter of the config; nil when Slack is not configured.
+func slackChat(cfg *config.Config, logger *slog.Logger) (*slackapp.Client, error) {
 	if !cfg.Slack.Enabled() {
 		return nil, nil
 	}
@@ -32,27 +32,26 @@ func SlackChat(cfg *config.Config, logger *slog.Logger) (*slackapp.Client, error
 	}), nil
 }
 
-// registerChat registers the chat activities on a worker, with Slack when configured.
+// registerChat registers the chat activities on a worker, with Slack when it is usable.
 // Without a usable token they are registered without a chat: an incident's announcement
 // then fails once, with the fix on its timeline, and the incident goes on without chat.
-func registerChat(w worker.Registry, cfg *config.Config, logger *slog.Logger) {
-	chat, err := SlackChat(cfg, logger)
-	if err != nil {
-		logger.Error("Slack is configured but unusable; incidents run without chat", "err", err)
+func registerChat(w worker.Registry, a *Adapters, logger *slog.Logger) {
+	if a.ChatErr != nil {
+		logger.Error("Slack is configured but unusable; incidents run without chat", "err", a.ChatErr)
 	}
-	if chat == nil {
+	if a.Chat == nil {
 		activities.RegisterChat(w, nil)
 		return
 	}
-	activities.RegisterChat(w, chat)
+	activities.RegisterChat(w, a.Chat)
 }
 
 // slackHandler builds the Slack request handler and, with a signing secret, mounts the
 // signed HTTP endpoints POST /slack/commands and /slack/interactions on mux.
-func slackHandler(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, logger *slog.Logger) (*slackapp.Handler, error) {
-	chat, err := SlackChat(cfg, logger)
-	if err != nil || chat == nil {
-		return nil, err
+func slackHandler(mux *http.ServeMux, cfg *config.Config, a *Adapters, svc *incidents.Service, logger *slog.Logger) (*slackapp.Handler, error) {
+	chat := a.Chat
+	if a.ChatErr != nil || chat == nil {
+		return nil, a.ChatErr
 	}
 	logger = logger.With("component", "slack")
 	h := &slackapp.Handler{
@@ -96,11 +95,8 @@ func StartSlackSocketMode(ctx context.Context, cfg *config.Config, web *HTTP, lo
 	return nil
 }
 
-// SlackSummary is the line `quench dev` prints about Slack ("" when not configured).
-func SlackSummary(cfg *config.Config) string {
-	if !cfg.Slack.Enabled() {
-		return ""
-	}
+// slackSummary says where Slack cards go and how Slack's requests come in.
+func slackSummary(cfg *config.Config) string {
 	var via []string
 	if cfg.Slack.AppToken != "" {
 		via = append(via, "Socket Mode")

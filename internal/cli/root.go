@@ -51,20 +51,49 @@ Then, in another terminal:      quench incident start provider-outage`,
 	pf.StringVar(&f.RunbooksDir, "runbooks-dir", "", "directory of your own runbooks, added to the built-in ones")
 	pf.StringVar(&f.As, "as", "", "who you are, for approvals (default $QUENCH_USER or your OS user)")
 
+	dev, demoCmd := serve.NewCmdDev(f, nil), demo.NewCmdDemo(f, nil)
 	root.AddCommand(
 		incident.NewCmdIncident(f),
 		runbook.NewCmdRunbook(f),
 		freeze.NewCmdFreeze(f),
 		evidence.NewCmdEvidence(f),
-		serve.NewCmdDev(f, nil),
+		dev,
 		serve.NewCmdWorker(f, nil),
 		serve.NewCmdServer(f, nil),
 		bench.NewCmdBench(f),
-		demo.NewCmdDemo(f, nil),
+		demoCmd,
 	)
+	ownTemporal(dev, "use --temporal-port to choose the port of the Temporal server it starts")
+	ownTemporal(demoCmd, "it starts its own Temporal server in a temporary dir")
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	return root
+}
+
+// ownTemporal marks a command that runs its own embedded Temporal server: the global
+// --temporal-address would mean nothing to it, so its help leaves the flag out and giving
+// it is a usage error that says why, rather than being silently ignored.
+func ownTemporal(cmd *cobra.Command, instead string) {
+	const flag = "temporal-address"
+	help := cmd.HelpFunc()
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		// The flag is the root's: hide it for this one rendering only.
+		if fl := c.InheritedFlags().Lookup(flag); fl != nil && !fl.Hidden {
+			fl.Hidden = true
+			defer func() { fl.Hidden = false }()
+		}
+		help(c, args)
+	})
+	run := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, args []string) error {
+		if c.Flags().Changed(flag) {
+			return cmdutil.FlagErrorf("quench %s does not take --%s: %s", c.Name(), flag, instead)
+		}
+		if run != nil {
+			return run(c, args)
+		}
+		return nil
+	}
 }
 
 // Main runs the CLI and returns the process exit code.

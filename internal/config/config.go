@@ -67,12 +67,12 @@ type Gateway struct {
 	Portkey Portkey `yaml:"portkey"`
 }
 
-// Prompts configures the local git prompts repository.
+// Prompts configures the prompts target: a local git repository, or the kind chosen.
 type Prompts struct {
 	Repo   string `yaml:"repo"`
 	Path   string `yaml:"path"`
 	Branch string `yaml:"branch"`
-	// Kind: git (default) or langfuse (see llm.go).
+	// Kind: git, github or langfuse (see llm.go); empty: the one target configured.
 	Kind     string          `yaml:"kind"`
 	Langfuse LangfusePrompts `yaml:"langfuse"`
 }

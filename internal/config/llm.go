@@ -15,7 +15,9 @@ const (
 	TrafficLangfuse   = "langfuse"
 	TrafficPrometheus = "prometheus"
 
-	PromptsGit      = "git" // a local git repository, or GitHub when github: is set (default)
+	// Without prompts.kind the one prompts target configured is used; two are an error.
+	PromptsGit      = "git" // a local git repository (prompts.repo)
+	PromptsGitHub   = "github"
 	PromptsLangfuse = "langfuse"
 )
 
@@ -149,6 +151,10 @@ func (c *Config) llmProblems() []string {
 	}
 	switch c.Prompts.Kind {
 	case "", PromptsGit:
+	case PromptsGitHub:
+		if !c.GitHub.Enabled() {
+			p = append(p, "prompts.kind: github needs github.repo (owner/name) and github.token or github.app")
+		}
 	case PromptsLangfuse:
 		lf := c.PromptsLangfuse()
 		secret("prompts.langfuse.public_key", lf.PublicKey, true)
@@ -157,7 +163,7 @@ func (c *Config) llmProblems() []string {
 		duration("prompts.langfuse.timeout", lf.Timeout)
 		duration("prompts.langfuse.sweep", lf.Sweep)
 	default:
-		p = append(p, fmt.Sprintf("prompts.kind: %q is not git or langfuse", c.Prompts.Kind))
+		p = append(p, fmt.Sprintf("prompts.kind: %q is not git, github or langfuse", c.Prompts.Kind))
 	}
 	return p
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ingest"
 )
@@ -146,7 +147,8 @@ func ingestRun(ctx context.Context, opts *IngestOptions) error {
 			return err
 		}
 		fmt.Fprintf(errOut, "starting quench in-process in %s ...\n", dir)
-		stack, err := StartStack(ctx, StackOptions{Dir: dir, Logger: logger})
+		stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Logger: logger,
+			Runbooks: map[string]string{"bench-storm.yaml": BenchRunbook}})
 		if err != nil {
 			return err
 		}

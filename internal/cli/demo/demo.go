@@ -20,8 +20,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/quench-dev/quench/internal/cli/bench"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/postmortem"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts *Options) error {
 
 	p.stage("Starting quench in-process: embedded Temporal, worker and HTTP server in %s", dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := bench.StartStack(ctx, bench.StackOptions{Dir: dir, Logger: quiet,
+	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Logger: quiet,
 		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog)})
 	if err != nil {
 		return fmt.Errorf("start the demo's quench: %w", err)
@@ -213,7 +213,7 @@ type watchResult struct {
 }
 
 // decide asks the terminal (or --yes) whether to fail back, and sends the decision.
-func decide(ctx context.Context, opts *Options, stack *bench.Stack, id string, in *bufio.Reader, p *progress) error {
+func decide(ctx context.Context, opts *Options, stack *devstack.Stack, id string, in *bufio.Reader, p *progress) error {
 	question := fmt.Sprintf("Approve fail back of route %s to %s? [y/N] ", demoRoute, primary)
 	approve := opts.Yes
 	if opts.Yes {
@@ -237,7 +237,7 @@ func decide(ctx context.Context, opts *Options, stack *bench.Stack, id string, i
 	return nil
 }
 
-func finish(ctx context.Context, opts *Options, stack *bench.Stack, st workflows.Status, a *app, dataDir string, p *progress) error {
+func finish(ctx context.Context, opts *Options, stack *devstack.Stack, st workflows.Status, a *app, dataDir string, p *progress) error {
 	p.stage("Incident %s closed: %s; route %s → %s", st.ShortID, st.State, demoRoute, routeNow(ctx, a))
 	rep, err := postmortem.Load(ctx, stack.Incidents, st.IncidentID, dataDir, "")
 	if err != nil {

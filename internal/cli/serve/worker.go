@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -87,7 +88,7 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 		cfg.DataDir = opts.DataDir
 	}
 	applyTargetFlags(cfg, opts.PromptsRepo, opts.PromptsPath, opts.TrafficLog)
-	targets, err := app.OpenTargets(cfg)
+	adapters, err := app.Resolve(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -97,11 +98,11 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 	}
 	defer c.Close()
 	app.EnsureSearchAttributes(ctx, c, namespace, logger)
-	w := app.NewWorker(c, cfg, targets, app.PolicyFrom(cfg, false, ""), logger)
+	w := app.NewWorker(c, cfg, adapters, app.PolicyFrom(cfg, false, ""), logger)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	logger.Info("worker running", "namespace", namespace, "task_queue", "quench")
+	logger.Info("worker running", append([]any{"namespace", namespace, "task_queue", "quench"}, choiceAttrs(adapters)...)...)
 	<-ctx.Done()
 	logger.Info("worker stopping: finishing running activities")
 	w.Stop()
@@ -150,7 +151,7 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if err != nil {
 		return err
 	}
-	targets, err := app.OpenTargets(cfg)
+	adapters, err := app.Resolve(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 		return err
 	}
 	defer c.Close()
-	web, err := app.HTTPServer(cfg, incidents.New(c, lib, namespace), targets.Routes.Handler(), logger)
+	web, err := app.HTTPServer(cfg, incidents.New(c, lib, namespace), adapters, logger)
 	if err != nil {
 		return err
 	}
@@ -188,4 +189,14 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// choiceAttrs are the resolved adapters as log attributes (gateway=..., prompts=...), so a
+// worker's log says what it runs against, in the words of `quench dev`'s summary.
+func choiceAttrs(a *app.Adapters) []any {
+	var attrs []any
+	for _, c := range a.Choices {
+		attrs = append(attrs, strings.ToLower(c.Port), c.Adapter)
+	}
+	return attrs
 }

@@ -1,0 +1,161 @@
+// Package devstack assembles the whole of quench in one process: the embedded Temporal
+// server, a client, the worker and the HTTP server, over the adapters app.Resolve chose.
+// `quench dev`, `quench demo`, `quench bench` and the end-to-end tests start it here, so
+// the embedded stack is put together in one place.
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/quench-dev/quench/internal/app"
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/devserver"
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// Options configure a stack.
+type Options struct {
+	// Config is the whole configuration: data dir, http.listen (":0" picks a port),
+	// namespace, retention and the targets.
+	Config *config.Config
+	// FrontendPort is the Temporal frontend's port (0 picks a free one).
+	FrontendPort int
+	// UIPort serves the Temporal Web UI (0 picks a free one; devserver.NoUI for none).
+	UIPort int
+	// OpenApprovals lets anyone approve for an approver group the config does not define.
+	OpenApprovals bool
+	Logger        *slog.Logger
+}
+
+// Stack is a running quench in one process.
+type Stack struct {
+	Adapters  *app.Adapters
+	Runbooks  *runbooks.Library
+	Server    *devserver.Server
+	Client    client.Client
+	Incidents *incidents.Service
+	Web       *app.HTTP
+	// HTTPAddr is the address the HTTP server listens on (the port it got, not ":0").
+	HTTPAddr string
+	// HTTPURL is http://HTTPAddr.
+	HTTPURL string
+
+	worker  worker.Worker
+	httpErr chan error
+	logger  *slog.Logger
+}
+
+// Start resolves the config and starts the stack; Stop it. The config is checked first
+// (exposure, retention, runbooks, adapters), so a mistake fails in milliseconds, before the
+// Temporal server's slow start.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	cfg, logger := opts.Config, opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := app.CheckExposure(cfg); err != nil {
+		return nil, err
+	}
+	retention, err := time.ParseDuration(cfg.Temporal.Retention)
+	if err != nil {
+		return nil, fmt.Errorf("temporal.retention %q: %w", cfg.Temporal.Retention, err)
+	}
+	s := &Stack{logger: logger, httpErr: make(chan error, 1)}
+	if s.Runbooks, err = app.Runbooks(cfg); err != nil {
+		return nil, err
+	}
+	if s.Adapters, err = app.Resolve(cfg, logger); err != nil {
+		return nil, err
+	}
+
+	s.Server, err = devserver.Start(ctx, devserver.Options{
+		DataDir: cfg.DataDir, FrontendPort: opts.FrontendPort, UIPort: opts.UIPort,
+		Namespace: cfg.Temporal.Namespace, Retention: retention, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx, cfg, opts.OpenApprovals); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error {
+	var err error
+	s.Client, err = client.Dial(app.TemporalClientOptions(client.Options{
+		HostPort: s.Server.FrontendAddress(), Namespace: s.Server.Namespace(),
+		Logger: sdklog.NewStructuredLogger(s.logger.With("component", "temporal-sdk")),
+	}))
+	if err != nil {
+		return fmt.Errorf("connect to the embedded Temporal server: %w", err)
+	}
+	s.worker = app.NewWorker(s.Client, cfg, s.Adapters, app.PolicyFrom(cfg, open, s.Server.UIURL()), s.logger)
+	if err := s.worker.Start(); err != nil {
+		s.worker = nil
+		return fmt.Errorf("start worker: %w", err)
+	}
+	s.Incidents = incidents.New(s.Client, s.Runbooks, s.Server.Namespace())
+	if s.Web, err = app.HTTPServer(cfg, s.Incidents, s.Adapters, s.logger); err != nil {
+		return err
+	}
+	ln, err := app.Listen(s.Web.Server)
+	if err != nil {
+		s.Web = nil
+		return err
+	}
+	s.HTTPAddr = ln.Addr().String()
+	s.HTTPURL = "http://" + s.HTTPAddr
+	go func() { s.httpErr <- s.Web.Server.Serve(ln) }()
+	return app.StartSlackSocketMode(ctx, cfg, s.Web, s.logger)
+}
+
+// Err delivers the HTTP server's error if it stops serving on its own.
+func (s *Stack) Err() <-chan error { return s.httpErr }
+
+// Addresses are where a running stack can be reached.
+type Addresses struct {
+	Temporal  string `json:"temporal"`  // host:port of the Temporal frontend
+	Namespace string `json:"namespace"` // the Temporal namespace incidents run in
+	HTTP      string `json:"http"`      // host:port of the HTTP server
+	UI        string `json:"ui,omitempty"`
+}
+
+// Addresses says where the stack listens, with the ports it actually got.
+func (s *Stack) Addresses() Addresses {
+	return Addresses{Temporal: s.Server.FrontendAddress(), Namespace: s.Server.Namespace(), HTTP: s.HTTPAddr, UI: s.Server.UIURL()}
+}
+
+// Stop stops the HTTP server (letting requests finish, for up to 10 s), the worker (letting
+// activities finish) and the Temporal server. It is safe on a partly started stack.
+func (s *Stack) Stop() {
+	if s.Web != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.Web.Server.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.logger.Warn("stopping the HTTP server", "err", err)
+		}
+		cancel()
+	}
+	if s.worker != nil {
+		s.worker.Stop()
+	}
+	if s.Client != nil {
+		s.Client.Close()
+	}
+	if s.Server != nil {
+		if err := s.Server.Stop(); err != nil {
+			s.logger.Warn("stopping the embedded Temporal server", "err", err)
+		}
+	}
+}

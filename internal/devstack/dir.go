@@ -1,0 +1,49 @@
+package devstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/devserver"
+)
+
+// DirOptions configure a throwaway stack kept in one directory (benchmarks, the demo,
+// tests): loopback ports picked free, no Web UI, anyone may approve.
+type DirOptions struct {
+	// Dir holds the data dir, the config and the runbooks; it must exist.
+	Dir string
+	// Runbooks are runbook files (file name -> YAML) added to the built-in ones.
+	Runbooks map[string]string
+	// Config is extra quench.yaml (top-level keys such as traffic: or gateway:), appended
+	// to the stack's own data_dir, runbooks_dir and http settings.
+	Config string
+	Logger *slog.Logger
+}
+
+// StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
+// The data dir is Dir/data.
+func StartInDir(ctx context.Context, opts DirOptions) (*Stack, error) {
+	runbooksDir := filepath.Join(opts.Dir, "runbooks")
+	if err := os.MkdirAll(runbooksDir, 0o755); err != nil {
+		return nil, err
+	}
+	for name, body := range opts.Runbooks {
+		if err := os.WriteFile(filepath.Join(runbooksDir, name), []byte(body), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	cfgPath := filepath.Join(opts.Dir, "quench.yaml")
+	cfgYAML := fmt.Sprintf("data_dir: %s\nrunbooks_dir: %s\nhttp:\n  listen: 127.0.0.1:0\n", filepath.Join(opts.Dir, "data"), runbooksDir) + opts.Config
+	if err := os.WriteFile(cfgPath, []byte(cfgYAML), 0o600); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	return Start(ctx, Options{Config: cfg, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Logger: opts.Logger})
+}
