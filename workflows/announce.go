@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -76,12 +77,21 @@ func (w *incident) announce(ev Event, position int) {
 	if !reply {
 		return
 	}
-	r := activities.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: ev.Text,
+	r := activities.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: replyText(ev),
 		Broadcast: broadcast, IncidentID: w.status.IncidentID}
 	if ev.Kind == EventEscalated {
 		r.Mention = ev.Data["group"]
 	}
 	w.chat.replies = append(w.chat.replies, r)
+}
+
+// replyText is an event's line in the chat thread. A thread line has no actor column, so
+// the actor follows the text unless the text already names them ("bob approved ...").
+func replyText(ev Event) string {
+	if ev.Actor == "" || strings.Contains(ev.Text, ev.Actor) {
+		return ev.Text
+	}
+	return ev.Text + " — " + ev.Actor
 }
 
 // runAnnouncer posts the card once, then each queued reply and an update of the card.

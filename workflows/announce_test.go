@@ -194,3 +194,13 @@ func TestChatCardSurvivesContinueAsNew(t *testing.T) {
 		"every line once, none lost at a hand-over")
 	assert.True(t, chat.cards[len(chat.cards)-1].Closed)
 }
+
+func TestReplyTextNamesTheActorOnce(t *testing.T) {
+	assert.Equal(t, "incident resolved by hand: fixed — cli:root",
+		replyText(Event{Kind: EventResolved, Actor: "cli:root", Text: "incident resolved by hand: fixed"}),
+		"a thread line has no actor column: the actor follows the text")
+	assert.Equal(t, "bob approved step failback (gateway.restore) via cli",
+		replyText(Event{Kind: EventDecision, Actor: "bob", Text: "bob approved step failback (gateway.restore) via cli"}),
+		"a text that names its actor is not signed twice")
+	assert.Equal(t, "step a done", replyText(Event{Kind: EventStepDone, Text: "step a done"}))
+}

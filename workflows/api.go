@@ -121,7 +121,12 @@ type Decision struct {
 
 // DecisionResult tells the decider what their decision did.
 type DecisionResult struct {
-	StepID    string `json:"step_id"`
+	StepID string `json:"step_id"`
+	// Undo: the decision was on the step's undo at close, not on the step itself.
+	Undo bool `json:"undo,omitempty"`
+	// Subject names what was decided ("step failback (gateway.restore)", "the undo of step
+	// block (gateway.unblock)"), so a caller need not word "Step block approved" for an undo.
+	Subject   string `json:"subject,omitempty"`
 	Outcome   string `json:"outcome"`   // approved | rejected | counted (quorum not reached yet)
 	Remaining int    `json:"remaining"` // approvals still needed
 }
