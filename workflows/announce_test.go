@@ -163,9 +163,8 @@ func TestChatOffPostsNothing(t *testing.T) {
 }
 
 func TestChatCardSurvivesContinueAsNew(t *testing.T) {
-	setPackageVar(t, &historyLimit, 10)
 	chat := &recordingChat{}
-	in := testInput(testSpec(switchStep("failover"), notifyStep("one", "1"), notifyStep("two", "2")))
+	in := handOverOften(testInput(testSpec(switchStep("failover"), notifyStep("one", "1"), notifyStep("two", "2"))))
 	generations := 0
 	for {
 		generations++
