@@ -12,7 +12,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/activities"
-	"github.com/quench-dev/quench/runbooks"
 )
 
 // ChatState is what the incident keeps about its chat card, across continue-as-new.
@@ -208,9 +207,10 @@ func (w *incident) card(ctx workflow.Context) activities.Card {
 		if verdictOf(p) != "" {
 			continue
 		}
+		action, _ := w.action(p.Action)
 		c.Pending = append(c.Pending, activities.CardApproval{
 			StepID: p.StepID, Action: p.Action, Undo: p.Undo, Prompt: p.Prompt, Params: p.Params,
-			Digest: p.Digest, Groups: p.Groups, Destructive: runbooks.Catalog[p.Action].SideEffect,
+			Digest: p.Digest, Groups: p.Groups, Destructive: action.SideEffect,
 			Deadline: p.Deadline, Escalated: p.Escalated,
 		})
 	}
