@@ -46,15 +46,70 @@ type Action struct {
 	DefaultTimeout Duration `json:"default_timeout,omitempty"`
 }
 
+// Action names. The workflow, the activities and the tests name actions by these, never by
+// string literals, so a renamed action cannot leave a caller behind.
+const (
+	ActionGatewaySwitch   = "gateway.switch"
+	ActionGatewayRestore  = "gateway.restore"
+	ActionGatewayBlock    = "gateway.block"
+	ActionGatewayUnblock  = "gateway.unblock"
+	ActionTrafficSnapshot = "traffic.snapshot"
+	ActionPromptsChanges  = "prompts.changes"
+	ActionPromptsFreeze   = "prompts.freeze"
+	ActionPromptsUnfreeze = "prompts.unfreeze"
+	ActionPromptsRollback = "prompts.rollback_pr"
+	ActionNotify          = "notify"
+	ActionWaitResolved    = "wait.resolved"
+	ActionWaitDuration    = "wait.duration"
+	ActionApproval        = "approval"
+)
+
 // Catalog is the registry of built-in actions, by name. Activities register under the
 // same names (see activities.Register), so the workflow executes a step by its action name.
-var Catalog = map[string]Action{}
+var Catalog = Actions{}
 
 func register(a Action) { Catalog[a.Name] = a }
 
+// Actions is the part of the catalog one runbook uses, saved with its Spec when it is
+// loaded. An incident carries its Spec, so it runs with the action definitions (kinds,
+// default timeouts) it was validated against, whatever binary executes it later.
+type Actions map[string]Action
+
+// ActionsFor picks from the catalog what spec can run: each step's action, the undo
+// that action registers, and notify, which the workflow uses to escalate.
+func ActionsFor(spec *Spec) Actions {
+	out := Actions{}
+	add := func(name string) {
+		if a, ok := Catalog[name]; ok {
+			out[name] = a
+		}
+	}
+	add(ActionNotify)
+	for _, st := range spec.Steps {
+		add(st.Action)
+		if a, ok := Catalog[st.Action]; ok && a.Undo != "" {
+			add(a.Undo)
+		}
+	}
+	return out
+}
+
+// Action returns an action as this spec runs it: the definition saved when the spec was
+// loaded, else the live catalog's. The fallback serves specs that carry no saved
+// definitions (incidents started before they were saved, specs built in code) and an undo
+// an activity names that the catalog did not announce: the live catalog is all there is
+// for those, and it is what they ran with before.
+func (s *Spec) Action(name string) (Action, bool) {
+	if a, ok := s.Actions[name]; ok {
+		return a, true
+	}
+	a, ok := Catalog[name]
+	return a, ok
+}
+
 func init() {
 	register(Action{
-		Name: "gateway.switch", Kind: KindActivity, SideEffect: true, Undo: "gateway.restore",
+		Name: ActionGatewaySwitch, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayRestore,
 		Description: "Point a route at another provider (fail over).",
 		Params: []ActionParam{
 			{Name: "route", Type: TypeString, Required: true, Description: "the route apps read (e.g. chat)"},
@@ -64,7 +119,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "gateway.restore", Kind: KindActivity, SideEffect: true,
+		Name: ActionGatewayRestore, Kind: KindActivity, SideEffect: true,
 		Description: "Restore a route to the provider it had before this incident switched it (fail back).",
 		Params: []ActionParam{
 			{Name: "route", Type: TypeString, Required: true, Description: "the route to restore"},
@@ -73,7 +128,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "gateway.block", Kind: KindActivity, SideEffect: true, Undo: "gateway.unblock",
+		Name: ActionGatewayBlock, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayUnblock,
 		Description: "Make the gateway refuse one agent (or API) key on a route, e.g. a looping agent; the route stays up for everyone else.",
 		Params: []ActionParam{
 			{Name: "route", Type: TypeString, Required: true, Description: "the route the key calls (e.g. chat)"},
@@ -83,7 +138,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "gateway.unblock", Kind: KindActivity, SideEffect: true,
+		Name: ActionGatewayUnblock, Kind: KindActivity, SideEffect: true,
 		Description: "Lift this incident's block of an agent key on a route.",
 		Params: []ActionParam{
 			{Name: "route", Type: TypeString, Required: true, Description: "the route"},
@@ -93,7 +148,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "traffic.snapshot", Kind: KindActivity,
+		Name: ActionTrafficSnapshot, Kind: KindActivity,
 		Description: "Capture LLM traffic evidence: aggregates per provider/model/prompt version, incident vs baseline, redacted samples.",
 		Params: []ActionParam{
 			{Name: "window", Type: TypeDuration, Default: "30m", Description: "incident window, ending now"},
@@ -105,7 +160,7 @@ func init() {
 		DefaultTimeout: Duration(5 * 60e9),
 	})
 	register(Action{
-		Name: "prompts.changes", Kind: KindActivity,
+		Name: ActionPromptsChanges, Kind: KindActivity,
 		Description: "List the prompt changes (commits touching the prompts path) in a window.",
 		Params: []ActionParam{
 			{Name: "since", Type: TypeDuration, Default: "24h", Description: "how far back to look"},
@@ -114,7 +169,7 @@ func init() {
 		DefaultTimeout: Duration(60e9),
 	})
 	register(Action{
-		Name: "prompts.freeze", Kind: KindActivity, SideEffect: true, Undo: "prompts.unfreeze",
+		Name: ActionPromptsFreeze, Kind: KindActivity, SideEffect: true, Undo: ActionPromptsUnfreeze,
 		Description: "Freeze prompt deploys for a scope until unfrozen or the TTL passes.",
 		Params: []ActionParam{
 			{Name: "scope", Type: TypeString, Default: "prompts", Description: "what is frozen"},
@@ -125,7 +180,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "prompts.unfreeze", Kind: KindActivity, SideEffect: true,
+		Name: ActionPromptsUnfreeze, Kind: KindActivity, SideEffect: true,
 		Description: "Lift this incident's freeze of a scope.",
 		Params: []ActionParam{
 			{Name: "scope", Type: TypeString, Default: "prompts", Description: "what is unfrozen"},
@@ -134,7 +189,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "prompts.rollback_pr", Kind: KindActivity, SideEffect: true,
+		Name: ActionPromptsRollback, Kind: KindActivity, SideEffect: true,
 		Description: "Propose a rollback: branch quench/rollback-<incident> with one commit restoring the prompts path to its last good state.",
 		Params: []ActionParam{
 			{Name: "good", Type: TypeString, Description: "commit to restore to (default: the parent of the oldest suspect commit)"},
@@ -146,7 +201,7 @@ func init() {
 		DefaultTimeout: Duration(2 * 60e9),
 	})
 	register(Action{
-		Name: "notify", Kind: KindActivity,
+		Name: ActionNotify, Kind: KindActivity,
 		Description: "Post a message to the incident timeline, the log and chat when configured.",
 		Params: []ActionParam{
 			{Name: "text", Type: TypeString, Required: true, Description: "the message (template)"},
@@ -155,18 +210,18 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: "wait.resolved", Kind: KindWait,
+		Name: ActionWaitResolved, Kind: KindWait,
 		Description: "Wait until the alert resolves or someone resolves the incident.",
 	})
 	register(Action{
-		Name: "wait.duration", Kind: KindWait,
+		Name: ActionWaitDuration, Kind: KindWait,
 		Description: "Wait a fixed time (e.g. to let a mitigation settle).",
 		Params: []ActionParam{
 			{Name: "for", Type: TypeDuration, Required: true, Description: "how long"},
 		},
 	})
 	register(Action{
-		Name: "approval", Kind: KindGate,
+		Name: ActionApproval, Kind: KindGate,
 		Description: "A standalone gate: wait for a human decision before going on.",
 		Params: []ActionParam{
 			{Name: "question", Type: TypeString, Description: "what the approvers are asked"},

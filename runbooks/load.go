@@ -107,6 +107,7 @@ func Parse(data []byte, source string) (*Spec, error) {
 	if len(problems) > 0 {
 		return fail(sortProblems(problems)...)
 	}
+	spec.Actions = ActionsFor(spec)
 	spec.Digest = spec.ComputeDigest()
 	return spec, nil
 }
@@ -177,7 +178,7 @@ func normalize(s *Spec) {
 // for a spec JSON cannot encode (a NaN threshold), which Validate rejects.
 func (s *Spec) ComputeDigest() string {
 	c := *s
-	c.Digest, c.Source = "", ""
+	c.Digest, c.Source, c.Actions = "", "", nil
 	c.Steps = append([]Step(nil), s.Steps...)
 	for i := range c.Steps {
 		c.Steps[i].Line = 0

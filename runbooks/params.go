@@ -97,13 +97,32 @@ func fromAlert(from string, a *alert.Alert) string {
 // error names the step, the param and what is wrong with it. Empty optional params are
 // left out of the result, so the approval digest does not depend on them.
 func RenderParams(step Step, s Scope) (map[string]string, error) {
-	return renderParams(step, s, nil)
+	return renderParams(step, s, nil, Catalog)
+}
+
+// RenderParams is RenderParams with the action definitions saved in the spec (Spec.Action):
+// the workflow renders with these, so a newer catalog's param defaults or types never
+// change what a running incident's steps do or what its approvers approve.
+func (spec *Spec) RenderParams(step Step, s Scope) (map[string]string, error) {
+	return renderParams(step, s, nil, spec)
+}
+
+// actionSource is where renderParams finds an action: the live Catalog or a Spec's saved
+// definitions.
+type actionSource interface {
+	Action(name string) (Action, bool)
+}
+
+// Action makes the catalog an actionSource.
+func (c Actions) Action(name string) (Action, bool) {
+	a, ok := c[name]
+	return a, ok
 }
 
 // renderParams is RenderParams with some params exempt from checks (Plan: params whose
 // value waits for an earlier step's output and shows a placeholder).
-func renderParams(step Step, s Scope, unchecked map[string]bool) (map[string]string, error) {
-	act, ok := Catalog[step.Action]
+func renderParams(step Step, s Scope, unchecked map[string]bool, actions actionSource) (map[string]string, error) {
+	act, ok := actions.Action(step.Action)
 	if !ok {
 		return nil, fmt.Errorf("step %s: unknown action %q%s", step.ID, step.Action, didYouMean(step.Action, ActionNames()))
 	}

@@ -110,7 +110,7 @@ func Plan(spec *Spec, params map[string]string, a *alert.Alert) ([]PlannedStep, 
 				ps.Unresolved = append(ps.Unresolved, k)
 			}
 		}
-		ps.Params, err = renderParams(st, scope, unchecked)
+		ps.Params, err = renderParams(st, scope, unchecked, Catalog)
 		if err != nil {
 			return nil, err
 		}

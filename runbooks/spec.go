@@ -31,6 +31,9 @@ type Spec struct {
 	Source string `json:"source,omitempty" yaml:"-"`
 	// Digest is the sha256 of the canonical JSON of the spec (Digest field empty).
 	Digest string `json:"digest,omitempty" yaml:"-"`
+	// Actions are the catalog entries the spec was validated against (ActionsFor), saved
+	// by the loader. Not part of the digest: that names the runbook as written.
+	Actions Actions `json:"actions,omitempty" yaml:"-"`
 }
 
 // Triggers say which alerts start this runbook.

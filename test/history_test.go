@@ -16,11 +16,22 @@ import (
 	"github.com/quench-dev/quench/workflows"
 )
 
-// recordHistory replays the incident's history against the current workflow code (a
-// nondeterminism check on a real, crash-interrupted history) and, with
-// QUENCH_RECORD_HISTORIES=1, saves it under testdata/histories for the replay test that
-// keeps future workflow changes compatible.
+// historiesDir is where recorded histories live: beside the workflow package they protect,
+// whose replay test replays every file in it.
+var historiesDir = filepath.Join("..", "workflows", "testdata", "histories")
+
+// recordHistory replays the incident's latest run against the current workflow code (a
+// nondeterminism check on a real history) and, with QUENCH_RECORD_HISTORIES=1, saves it
+// as historiesDir/NAME.json for the replay test that keeps future workflow changes
+// compatible.
 func recordHistory(t *testing.T, dev *devProcess, incidentID, name string) {
+	t.Helper()
+	recordRun(t, dev, incidentID, "", name)
+}
+
+// recordRun is recordHistory for one run of the incident ("" = the latest). It returns
+// the ID of the run this one continued as, "" when it did not continue as new.
+func recordRun(t *testing.T, dev *devProcess, incidentID, runID, name string) (next string) {
 	t.Helper()
 	c, err := client.Dial(client.Options{HostPort: dev.temporal})
 	if err != nil {
@@ -30,7 +41,7 @@ func recordHistory(t *testing.T, dev *devProcess, incidentID, name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	hist := &historypb.History{}
-	it := c.GetWorkflowHistory(ctx, incidentID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := c.GetWorkflowHistory(ctx, incidentID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -38,23 +49,27 @@ func recordHistory(t *testing.T, dev *devProcess, incidentID, name string) {
 		}
 		hist.Events = append(hist.Events, ev)
 	}
+	if n := len(hist.Events); n > 0 {
+		next = hist.Events[n-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+	}
 	replayer := worker.NewWorkflowReplayer()
 	workflows.Register(replayer)
 	if err := replayer.ReplayWorkflowHistory(nil, hist); err != nil {
-		t.Fatalf("replaying %s against the current code: %v", incidentID, err)
+		t.Fatalf("replaying %s (run %q) against the current code: %v", incidentID, runID, err)
 	}
 	if os.Getenv("QUENCH_RECORD_HISTORIES") != "1" {
-		return
+		return next
 	}
 	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "histories", name+".json")
+	path := filepath.Join(historiesDir, name+".json")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("recorded %s (%d events)", path, len(hist.Events))
+	return next
 }
 
 func nowUTC() time.Time { return time.Now().UTC() }

@@ -72,6 +72,7 @@ func TestSignalledStartAlertIsCountedOnce(t *testing.T) {
 
 	assert.Equal(t, AlertSummary{Received: 1, Distinct: 1, Firing: 1}, withoutTimes(afterStart.Alerts))
 	assert.Len(t, eventsOf(afterStart, EventAlert, ""), 1)
+	assert.Equal(t, "errors high is firing", eventsOf(afterStart, EventAlert, "")[0].Text, "the kind says alert; the text does not repeat it")
 	assert.Equal(t, StateResolved, st.State)
 	assert.Equal(t, AlertSummary{Received: 3, Distinct: 3, Firing: 0}, withoutTimes(st.Alerts))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/runbooks"
 )
 
 // ChatState is what the incident keeps about its chat card, across continue-as-new.
@@ -77,12 +77,21 @@ func (w *incident) announce(ev Event, position int) {
 	if !reply {
 		return
 	}
-	r := ports.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: ev.Text,
+	r := ports.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: replyText(ev),
 		Broadcast: broadcast, IncidentID: w.status.IncidentID}
 	if ev.Kind == EventEscalated {
 		r.Mention = ev.Data["group"]
 	}
 	w.chat.replies = append(w.chat.replies, r)
+}
+
+// replyText is an event's line in the chat thread. A thread line has no actor column, so
+// the actor follows the text unless the text already names them ("bob approved ...").
+func replyText(ev Event) string {
+	if ev.Actor == "" || strings.Contains(ev.Text, ev.Actor) {
+		return ev.Text
+	}
+	return ev.Text + " — " + ev.Actor
 }
 
 // runAnnouncer posts the card once, then each queued reply and an update of the card.
@@ -199,9 +208,10 @@ func (w *incident) card(ctx workflow.Context) ports.Card {
 		if verdictOf(p) != "" {
 			continue
 		}
+		action, _ := w.action(p.Action)
 		c.Pending = append(c.Pending, ports.CardApproval{
 			StepID: p.StepID, Action: p.Action, Undo: p.Undo, Prompt: p.Prompt, Params: p.Params,
-			Digest: p.Digest, Groups: p.Groups, Destructive: runbooks.Catalog[p.Action].SideEffect,
+			Digest: p.Digest, Groups: p.Groups, Destructive: action.SideEffect,
 			Deadline: p.Deadline, Escalated: p.Escalated,
 		})
 	}

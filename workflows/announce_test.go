@@ -164,9 +164,8 @@ func TestChatOffPostsNothing(t *testing.T) {
 }
 
 func TestChatCardSurvivesContinueAsNew(t *testing.T) {
-	setPackageVar(t, &historyLimit, 10)
 	chat := &recordingChat{}
-	in := testInput(testSpec(switchStep("failover"), notifyStep("one", "1"), notifyStep("two", "2")))
+	in := handOverOften(testInput(testSpec(switchStep("failover"), notifyStep("one", "1"), notifyStep("two", "2"))))
 	generations := 0
 	for {
 		generations++
@@ -194,4 +193,14 @@ func TestChatCardSurvivesContinueAsNew(t *testing.T) {
 	assert.Equal(t, []string{"step_done failover", "undo failover", "step_done one", "step_done two", "undo failover", "closed "}, chat.kinds(),
 		"every line once, none lost at a hand-over")
 	assert.True(t, chat.cards[len(chat.cards)-1].Closed)
+}
+
+func TestReplyTextNamesTheActorOnce(t *testing.T) {
+	assert.Equal(t, "incident resolved by hand: fixed — cli:root",
+		replyText(Event{Kind: EventResolved, Actor: "cli:root", Text: "incident resolved by hand: fixed"}),
+		"a thread line has no actor column: the actor follows the text")
+	assert.Equal(t, "bob approved step failback (gateway.restore) via cli",
+		replyText(Event{Kind: EventDecision, Actor: "bob", Text: "bob approved step failback (gateway.restore) via cli"}),
+		"a text that names its actor is not signed twice")
+	assert.Equal(t, "step a done", replyText(Event{Kind: EventStepDone, Text: "step a done"}))
 }

@@ -74,12 +74,26 @@ type IncidentInput struct {
 	Alert      *alert.Alert      `json:"alert,omitempty"`
 	// AlertSignalled: Alert also arrives in the signal of the signal-with-start that starts
 	// the incident (ingest), so it is counted there, once, not at start.
-	AlertSignalled bool           `json:"alert_signalled,omitempty"`
-	Requester      string         `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
-	Source         string         `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
-	Severity       string         `json:"severity,omitempty"`
-	Service        string         `json:"service,omitempty"`
-	State          *IncidentState `json:"state,omitempty"`
+	AlertSignalled bool   `json:"alert_signalled,omitempty"`
+	Requester      string `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
+	Source         string `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
+	Severity       string `json:"severity,omitempty"`
+	Service        string `json:"service,omitempty"`
+	// Limits overrides the interpreter's size limits (nil or zero fields: the defaults).
+	Limits *Limits        `json:"limits,omitempty"`
+	State  *IncidentState `json:"state,omitempty"`
+}
+
+// Limits bound what an incident keeps. They travel in the input, not in package variables,
+// so every run of one incident (and every replay of it) uses the same values, and a test
+// that lowers them cannot leak into another.
+type Limits struct {
+	// TimelineCap is the number of timeline events kept in state (default 500); older ones
+	// are dropped and counted in Status.TimelineDropped.
+	TimelineCap int `json:"timeline_cap,omitempty"`
+	// HistoryLimit is the history length past which the incident continues as new at the
+	// next safe point (default 8000; Temporal warns at 10,240 events).
+	HistoryLimit int `json:"history_limit,omitempty"`
 }
 
 // Resolve is the payload of SignalResolve.
@@ -122,7 +136,12 @@ type Decision struct {
 
 // DecisionResult tells the decider what their decision did.
 type DecisionResult struct {
-	StepID    string `json:"step_id"`
+	StepID string `json:"step_id"`
+	// Undo: the decision was on the step's undo at close, not on the step itself.
+	Undo bool `json:"undo,omitempty"`
+	// Subject names what was decided ("step failback (gateway.restore)", "the undo of step
+	// block (gateway.unblock)"), so a caller need not word "Step block approved" for an undo.
+	Subject   string `json:"subject,omitempty"`
 	Outcome   string `json:"outcome"`   // approved | rejected | counted (quorum not reached yet)
 	Remaining int    `json:"remaining"` // approvals still needed
 }
@@ -273,8 +292,18 @@ type IncidentState struct {
 
 // FreezeInput starts the freeze workflow of one scope. State is set by continue-as-new.
 type FreezeInput struct {
-	Scope string       `json:"scope"`
-	State *FreezeState `json:"state,omitempty"`
+	Scope string `json:"scope"`
+	// Limits overrides the freeze workflow's size limits (nil or zero fields: the defaults).
+	Limits *FreezeLimits `json:"limits,omitempty"`
+	State  *FreezeState  `json:"state,omitempty"`
+}
+
+// FreezeLimits bound what a freeze workflow keeps; like Limits they travel in the input.
+type FreezeLimits struct {
+	// HistoryCap is the number of freeze events kept in FreezeState.History (default 100).
+	HistoryCap int `json:"history_cap,omitempty"`
+	// HistoryLimit is the history length past which the workflow continues as new (default 4000).
+	HistoryLimit int `json:"history_limit,omitempty"`
 }
 
 // Hold is the payload of SignalFreeze: Holder (an incident ID) freezes the scope until Until.

@@ -244,6 +244,18 @@ func verdictOf(p PendingApproval) string {
 	return ""
 }
 
+// verdictPast words a verdict for the timeline. Spelled out: the verbs are not regular
+// ("reject" + "d" read "rejectd").
+func verdictPast(verdict string) string {
+	switch verdict {
+	case VerdictApprove:
+		return "approved"
+	case VerdictReject:
+		return "rejected"
+	}
+	return "decided (" + verdict + ") on"
+}
+
 func approversText(ds []DecisionRecord) string {
 	names := make([]string, 0, len(ds))
 	for _, d := range ds {
@@ -378,7 +390,7 @@ func (w *incident) decide(ctx workflow.Context, d Decision) (DecisionResult, err
 	p.Approvals = append(p.Approvals, rec)
 
 	subject := approvalSubject(gateRequest{StepID: p.StepID, Action: p.Action, Undo: p.Undo})
-	text := fmt.Sprintf("%s %sd %s", d.Approver, d.Verdict, subject)
+	text := fmt.Sprintf("%s %s %s", d.Approver, verdictPast(d.Verdict), subject)
 	if d.Via != "" {
 		text += " via " + d.Via
 	}
@@ -387,7 +399,7 @@ func (w *incident) decide(ctx workflow.Context, d Decision) (DecisionResult, err
 	}
 	w.event(ctx, EventDecision, p.StepID, d.Approver, text, map[string]string{"verdict": d.Verdict, "via": d.Via})
 
-	res := DecisionResult{StepID: p.StepID}
+	res := DecisionResult{StepID: p.StepID, Undo: p.Undo, Subject: subject}
 	switch verdictOf(*p) {
 	case VerdictReject:
 		res.Outcome = "rejected"

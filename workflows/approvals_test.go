@@ -37,7 +37,7 @@ func TestApprovalAccepted(t *testing.T) {
 
 	require.True(t, d.done)
 	require.NoError(t, d.rejected)
-	assert.Equal(t, DecisionResult{StepID: "failback", Outcome: "approved"}, d.result)
+	assert.Equal(t, DecisionResult{StepID: "failback", Subject: "step failback (gateway.restore)", Outcome: "approved"}, d.result)
 	assert.Equal(t, StepDone, stepByID(st, "failback").State)
 	assert.Equal(t, StateCompleted, st.State)
 	assert.Empty(t, st.Pending)
@@ -63,7 +63,7 @@ func TestApprovalRejected(t *testing.T) {
 		assert.Len(t, h.callsOf("gateway.restore"), 1, "only the close-time undo of the switch")
 		decision := eventsOf(st, EventDecision, "failback")
 		require.Len(t, decision, 1)
-		assert.Contains(t, decision[0].Text, "provider still flaky")
+		assert.Equal(t, "carol rejected step failback (gateway.restore) via slack: provider still flaky", decision[0].Text)
 	})
 
 	t.Run("abort: the incident is aborted and undone", func(t *testing.T) {
@@ -138,7 +138,7 @@ func TestQuorumCountsDistinctApprovers(t *testing.T) {
 
 	st := h.run(testInput(gatedFailback(runbooks.Approval{Groups: []string{"sre"}, Quorum: 2})))
 
-	assert.Equal(t, DecisionResult{StepID: "failback", Outcome: "counted", Remaining: 1}, first.result)
+	assert.Equal(t, DecisionResult{StepID: "failback", Subject: "step failback (gateway.restore)", Outcome: "counted", Remaining: 1}, first.result)
 	require.Error(t, again.rejected)
 	assert.Contains(t, again.rejected.Error(), "already decided")
 	require.Len(t, between.Pending, 1)

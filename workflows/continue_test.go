@@ -18,24 +18,22 @@ import (
 	"github.com/quench-dev/quench/runbooks"
 )
 
-// setPackageVar lowers a package limit for one test (tests in this package do not run in
-// parallel).
-func setPackageVar(t *testing.T, v *int, to int) {
-	old := *v
-	*v = to
-	t.Cleanup(func() { *v = old })
+// handOverOften lowers an input's history limit so that, with the test environment's
+// history length set past it, the incident hands over at every safe point.
+func handOverOften(in IncidentInput) IncidentInput {
+	in.Limits = &Limits{HistoryLimit: 10}
+	return in
 }
 
 func TestContinueAsNewKeepsState(t *testing.T) {
-	setPackageVar(t, &historyLimit, 10)
-	in := testInput(testSpec(
+	in := handOverOften(testInput(testSpec(
 		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
 		switchStep("failover"),
 		runbooks.Step{ID: "recovered", Action: "wait.resolved"},
 		runbooks.Step{ID: "busy", Action: "notify", When: "steps.snap.outputs.requests > 100",
 			With: map[string]string{"text": "on {{ .steps.failover.outputs.to }} after {{ .steps.snap.outputs.requests }} requests"}},
 		runbooks.Step{ID: "gate", Action: "approval", Approval: &runbooks.Approval{Groups: []string{"sre"}}},
-	))
+	)))
 
 	var (
 		sequence               []string
@@ -115,14 +113,15 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 }
 
 func TestTimelineIsCapped(t *testing.T) {
-	setPackageVar(t, &timelineCap, 5)
 	h := newHarness(t)
 	h.at(time.Minute, func() {
 		for i := range 10 {
 			h.env.SignalWorkflow(SignalNote, Note{By: "cli:bob", Text: fmt.Sprint("note ", i)})
 		}
 	})
-	st := h.run(testInput(testSpec(runbooks.Step{ID: "settle", Action: "wait.duration", With: map[string]string{"for": "5m"}})))
+	in := testInput(testSpec(runbooks.Step{ID: "settle", Action: "wait.duration", With: map[string]string{"for": "5m"}}))
+	in.Limits = &Limits{TimelineCap: 5}
+	st := h.run(in)
 
 	assert.Len(t, st.Timeline, 5)
 	assert.Positive(t, st.TimelineDropped)
@@ -130,7 +129,6 @@ func TestTimelineIsCapped(t *testing.T) {
 }
 
 func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
-	setPackageVar(t, &historyLimit, 10)
 	h := newHarness(t)
 	h.env.SetCurrentHistoryLength(100)
 	h.env.OnActivity("traffic.snapshot", mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.StepResult{Summary: "ok"}, nil)
@@ -140,10 +138,10 @@ func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalNote, Note{By: "cli:bob", Text: "do not lose me"})
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalResolve, Resolve{By: "cli:bob"})
 	})
-	h.env.ExecuteWorkflow(IncidentWorkflowName, testInput(testSpec(
+	h.env.ExecuteWorkflow(IncidentWorkflowName, handOverOften(testInput(testSpec(
 		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
 		notifyStep("after", "next run"),
-	)))
+	))))
 
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "expected continue-as-new, got %v", h.env.GetWorkflowError())
@@ -151,6 +149,7 @@ func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.NotNil(t, next.State)
 	assert.Equal(t, 1, next.State.NextStep)
+	assert.Equal(t, &Limits{HistoryLimit: 10}, next.Limits, "the limits travel to the next run")
 	assert.Len(t, eventsOf(next.State.Status, EventNote, ""), 1)
 	assert.True(t, next.State.Status.Resolved)
 }

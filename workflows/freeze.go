@@ -7,12 +7,26 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// freezeHistoryCap bounds the freeze history kept in state.
-var freezeHistoryCap = 100
+// Default freeze limits (FreezeLimits documents them). A freeze workflow runs for as long as
+// the scope exists, so it continues as new well before Temporal's history warning.
+const (
+	defaultFreezeHistoryCap   = 100
+	defaultFreezeHistoryLimit = 4000
+)
 
-// freezeHistoryLimit is the history length past which a freeze workflow continues as new
-// (it runs for as long as the scope exists). Tests lower it.
-var freezeHistoryLimit = 4000
+func freezeLimitsOf(in *FreezeLimits) FreezeLimits {
+	l := FreezeLimits{}
+	if in != nil {
+		l = *in
+	}
+	if l.HistoryCap <= 0 {
+		l.HistoryCap = defaultFreezeHistoryCap
+	}
+	if l.HistoryLimit <= 0 {
+		l.HistoryLimit = defaultFreezeHistoryLimit
+	}
+	return l
+}
 
 // Freeze event kinds (FreezeEvent.Kind).
 const (
@@ -26,7 +40,7 @@ const (
 // hold ends, so `quench freeze status` still shows the history, and sleeps until a signal
 // or the next expiry.
 func FreezeWorkflow(ctx workflow.Context, in FreezeInput) (FreezeState, error) {
-	f := &freezer{state: FreezeState{Scope: in.Scope}}
+	f := &freezer{state: FreezeState{Scope: in.Scope}, limits: freezeLimitsOf(in.Limits)}
 	if in.State != nil {
 		f.state = *in.State
 	}
@@ -43,7 +57,7 @@ func FreezeWorkflow(ctx workflow.Context, in FreezeInput) (FreezeState, error) {
 		if f.handled+enforce.runs > 0 && f.shouldContinueAsNew(ctx) {
 			f.drain(ctx, freezeCh, unfreezeCh)
 			enforce.settle(ctx)
-			return f.state, workflow.NewContinueAsNewError(ctx, FreezeWorkflowName, FreezeInput{Scope: f.state.Scope, State: &f.state})
+			return f.state, workflow.NewContinueAsNewError(ctx, FreezeWorkflowName, FreezeInput{Scope: f.state.Scope, Limits: in.Limits, State: &f.state})
 		}
 
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
@@ -73,6 +87,7 @@ func FreezeWorkflow(ctx workflow.Context, in FreezeInput) (FreezeState, error) {
 
 type freezer struct {
 	state   FreezeState
+	limits  FreezeLimits
 	handled int // signals handled in this run
 }
 
@@ -133,7 +148,7 @@ func (f *freezer) nextExpiry() (time.Time, bool) {
 
 func (f *freezer) record(ctx workflow.Context, kind, holder, reason string) {
 	f.state.History = append(f.state.History, FreezeEvent{At: workflow.Now(ctx), Kind: kind, Holder: holder, Reason: reason})
-	if over := len(f.state.History) - freezeHistoryCap; over > 0 {
+	if over := len(f.state.History) - f.limits.HistoryCap; over > 0 {
 		f.state.History = append([]FreezeEvent(nil), f.state.History[over:]...)
 	}
 	f.state.Frozen = len(f.state.Holds) > 0
@@ -141,7 +156,7 @@ func (f *freezer) record(ctx workflow.Context, kind, holder, reason string) {
 
 func (f *freezer) shouldContinueAsNew(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > freezeHistoryLimit
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > f.limits.HistoryLimit
 }
 
 // drain applies signals delivered but not yet received, so none is lost across runs.

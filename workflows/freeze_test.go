@@ -98,7 +98,6 @@ func TestFreezeHoldReleaseExpiryAndDedup(t *testing.T) {
 }
 
 func TestFreezeHistoryIsCapped(t *testing.T) {
-	setPackageVar(t, &freezeHistoryCap, 3)
 	env, start := newFreezeEnv(t)
 	var st FreezeState
 	env.RegisterDelayedCallback(func() {
@@ -110,21 +109,20 @@ func TestFreezeHistoryIsCapped(t *testing.T) {
 		st = queryFreeze(t, env)
 		env.CancelWorkflow()
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(FreezeWorkflowName, FreezeInput{Scope: "prompts"})
+	env.ExecuteWorkflow(FreezeWorkflowName, FreezeInput{Scope: "prompts", Limits: &FreezeLimits{HistoryCap: 3}})
 
 	assert.Len(t, st.Holds, 5)
 	assert.Equal(t, []string{"freeze inc-2", "freeze inc-3", "freeze inc-4"}, freezeKinds(st))
 }
 
 func TestFreezeContinuesAsNewWithItsHolds(t *testing.T) {
-	setPackageVar(t, &freezeHistoryLimit, 10)
 	env, start := newFreezeEnv(t)
 	env.SetCurrentHistoryLength(100)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflowSkippingWorkflowTask(SignalFreeze, Hold{Holder: "inc-a", Until: start.Add(time.Hour)})
 		env.SignalWorkflow(SignalFreeze, Hold{Holder: "inc-b", Until: start.Add(2 * time.Hour)})
 	}, time.Minute)
-	env.ExecuteWorkflow(FreezeWorkflowName, FreezeInput{Scope: "prompts"})
+	env.ExecuteWorkflow(FreezeWorkflowName, FreezeInput{Scope: "prompts", Limits: &FreezeLimits{HistoryLimit: 10}})
 
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can), "expected continue-as-new, got %v", env.GetWorkflowError())
@@ -134,4 +132,5 @@ func TestFreezeContinuesAsNewWithItsHolds(t *testing.T) {
 	assert.Equal(t, "prompts", next.Scope)
 	assert.True(t, next.State.Frozen)
 	assert.Len(t, next.State.Holds, 2, "no signal is lost across the hand-over")
+	assert.Equal(t, &FreezeLimits{HistoryLimit: 10}, next.Limits, "the limits travel to the next run")
 }

@@ -176,7 +176,11 @@ func TestUndoWithApproval(t *testing.T) {
 		assert.True(t, pending[0].Undo)
 		assert.Equal(t, "gateway.restore", pending[0].Action)
 		assert.Equal(t, runbooks.ParamsDigest("gateway.restore", map[string]string{"route": "chat"}), pending[0].Digest)
-		assert.Equal(t, "approved", d.result.Outcome)
+		assert.Equal(t, DecisionResult{StepID: "failover", Undo: true, Subject: "the undo of step failover (gateway.restore)", Outcome: "approved"}, d.result,
+			"the result says the undo was approved, not the step")
+		decided := eventsOf(st, EventDecision, "failover")
+		require.Len(t, decided, 1)
+		assert.Equal(t, "bob approved the undo of step failover (gateway.restore) via cli", decided[0].Text)
 		assert.Len(t, h.callsOf("gateway.restore"), 1)
 		assert.Equal(t, undoDone, undoStates(st)["failover"])
 		assert.Equal(t, StateCompleted, st.State)
@@ -226,7 +230,7 @@ func TestWaitResolvedPassesOnResolve(t *testing.T) {
 	resolved := eventsOf(st, EventResolved, "")
 	require.Len(t, resolved, 1)
 	assert.Equal(t, "cli:bob", resolved[0].Actor)
-	assert.Contains(t, resolved[0].Text, "provider recovered")
+	assert.Equal(t, "incident resolved by hand: provider recovered", resolved[0].Text, "the actor is not repeated in the text")
 	assert.Len(t, h.callsOf("gateway.restore"), 1)
 }
 

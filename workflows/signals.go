@@ -124,7 +124,8 @@ func (w *incident) onAlert(ctx workflow.Context, a alert.Alert) {
 	if title == "" {
 		title = id
 	}
-	w.event(ctx, EventAlert, "", a.Source, fmt.Sprintf("alert %s is %s", title, status),
+	// The event kind already says "alert"; the text names which one.
+	w.event(ctx, EventAlert, "", a.Source, fmt.Sprintf("%s is %s", title, status),
 		map[string]string{"fingerprint": id, "status": status, "severity": a.Severity})
 	if status == alert.StatusResolved && s.Firing == 0 && !w.status.Resolved {
 		w.status.Resolved = true
@@ -160,7 +161,9 @@ func alertStatus(a alert.Alert) string {
 func (w *incident) onResolve(ctx workflow.Context, r Resolve) {
 	w.progress++
 	w.status.Resolved = true
-	text := r.By + " resolved the incident"
+	// Who resolved it is the event's actor, which every view shows beside the text
+	// ("— root"); naming them in the text too read "root resolved the incident — root".
+	text := "incident resolved by hand"
 	if r.Reason != "" {
 		text += ": " + r.Reason
 	}

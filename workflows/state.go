@@ -11,14 +11,26 @@ import (
 	"github.com/quench-dev/quench/runbooks"
 )
 
-// timelineCap bounds the timeline kept in state (and so in every continue-as-new input);
-// older events are dropped and counted in Status.TimelineDropped.
-var timelineCap = 500
+// Default limits (Limits documents them).
+const (
+	defaultTimelineCap  = 500
+	defaultHistoryLimit = 8000
+)
 
-// historyLimit is the history length past which an incident continues as new at the next
-// safe point, even when the server has not suggested it yet. Temporal warns at 10,240
-// events; tests lower it to make generations short.
-var historyLimit = 8000
+// limitsOf fills the defaults into an input's limits.
+func limitsOf(in *Limits) Limits {
+	l := Limits{}
+	if in != nil {
+		l = *in
+	}
+	if l.TimelineCap <= 0 {
+		l.TimelineCap = defaultTimelineCap
+	}
+	if l.HistoryLimit <= 0 {
+		l.HistoryLimit = defaultHistoryLimit
+	}
+	return l
+}
 
 // errContinueAsNew unwinds the interpreter to its top, where the state is handed to a new
 // run. It is never returned to Temporal as is.
@@ -39,6 +51,7 @@ type incident struct {
 	st     *IncidentState
 	status *Status // = &st.Status
 	steps  []runbooks.Step
+	limits Limits
 	logger log.Logger
 
 	// progress counts steps finished and signals or updates handled in this run: a run
@@ -54,7 +67,7 @@ type incident struct {
 }
 
 func newIncident(ctx workflow.Context, in IncidentInput) *incident {
-	w := &incident{in: in, steps: in.Spec.Steps, logger: workflow.GetLogger(ctx)}
+	w := &incident{in: in, steps: in.Spec.Steps, limits: limitsOf(in.Limits), logger: workflow.GetLogger(ctx)}
 	if in.State != nil {
 		w.st = in.State
 		w.status = &w.st.Status
@@ -93,13 +106,13 @@ func newIncident(ctx workflow.Context, in IncidentInput) *incident {
 	return w
 }
 
-// event appends a line to the timeline, dropping the oldest past timelineCap.
+// event appends a line to the timeline, dropping the oldest past the timeline cap.
 func (w *incident) event(ctx workflow.Context, kind, stepID, actor, text string, data map[string]string) {
 	w.status.Timeline = append(w.status.Timeline, Event{
 		At: workflow.Now(ctx), Kind: kind, StepID: stepID, Actor: actor, Text: text, Data: data,
 	})
 	w.announce(w.status.Timeline[len(w.status.Timeline)-1], w.status.TimelineDropped+len(w.status.Timeline))
-	if over := len(w.status.Timeline) - timelineCap; over > 0 {
+	if over := len(w.status.Timeline) - w.limits.TimelineCap; over > 0 {
 		w.status.Timeline = append([]Event(nil), w.status.Timeline[over:]...)
 		w.status.TimelineDropped += over
 	}
@@ -158,7 +171,7 @@ func (w *incident) shouldContinueAsNew(ctx workflow.Context) bool {
 		return false
 	}
 	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > historyLimit
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() > w.limits.HistoryLimit
 }
 
 // scope is what templates and `when` conditions see.

@@ -33,7 +33,7 @@ var defaultRetry = temporal.RetryPolicy{
 func (w *incident) runStep(ctx workflow.Context, i int) error {
 	step := w.steps[i]
 	ss := &w.status.Steps[i]
-	action, known := runbooks.Catalog[step.Action]
+	action, known := w.action(step.Action)
 	if !known {
 		w.failStep(ctx, i, fmt.Errorf("unknown action %q: the runbook was not validated against this worker's catalog", step.Action))
 		return nil
@@ -53,7 +53,7 @@ func (w *incident) runStep(ctx workflow.Context, i int) error {
 				return nil
 			}
 		}
-		params, err := runbooks.RenderParams(step, w.scope())
+		params, err := w.in.Spec.RenderParams(step, w.scope())
 		if err != nil {
 			w.failStep(ctx, i, fmt.Errorf("rendering params: %w", err))
 			return nil
@@ -195,7 +195,7 @@ func (w *incident) runWait(ctx workflow.Context, i int) error {
 	ss := &w.status.Steps[i]
 	started := *ss.StartedAt
 	switch step.Action {
-	case "wait.resolved":
+	case runbooks.ActionWaitResolved:
 		var deadline time.Time
 		if step.Timeout > 0 {
 			deadline = started.Add(step.Timeout.D())
@@ -211,10 +211,10 @@ func (w *incident) runWait(ctx workflow.Context, i int) error {
 			w.finishStep(ctx, i, activities.StepResult{Summary: fmt.Sprintf("timed out after %s without resolution; going on", step.Timeout)})
 		}
 		return nil
-	case "wait.duration":
+	case runbooks.ActionWaitDuration:
 		d, err := runbooks.ParseDuration(ss.Params["for"])
 		if err != nil {
-			w.failStep(ctx, i, fmt.Errorf("wait.duration: %w", err))
+			w.failStep(ctx, i, fmt.Errorf("%s: %w", runbooks.ActionWaitDuration, err))
 			return nil
 		}
 		if _, err := w.waitUntil(ctx, started.Add(d.D()), func() bool { return false }); err != nil {
@@ -281,7 +281,7 @@ func (w *incident) finishStep(ctx workflow.Context, i int, res activities.StepRe
 	if len(res.Clears) > 0 {
 		w.clearUndos(ctx, step.ID, res.Clears)
 	}
-	if step.Action == "prompts.rollback_pr" && !res.NoOp {
+	if step.Action == runbooks.ActionPromptsRollback && !res.NoOp {
 		w.event(ctx, EventRollbackProposal, step.ID, "", res.Summary, rollbackData(res))
 	}
 }

@@ -111,10 +111,7 @@ func (w *incident) gateUndo(ctx workflow.Context, j int) (bool, error) {
 // or a second attempt (verify revert, then close) never reverses twice.
 func (w *incident) runUndo(ctx workflow.Context, j int) {
 	e := w.status.Undo[j]
-	timeout := defaultStepTimeout
-	if a, ok := runbooks.Catalog[e.Undo.Action]; ok && a.DefaultTimeout > 0 {
-		timeout = a.DefaultTimeout.D()
-	}
+	timeout := w.defaultTimeout(e.Undo.Action)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: timeout,
 		HeartbeatTimeout:    heartbeatTimeout,
@@ -143,19 +140,30 @@ func (w *incident) runUndo(ctx workflow.Context, j int) {
 func (w *incident) escalate(ctx workflow.Context, stepID, group, text, keySuffix string) {
 	w.event(ctx, EventEscalated, stepID, "", text, map[string]string{"group": group})
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: notifyTimeout(),
+		StartToCloseTimeout: w.defaultTimeout(runbooks.ActionNotify),
 		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: defaultRetry.InitialInterval, BackoffCoefficient: 2, MaximumAttempts: 5},
 		Summary:             stepID + " escalation",
 	})
-	in := w.stepInput(ctx, stepID, "notify", map[string]string{"text": text, "level": "critical"}, keySuffix)
-	if err := workflow.ExecuteActivity(actx, "notify", in).Get(actx, nil); err != nil {
+	in := w.stepInput(ctx, stepID, runbooks.ActionNotify, map[string]string{"text": text, "level": "critical"}, keySuffix)
+	if err := workflow.ExecuteActivity(actx, runbooks.ActionNotify, in).Get(actx, nil); err != nil {
 		w.logger.Error("Could not send an escalation", "step", stepID, "group", group, "error", err)
 	}
 }
 
-func notifyTimeout() time.Duration {
-	if a, ok := runbooks.Catalog["notify"]; ok && a.DefaultTimeout > 0 {
+// action is an action as this incident runs it: the definition saved in its spec when the
+// runbook was loaded, so a worker with a newer catalog cannot change a running incident's
+// kinds or timeouts. Inputs without saved definitions (started by an older quench) fall back
+// to the live catalog rather than take a workflow.GetVersion branch: the lookup issues no
+// command, those incidents already ran with the live catalog, and the catalog is all they
+// have. Their recorded histories replay either way while the catalog is unchanged.
+func (w *incident) action(name string) (runbooks.Action, bool) {
+	return w.in.Spec.Action(name)
+}
+
+// defaultTimeout is an action's start-to-close timeout when nothing sets one.
+func (w *incident) defaultTimeout(name string) time.Duration {
+	if a, ok := w.action(name); ok && a.DefaultTimeout > 0 {
 		return a.DefaultTimeout.D()
 	}
 	return defaultStepTimeout

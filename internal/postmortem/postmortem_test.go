@@ -20,7 +20,7 @@ import (
 
 // recorded is a prompt-regression incident recorded by test/crash_test.go: the worker was
 // killed while the rollback waited for approval; dave approved, then resolved it.
-const recorded = "../../test/testdata/histories/prompt-regression-kill-awaiting-approval.json"
+const recorded = "../../workflows/testdata/histories/prompt-regression-kill-awaiting-approval.json"
 
 func loadHistory(t *testing.T, path string) []*historypb.HistoryEvent {
 	t.Helper()
