@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,17 +16,42 @@ import (
 // SignalOptions are the inputs of `incident resolve|abort|note`.
 type SignalOptions struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 	Identity  func() string
 
 	Verb   string
 	Ref    string
 	Reason string // resolve/abort reason, or the note's text
+	Format string
+}
+
+// SignalResult is what `resolve`, `abort` and `note` print with -o json: the signal sent
+// and where the incident stands after it, so a script knows whether it is done.
+type SignalResult struct {
+	IncidentID string `json:"incident_id"`
+	ShortID    string `json:"short_id"`
+	Signal     string `json:"signal"` // resolve | abort | note
+	// State is the incident's state once the signal was handled ("" when it could not be
+	// read: StatusError says why).
+	State       string    `json:"state,omitempty"`
+	Closed      bool      `json:"closed"`
+	WaitingFor  []Waiting `json:"waiting_for,omitempty"`
+	StatusError string    `json:"status_error,omitempty"`
+}
+
+// Waiting is an approval the incident waits for, with the commands that move it on.
+type Waiting struct {
+	StepID  string   `json:"step_id"`
+	Action  string   `json:"action"`
+	Undo    bool     `json:"undo,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	Approve string   `json:"approve"`
+	Reject  string   `json:"reject"`
 }
 
 // NewCmdSignal is `incident resolve ID`, `incident abort ID` or `incident note ID TEXT`.
 func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *SignalOptions) error) *cobra.Command {
-	opts := &SignalOptions{IO: f.IO, Incidents: f.Incidents, Identity: f.Identity, Verb: verb}
+	opts := &SignalOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity, Verb: verb}
 	cmd := &cobra.Command{ValidArgsFunction: completeIncidentIDs(f)}
 	switch verb {
 	case "resolve":
@@ -40,6 +66,9 @@ func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *S
 		if verb == "note" {
 			opts.Reason = strings.Join(args[1:], " ")
 		}
+		if err := cmdutil.CheckFormat(opts.Format); err != nil {
+			return err
+		}
 		if runF != nil {
 			return runF(cmd.Context(), opts)
 		}
@@ -48,6 +77,7 @@ func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *S
 	if verb != "note" {
 		cmd.Flags().StringVarP(&opts.Reason, "reason", "m", "", "why (goes on the timeline)")
 	}
+	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml")
 	return cmd
 }
 
@@ -69,10 +99,67 @@ func signalRun(ctx context.Context, opts *SignalOptions) error {
 	default:
 		return fmt.Errorf("unknown incident signal %q", opts.Verb)
 	}
-	if _, err := svc.Signal(ctx, opts.Ref, name, payload); err != nil {
+	id, err := svc.Signal(ctx, opts.Ref, name, payload)
+	if err != nil {
 		return err
 	}
-	past := map[string]string{"resolve": "Resolved", "abort": "Aborted", "note": "Noted on"}[opts.Verb]
-	fmt.Fprintf(opts.IO.Out, "%s incident %s.\n", past, opts.Ref)
+	res := SignalResult{IncidentID: id, ShortID: incidents.ShortID(id), Signal: opts.Verb}
+	// The query is answered after the workflow has handled the signal, so it shows what
+	// the resolve or abort did: closed, or waiting for someone.
+	if st, err := svc.Status(ctx, id); err != nil {
+		res.StatusError = err.Error()
+	} else {
+		res.State, res.Closed = st.State, st.ClosedAt != nil
+		for _, p := range st.Pending {
+			res.WaitingFor = append(res.WaitingFor, Waiting{
+				StepID: p.StepID, Action: p.Action, Undo: p.Undo, Groups: p.Groups,
+				Approve: fmt.Sprintf("quench incident approve %s --step %s", res.ShortID, p.StepID),
+				Reject:  fmt.Sprintf("quench incident reject %s --step %s --reason WHY", res.ShortID, p.StepID),
+			})
+		}
+	}
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteData(opts.IO.Out, opts.Format, res)
+	}
+	writeSignalResult(opts.IO.Out, res)
 	return nil
+}
+
+func writeSignalResult(w io.Writer, res SignalResult) {
+	id := res.ShortID
+	switch {
+	case res.Signal == "note":
+		fmt.Fprintf(w, "Noted on incident %s.\n", id)
+	case res.StatusError != "":
+		fmt.Fprintf(w, "Sent %s to incident %s; could not read where it stands (%s): see quench incident show %s\n", res.Signal, id, res.StatusError, id)
+	case res.Closed && res.Signal == "resolve":
+		fmt.Fprintf(w, "Resolved incident %s: it is closed (%s).\n", id, res.State)
+	case res.Closed:
+		fmt.Fprintf(w, "Aborted incident %s: it is closed (%s).\n", id, res.State)
+	case len(res.WaitingFor) > 0:
+		verb := map[string]string{"resolve": "Marked incident %s resolved", "abort": "Aborting incident %s"}[res.Signal]
+		fmt.Fprintf(w, verb+", but it stays open: it waits for %s.\n", id, describeWaiting(res.WaitingFor))
+		for _, wf := range res.WaitingFor {
+			fmt.Fprintf(w, "  approve: %s\n  reject:  %s\n", wf.Approve, wf.Reject)
+		}
+	default:
+		verb := map[string]string{"resolve": "Marked incident %s resolved", "abort": "Aborting incident %s"}[res.Signal]
+		fmt.Fprintf(w, verb+"; it is still %s (steps and undos to finish).\n  follow: quench incident watch %s\n", id, res.State, id)
+	}
+}
+
+func describeWaiting(ws []Waiting) string {
+	var parts []string
+	for _, w := range ws {
+		what := "approval of step " + w.StepID
+		if w.Undo {
+			what = "approval of the undo of step " + w.StepID
+		}
+		what += " (" + w.Action
+		if len(w.Groups) > 0 {
+			what += ", by " + strings.Join(w.Groups, " or ")
+		}
+		parts = append(parts, what+")")
+	}
+	return strings.Join(parts, " and ")
 }
