@@ -24,8 +24,8 @@ type WatchOptions struct {
 func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
 	opts := &WatchOptions{IO: f.IO, Incidents: f.IncidentsClient}
 	cmd := &cobra.Command{
-		Use:               "watch ID",
-		Short:             "Follow an incident's timeline live until it closes",
+		Use:   "watch ID",
+		Short: "Follow an incident's timeline live until it closes",
 		Long: `Follow an incident's timeline live until it closes; Ctrl-C stops watching (exit 0)
 and leaves the incident running.
 
