@@ -62,6 +62,7 @@ Then, in another terminal:      quench incident start provider-outage`,
 		bench.NewCmdBench(f),
 		demo.NewCmdDemo(f, nil),
 	)
+	cmdutil.RejectUnknownSubcommands(root)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	return root
