@@ -25,18 +25,6 @@ type DecideOptions struct {
 	Format  string
 }
 
-// DecideResult is what `approve`/`reject -o json` prints: the workflow's answer, with the
-// incident it was about.
-type DecideResult struct {
-	IncidentID string `json:"incident_id"`
-	ShortID    string `json:"short_id"`
-	StepID     string `json:"step_id"`
-	Verdict    string `json:"verdict"`
-	Approver   string `json:"approver"`
-	Outcome    string `json:"outcome"`   // approved | rejected | counted
-	Remaining  int    `json:"remaining"` // approvals still needed when counted
-}
-
 // NewCmdDecide is `incident approve ID` or `incident reject ID --reason ...`.
 func NewCmdDecide(f *cmdutil.Factory, verb string, runF func(context.Context, *DecideOptions) error) *cobra.Command {
 	opts := &DecideOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity}
@@ -94,10 +82,7 @@ func decideRun(ctx context.Context, opts *DecideOptions) error {
 	if err != nil {
 		return err
 	}
-	out := DecideResult{
-		IncidentID: id, ShortID: incidents.ShortID(id), StepID: res.StepID, Verdict: d.Verdict,
-		Approver: d.Approver, Outcome: res.Outcome, Remaining: res.Remaining,
-	}
+	out := incidents.NewDecided(id, d, res)
 	if opts.Format != cmdutil.FormatTable {
 		return cmdutil.WriteData(opts.IO.Out, opts.Format, out)
 	}

@@ -25,30 +25,6 @@ type SignalOptions struct {
 	Format string
 }
 
-// SignalResult is what `resolve`, `abort` and `note` print with -o json: the signal sent
-// and where the incident stands after it, so a script knows whether it is done.
-type SignalResult struct {
-	IncidentID string `json:"incident_id"`
-	ShortID    string `json:"short_id"`
-	Signal     string `json:"signal"` // resolve | abort | note
-	// State is the incident's state once the signal was handled ("" when it could not be
-	// read: StatusError says why).
-	State       string    `json:"state,omitempty"`
-	Closed      bool      `json:"closed"`
-	WaitingFor  []Waiting `json:"waiting_for,omitempty"`
-	StatusError string    `json:"status_error,omitempty"`
-}
-
-// Waiting is an approval the incident waits for, with the commands that move it on.
-type Waiting struct {
-	StepID  string   `json:"step_id"`
-	Action  string   `json:"action"`
-	Undo    bool     `json:"undo,omitempty"`
-	Groups  []string `json:"groups,omitempty"`
-	Approve string   `json:"approve"`
-	Reject  string   `json:"reject"`
-}
-
 // NewCmdSignal is `incident resolve ID`, `incident abort ID` or `incident note ID TEXT`.
 func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *SignalOptions) error) *cobra.Command {
 	opts := &SignalOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity, Verb: verb}
@@ -103,21 +79,7 @@ func signalRun(ctx context.Context, opts *SignalOptions) error {
 	if err != nil {
 		return err
 	}
-	res := SignalResult{IncidentID: id, ShortID: incidents.ShortID(id), Signal: opts.Verb}
-	// The query is answered after the workflow has handled the signal, so it shows what
-	// the resolve or abort did: closed, or waiting for someone.
-	if st, err := svc.Status(ctx, id); err != nil {
-		res.StatusError = err.Error()
-	} else {
-		res.State, res.Closed = st.State, st.ClosedAt != nil
-		for _, p := range st.Pending {
-			res.WaitingFor = append(res.WaitingFor, Waiting{
-				StepID: p.StepID, Action: p.Action, Undo: p.Undo, Groups: p.Groups,
-				Approve: fmt.Sprintf("quench incident approve %s --step %s", res.ShortID, p.StepID),
-				Reject:  fmt.Sprintf("quench incident reject %s --step %s --reason WHY", res.ShortID, p.StepID),
-			})
-		}
-	}
+	res := incidents.AfterSignal(ctx, svc, id, opts.Verb)
 	if opts.Format != cmdutil.FormatTable {
 		return cmdutil.WriteData(opts.IO.Out, opts.Format, res)
 	}
@@ -125,7 +87,7 @@ func signalRun(ctx context.Context, opts *SignalOptions) error {
 	return nil
 }
 
-func writeSignalResult(w io.Writer, res SignalResult) {
+func writeSignalResult(w io.Writer, res incidents.Signalled) {
 	id := res.ShortID
 	switch {
 	case res.Signal == "note":
@@ -148,7 +110,7 @@ func writeSignalResult(w io.Writer, res SignalResult) {
 	}
 }
 
-func describeWaiting(ws []Waiting) string {
+func describeWaiting(ws []incidents.Waiting) string {
 	var parts []string
 	for _, w := range ws {
 		what := "approval of step " + w.StepID
