@@ -20,7 +20,13 @@ type ActionParam struct {
 	Default     string    `json:"default,omitempty"`
 	Enum        []string  `json:"enum,omitempty"`
 	Description string    `json:"description"`
+	// Names says what the value names in a target (NamesRoute), so a client can check it
+	// against what the target knows before starting an incident.
+	Names string `json:"names,omitempty"`
 }
+
+// NamesRoute marks a param whose value is a gateway route.
+const NamesRoute = "route"
 
 // Action kinds tell the interpreter how to run a step.
 const (
@@ -112,7 +118,7 @@ func init() {
 		Name: ActionGatewaySwitch, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayRestore,
 		Description: "Point a route at another provider (fail over).",
 		Params: []ActionParam{
-			{Name: "route", Type: TypeString, Required: true, Description: "the route apps read (e.g. chat)"},
+			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route apps read (e.g. chat)"},
 			{Name: "to", Type: TypeString, Required: true, Description: "provider to switch to, or 'fallback' for the route's next provider"},
 		},
 		Outputs:        []string{"route", "from", "to"},
@@ -122,7 +128,7 @@ func init() {
 		Name: ActionGatewayRestore, Kind: KindActivity, SideEffect: true,
 		Description: "Restore a route to the provider it had before this incident switched it (fail back).",
 		Params: []ActionParam{
-			{Name: "route", Type: TypeString, Required: true, Description: "the route to restore"},
+			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route to restore"},
 		},
 		Outputs:        []string{"route", "provider"},
 		DefaultTimeout: Duration(30e9),
@@ -131,7 +137,7 @@ func init() {
 		Name: ActionGatewayBlock, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayUnblock,
 		Description: "Make the gateway refuse one agent (or API) key on a route, e.g. a looping agent; the route stays up for everyone else.",
 		Params: []ActionParam{
-			{Name: "route", Type: TypeString, Required: true, Description: "the route the key calls (e.g. chat)"},
+			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route the key calls (e.g. chat)"},
 			{Name: "key", Type: TypeString, Required: true, Description: "the agent or API key to refuse (agent.key in the traffic log)"},
 		},
 		Outputs:        []string{"route", "key", "blocked"},
@@ -141,7 +147,7 @@ func init() {
 		Name: ActionGatewayUnblock, Kind: KindActivity, SideEffect: true,
 		Description: "Lift this incident's block of an agent key on a route.",
 		Params: []ActionParam{
-			{Name: "route", Type: TypeString, Required: true, Description: "the route"},
+			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route"},
 			{Name: "key", Type: TypeString, Required: true, Description: "the agent or API key to accept again"},
 		},
 		Outputs:        []string{"route", "key", "blocked"},
@@ -153,7 +159,7 @@ func init() {
 		Params: []ActionParam{
 			{Name: "window", Type: TypeDuration, Default: "30m", Description: "incident window, ending now"},
 			{Name: "baseline", Type: TypeDuration, Default: "24h", Description: "baseline window, ending where the incident window starts"},
-			{Name: "route", Type: TypeString, Description: "only requests of this route (empty: all)"},
+			{Name: "route", Type: TypeString, Names: NamesRoute, Description: "only requests of this route (empty: all)"},
 			{Name: "samples", Type: TypeInt, Default: "20", Description: "max redacted sample requests kept"},
 		},
 		Outputs:        []string{"evidence", "sha256", "requests", "error_rate", "baseline_error_rate", "top_change"},

@@ -130,6 +130,7 @@ type validator struct {
 func validate(s *Spec, lines lineIndex) []Problem {
 	v := &validator{s: s, lines: lines, stepAt: map[string]int{}, params: map[string]bool{}}
 	v.name()
+	v.severity()
 	v.triggers()
 	v.declaredParams()
 	v.steps()
@@ -146,6 +147,32 @@ func (v *validator) name() {
 		v.add("name", "a runbook needs a name: a short slug like provider-outage")
 	case !nameRE.MatchString(n):
 		v.add("name", "%q is not a valid name: use lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters (it becomes part of workflow IDs)", n)
+	}
+}
+
+// Severities are the values a runbook's severity (and a human's --severity) may take. Alerts
+// keep whatever severity their source sends; these are what a person or a runbook chooses,
+// so a typo ("urgent", "crit") is caught instead of landing in search attributes.
+var Severities = []string{"critical", "warning", "info"}
+
+// CheckSeverity refuses a severity outside Severities, naming the allowed ones.
+func CheckSeverity(s string) error {
+	if containsString(Severities, s) {
+		return nil
+	}
+	hint := ""
+	if n := nearest(s, Severities); n != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", n)
+	}
+	return fmt.Errorf("severity %q is not one of %s%s", s, strings.Join(Severities, ", "), hint)
+}
+
+func (v *validator) severity() {
+	if v.s.Severity == "" {
+		return
+	}
+	if err := CheckSeverity(v.s.Severity); err != nil {
+		v.add("severity", "%v", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,9 @@ const MaxBody = 64 << 10
 
 // Options configure the API.
 type Options struct {
-	Incidents *incidents.Service
+	// Incidents is the client side of incidents. Whoever builds the API decides what it
+	// checks: a *incidents.Service with Routes set refuses starts on unknown routes.
+	Incidents incidents.Client
 	// Routes serves GET /v1/routes and /v1/routes/{route} (the embedded routing table); nil
 	// when this process has no routing table.
 	Routes http.Handler
@@ -104,7 +107,16 @@ func (h *handler) authed(next authedFunc) http.HandlerFunc {
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request, _ string) {
-	f := incidents.ListFilter{Open: r.URL.Query().Get("all") == "", Runbook: r.URL.Query().Get("runbook")}
+	q := r.URL.Query()
+	f := incidents.ListFilter{Open: q.Get("all") == "", Runbook: q.Get("runbook")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("limit %q: give a positive whole number", v))
+			return
+		}
+		f.Limit = n
+	}
 	rows, err := h.opts.Incidents.List(r.Context(), f)
 	if err != nil {
 		h.fail(w, err)
@@ -174,17 +186,25 @@ func (h *handler) decide(w http.ResponseWriter, r *http.Request, who string) {
 		return
 	}
 	if b.Digest == "" {
-		writeError(w, http.StatusBadRequest, "field digest is required: take it from the pending approval of GET /api/v1/incidents/{id}")
+		writeError(w, http.StatusBadRequest, "field digest is required (the whole digest or its first 8+ characters): take it from the pending approval of GET /api/v1/incidents/{id}")
 		return
 	}
-	res, err := h.opts.Incidents.Decide(r.Context(), r.PathValue("id"), workflows.Decision{
-		StepID: b.StepID, Digest: b.Digest, Approver: who, Verdict: b.Verdict, Reason: b.Reason, Via: "api",
-	})
+	id, err := h.opts.Incidents.Resolve(r.Context(), r.PathValue("id"))
 	if err != nil {
-		writeError(w, http.StatusConflict, err.Error())
+		h.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	d := workflows.Decision{StepID: b.StepID, Digest: b.Digest, Approver: who, Verdict: b.Verdict, Reason: b.Reason, Via: "api"}
+	res, err := h.opts.Incidents.Decide(r.Context(), id, d)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, incidents.NewDecided(id, d, res))
+	case errors.Is(err, incidents.ErrNotFound), errors.Is(err, incidents.ErrInvalid):
+		h.fail(w, err)
+	default:
+		// The workflow refused it (not an approver, four-eyes, params changed, closed).
+		writeError(w, http.StatusConflict, err.Error())
+	}
 }
 
 type signalBody struct {
@@ -217,7 +237,7 @@ func (h *handler) signal(name string) authedFunc {
 			h.fail(w, err)
 			return
 		}
-		writeJSON(w, http.StatusAccepted, map[string]string{"incident_id": id, "signal": name})
+		writeJSON(w, http.StatusAccepted, incidents.AfterSignal(r.Context(), h.opts.Incidents, id, name))
 	}
 }
 
@@ -234,7 +254,7 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, incidents.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case strings.Contains(err.Error(), "unknown runbook"), strings.Contains(err.Error(), "param"):
+	case errors.Is(err, incidents.ErrInvalid), strings.Contains(err.Error(), "unknown runbook"), strings.Contains(err.Error(), "param"):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case strings.Contains(err.Error(), "is closed"):
 		writeError(w, http.StatusConflict, err.Error())

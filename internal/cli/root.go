@@ -65,6 +65,7 @@ Then, in another terminal:      quench incident start provider-outage`,
 	)
 	ownTemporal(dev, "use --temporal-port to choose the port of the Temporal server it starts")
 	ownTemporal(demoCmd, "it starts its own Temporal server in a temporary dir")
+	cmdutil.RejectUnknownSubcommands(root)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	return root

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -45,6 +44,11 @@ type Service struct {
 	Runbooks  *runbooks.Library
 	Namespace string
 	TaskQueue string // default workflows.TaskQueue
+	// Routes, when set, refuses starts that name a route the gateway does not know.
+	Routes RouteChecker
+	// LookupWait bounds how long a short ID is looked for (visibility lags a start);
+	// default 3 s.
+	LookupWait time.Duration
 }
 
 // New returns a Service.
@@ -79,13 +83,22 @@ type Started struct {
 // Prepare resolves a start request into the workflow's input and start options without
 // starting anything: `runbook plan` and the tests use it; Start sends it.
 func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.StartWorkflowOptions, error) {
+	if s.Runbooks == nil {
+		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, errors.New("no runbook library loaded")
+	}
 	spec, err := s.Runbooks.Get(req.Runbook)
 	if err != nil {
-		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
+		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, Invalid(err)
 	}
 	params, err := runbooks.ResolveParams(spec, req.Params, req.Alert)
 	if err != nil {
-		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, fmt.Errorf("runbook %s: %w", spec.Name, err)
+		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, Invalid(fmt.Errorf("runbook %s: %w", spec.Name, err))
+	}
+	// A severity a person chose must be one quench knows; an alert's stays as sent.
+	if req.Severity != "" {
+		if err := runbooks.CheckSeverity(req.Severity); err != nil {
+			return workflows.IncidentInput{}, client.StartWorkflowOptions{}, Invalid(err)
+		}
 	}
 	id, err := IncidentID(spec.Name, req)
 	if err != nil {
@@ -118,6 +131,9 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) {
 	in, opts, err := s.Prepare(req)
 	if err != nil {
+		return Started{}, err
+	}
+	if err := CheckRoutes(ctx, s.Routes, in); err != nil {
 		return Started{}, err
 	}
 	run, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.IncidentWorkflowName, in)
@@ -179,48 +195,32 @@ func ShortID(incidentID string) string {
 // Visibility is eventually consistent, so a just-started incident is looked up for a
 // couple of seconds before giving up.
 func (s *Service) Resolve(ctx context.Context, ref string) (string, error) {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return "", errors.New("give an incident ID (see `quench incident list`)")
+	ref, full, err := ParseRef(ref)
+	if err != nil || full {
+		return ref, err
 	}
-	if strings.HasPrefix(ref, "inc-") {
-		return ref, nil
-	}
-	if !isHex(ref) {
-		return "", fmt.Errorf("%q is not an incident ID: use the 6-character short ID or the full inc-... ID", ref)
+	wait := s.LookupWait
+	if wait == 0 {
+		wait = 3 * time.Second
 	}
 	query := fmt.Sprintf("%s = '%s'", workflows.SearchShortID, ref)
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(wait)
 	for {
 		resp, err := s.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: s.Namespace, Query: query, PageSize: 10})
 		if err != nil {
 			return "", fmt.Errorf("look up incident %s: %w", ref, explain(err))
 		}
-		ids := map[string]bool{}
+		var ids []string
 		for _, e := range resp.GetExecutions() {
-			ids[e.GetExecution().GetWorkflowId()] = true
+			ids = append(ids, e.GetExecution().GetWorkflowId())
 		}
-		switch len(ids) {
-		case 1:
-			for id := range ids {
-				return id, nil
-			}
-		case 0:
-			if time.Now().After(deadline) {
-				return "", fmt.Errorf("%w: no incident with ID %s (see `quench incident list`)", ErrNotFound, ref)
-			}
-			select {
-			case <-ctx.Done():
-				return "", ctx.Err()
-			case <-time.After(200 * time.Millisecond):
-			}
-		default:
-			var list []string
-			for id := range ids {
-				list = append(list, id)
-			}
-			sort.Strings(list)
-			return "", fmt.Errorf("short ID %s is ambiguous: use one of %s", ref, strings.Join(list, ", "))
+		if len(ids) > 0 || !time.Now().Before(deadline) {
+			return PickID(ref, ids)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
@@ -242,6 +242,9 @@ func (s *Service) Status(ctx context.Context, ref string) (workflows.Status, err
 	return st, nil
 }
 
+// fullDigestLen is the length of a params digest (hex sha256).
+const fullDigestLen = 64
+
 // Decide sends an approval decision and waits for the workflow's answer. Refusals (wrong
 // approver, four-eyes, stale digest, already decided) come back as errors that say why.
 func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) (workflows.DecisionResult, error) {
@@ -249,19 +252,18 @@ func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) 
 	if err != nil {
 		return workflows.DecisionResult{}, err
 	}
-	if d.Digest == "" || d.StepID == "" {
+	// A full digest with its step goes straight to the workflow, which checks it; anything
+	// shorter is expanded against what the incident is waiting on.
+	if d.StepID == "" || len(d.Digest) != fullDigestLen {
 		st, err := s.Status(ctx, id)
 		if err != nil {
 			return workflows.DecisionResult{}, err
 		}
-		p, err := pickPending(st, d.StepID)
+		p, err := PickApproval(st, d.StepID, d.Digest)
 		if err != nil {
-			return workflows.DecisionResult{}, err
+			return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, err)
 		}
-		d.StepID = p.StepID
-		if d.Digest == "" {
-			d.Digest = p.Digest
-		}
+		d.StepID, d.Digest = p.StepID, p.Digest
 	}
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   id,
@@ -277,31 +279,6 @@ func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) 
 		return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, explain(err))
 	}
 	return res, nil
-}
-
-func pickPending(st workflows.Status, stepID string) (workflows.PendingApproval, error) {
-	if st.ClosedAt != nil {
-		return workflows.PendingApproval{}, fmt.Errorf("incident %s is closed (%s): nothing to decide", st.ShortID, st.State)
-	}
-	if len(st.Pending) == 0 {
-		return workflows.PendingApproval{}, fmt.Errorf("incident %s has no approval pending", st.ShortID)
-	}
-	if stepID == "" {
-		if len(st.Pending) > 1 {
-			var ids []string
-			for _, p := range st.Pending {
-				ids = append(ids, p.StepID)
-			}
-			return workflows.PendingApproval{}, fmt.Errorf("several approvals are pending (%s): pass --step", strings.Join(ids, ", "))
-		}
-		return st.Pending[0], nil
-	}
-	for _, p := range st.Pending {
-		if p.StepID == stepID {
-			return p, nil
-		}
-	}
-	return workflows.PendingApproval{}, fmt.Errorf("step %s of incident %s is not waiting for approval", stepID, st.ShortID)
 }
 
 // Signal sends one of the incident signals (resolve, abort, note).
@@ -343,7 +320,7 @@ func (s *Service) List(ctx context.Context, f ListFilter) ([]Summary, error) {
 	}
 	if f.Runbook != "" {
 		if !isSlug(f.Runbook) {
-			return nil, fmt.Errorf("%q is not a runbook name", f.Runbook)
+			return nil, Invalid(fmt.Errorf("%q is not a runbook name", f.Runbook))
 		}
 		clauses = append(clauses, fmt.Sprintf("%s = '%s'", workflows.SearchRunbook, f.Runbook))
 	}

@@ -28,9 +28,14 @@ type Factory struct {
 	RunbooksDir     string
 	As              string // identity for decisions
 
-	Config    func() (*config.Config, error)
-	Runbooks  func() (*runbooks.Library, error)
-	Temporal  func() (client.Client, error)
+	Config   func() (*config.Config, error)
+	Runbooks func() (*runbooks.Library, error)
+	Temporal func() (client.Client, error)
+	// IncidentsClient is what commands that operate incidents take; tests give them an
+	// incidentsfake.Fake.
+	IncidentsClient func() (incidents.Client, error)
+	// Incidents is the Temporal-backed service itself, for the few commands that read
+	// workflow history or Temporal directly (postmortem, bench).
 	Incidents func() (*incidents.Service, error)
 	Identity  func() string
 }
@@ -93,7 +98,18 @@ func New() *Factory {
 		if err != nil {
 			return nil, err
 		}
-		return incidents.New(cl, lib, opts.Namespace), nil
+		svc := incidents.New(cl, lib, opts.Namespace)
+		// The CLI knows the routes only when the gateway is the embedded table seeded from
+		// the config; otherwise it cannot tell and starts unchecked.
+		svc.Routes = incidents.ConfigRoutes(c)
+		return svc, nil
+	}
+	f.IncidentsClient = func() (incidents.Client, error) {
+		svc, err := f.Incidents()
+		if err != nil {
+			return nil, err
+		}
+		return svc, nil
 	}
 	f.Identity = func() string {
 		if f.As != "" {

@@ -27,14 +27,14 @@ func NewCmdFreeze(f *cmdutil.Factory) *cobra.Command {
 // Options are the inputs of `freeze status` and `freeze check`.
 type Options struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 	Scope     string
 	Format    string
 }
 
 // NewCmdStatus is `freeze status [--scope S]`.
 func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Incidents: f.Incidents}
+	opts := &Options{IO: f.IO, Incidents: f.IncidentsClient}
 	cmd := &cobra.Command{
 		Use: "status", Short: "Show the freeze of a scope: who holds it, until when, and its history", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,13 +84,16 @@ func statusRun(ctx context.Context, opts *Options) error {
 
 // NewCmdCheck is `freeze check [--scope S]`: exit 0 when deploys may go, 3 when frozen.
 func NewCmdCheck(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IO, Incidents: f.Incidents}
+	opts := &Options{IO: f.IO, Incidents: f.IncidentsClient}
 	cmd := &cobra.Command{
 		Use:     "check",
 		Short:   "Exit non-zero (3) while prompt deploys are frozen: put it in your deploy pipeline",
 		Example: `  quench freeze check && ./deploy-prompts.sh`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := cmdutil.CheckFormat(opts.Format); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -98,6 +101,7 @@ func NewCmdCheck(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		},
 	}
 	cmd.Flags().StringVar(&opts.Scope, "scope", "prompts", "the scope to check")
+	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml (the exit code is the same)")
 	return cmd
 }
 
@@ -110,11 +114,30 @@ func checkRun(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	if st.Scope == "" {
+		st.Scope = opts.Scope
+	}
+	if opts.Format != cmdutil.FormatTable {
+		if err := cmdutil.WriteData(opts.IO.Out, opts.Format, CheckResult{Scope: st.Scope, Frozen: st.Frozen, Holds: st.Holds}); err != nil {
+			return err
+		}
+		if st.Frozen {
+			return &cmdutil.ExitError{Code: ExitFrozen, Msg: frozenMessage(st)}
+		}
+		return nil
+	}
 	if !st.Frozen {
-		fmt.Fprintf(opts.IO.Out, "%s: not frozen, deploys may go\n", opts.Scope)
+		fmt.Fprintf(opts.IO.Out, "%s: not frozen, deploys may go\n", st.Scope)
 		return nil
 	}
 	return &cmdutil.ExitError{Code: ExitFrozen, Msg: frozenMessage(st)}
+}
+
+// CheckResult is what `freeze check -o json` prints; the exit code says the same (3: frozen).
+type CheckResult struct {
+	Scope  string           `json:"scope"`
+	Frozen bool             `json:"frozen"`
+	Holds  []workflows.Hold `json:"holds,omitempty"`
 }
 
 func frozenMessage(st workflows.FreezeState) string {

@@ -14,7 +14,7 @@ import (
 // DecideOptions are the inputs of `incident approve` and `incident reject`.
 type DecideOptions struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 	Identity  func() string
 
 	Verdict string
@@ -27,7 +27,7 @@ type DecideOptions struct {
 
 // NewCmdDecide is `incident approve ID` or `incident reject ID --reason ...`.
 func NewCmdDecide(f *cmdutil.Factory, verb string, runF func(context.Context, *DecideOptions) error) *cobra.Command {
-	opts := &DecideOptions{IO: f.IO, Incidents: f.Incidents, Identity: f.Identity}
+	opts := &DecideOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity}
 	verdict := workflows.VerdictApprove
 	short := "Approve the step an incident is waiting on"
 	if verb == "reject" {
@@ -53,8 +53,9 @@ func NewCmdDecide(f *cmdutil.Factory, verb string, runF func(context.Context, *D
 			return decideRun(cmd.Context(), opts)
 		},
 	}
+	// No backquotes in flag help: pflag would take the quoted words for the value's name.
 	cmd.Flags().StringVar(&opts.Step, "step", "", "the step to decide (needed when several approvals are pending)")
-	cmd.Flags().StringVar(&opts.Digest, "digest", "", "the params digest you reviewed (from `incident show`); the decision is refused if the params changed")
+	cmd.Flags().StringVar(&opts.Digest, "digest", "", "the params digest you reviewed, as 'quench incident show' prints it; refused if the params changed since")
 	cmd.Flags().StringVarP(&opts.Reason, "reason", "m", "", "why (required to reject)")
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml")
 	return cmd
@@ -65,49 +66,34 @@ func decideRun(ctx context.Context, opts *DecideOptions) error {
 	if err != nil {
 		return err
 	}
+	id, err := svc.Resolve(ctx, opts.Ref)
+	if err != nil {
+		return err
+	}
 	d := workflows.Decision{
 		StepID:   opts.Step,
+		Digest:   opts.Digest, // a short digest is expanded by the client
 		Approver: opts.Identity(),
 		Verdict:  opts.Verdict,
 		Reason:   opts.Reason,
 		Via:      "cli",
 	}
-	if opts.Digest != "" {
-		// A short digest from `incident show` is expanded against the pending approval.
-		st, err := svc.Status(ctx, opts.Ref)
-		if err != nil {
-			return err
-		}
-		full, err := matchDigest(st, opts.Step, opts.Digest)
-		if err != nil {
-			return err
-		}
-		d.Digest = full
-	}
-	res, err := svc.Decide(ctx, opts.Ref, d)
+	res, err := svc.Decide(ctx, id, d)
 	if err != nil {
 		return err
 	}
+	out := incidents.NewDecided(id, d, res)
 	if opts.Format != cmdutil.FormatTable {
-		return cmdutil.WriteData(opts.IO.Out, opts.Format, res)
+		return cmdutil.WriteData(opts.IO.Out, opts.Format, out)
 	}
 	switch res.Outcome {
 	case "counted":
-		fmt.Fprintf(opts.IO.Out, "Counted your approval of %s; %d more needed.\n", res.StepID, res.Remaining)
+		fmt.Fprintf(opts.IO.Out, "Counted %s's approval of step %s of incident %s; %d more needed.\n", d.Approver, res.StepID, out.ShortID, res.Remaining)
 	default:
-		fmt.Fprintf(opts.IO.Out, "Step %s %s by %s.\n", res.StepID, res.Outcome, d.Approver)
+		fmt.Fprintf(opts.IO.Out, "Step %s of incident %s %s by %s.\n", res.StepID, out.ShortID, res.Outcome, d.Approver)
+	}
+	if opts.IO.TTY {
+		fmt.Fprintf(opts.IO.Out, "  follow: quench incident watch %s\n", out.ShortID)
 	}
 	return nil
-}
-
-func matchDigest(st workflows.Status, step, given string) (string, error) {
-	for _, p := range st.Pending {
-		if step != "" && p.StepID != step {
-			continue
-		}
-		if len(given) >= 8 && len(given) <= len(p.Digest) && p.Digest[:len(given)] == given {
-			return p.Digest, nil
-		}
-	}
-	return "", fmt.Errorf("digest %s does not match what incident %s is waiting on: the params changed, review them with `quench incident show %s`", given, st.ShortID, st.ShortID)
 }

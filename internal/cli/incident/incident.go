@@ -14,6 +14,8 @@ func NewCmdIncident(f *cmdutil.Factory) *cobra.Command {
 		Use:     "incident",
 		Aliases: []string{"incidents", "inc"},
 		Short:   "Start and operate incidents",
+		Long: `Start and operate incidents. Every command that prints a result takes -o json
+(or yaml) for scripts; ` + "`watch -o json`" + ` prints JSON Lines, one timeline event per line.`,
 	}
 	cmd.AddCommand(
 		NewCmdStart(f, nil),
@@ -33,10 +35,10 @@ func NewCmdIncident(f *cmdutil.Factory) *cobra.Command {
 // completeIncidentIDs offers the short IDs of open incidents.
 func completeIncidentIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
+		if len(args) > 0 || f.IncidentsClient == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		svc, err := f.Incidents()
+		svc, err := f.IncidentsClient()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -55,7 +57,7 @@ func completeIncidentIDs(f *cmdutil.Factory) func(*cobra.Command, []string, stri
 // completeRunbooks offers runbook names.
 func completeRunbooks(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
+		if len(args) > 0 || f.Runbooks == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		lib, err := f.Runbooks()

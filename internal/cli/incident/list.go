@@ -3,6 +3,8 @@ package incident
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +15,7 @@ import (
 // ListOptions are the inputs of `incident list`.
 type ListOptions struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 
 	All     bool
 	Runbook string
@@ -25,7 +27,7 @@ func listFilterOpen() incidents.ListFilter { return incidents.ListFilter{Open: t
 
 // NewCmdList is `incident list`.
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{IO: f.IO, Incidents: f.Incidents}
+	opts := &ListOptions{IO: f.IO, Incidents: f.IncidentsClient}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -68,6 +70,17 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 			fmt.Fprintln(opts.IO.ErrOut, "No incidents yet. Start one: quench incident start provider-outage")
 		} else {
 			fmt.Fprintln(opts.IO.ErrOut, "No open incidents (add --all for closed ones).")
+		}
+		return nil
+	}
+	if !opts.IO.TTY {
+		// Scripts get tab-separated rows, no header, and absolute times.
+		for _, r := range rows {
+			closed := ""
+			if r.ClosedAt != nil {
+				closed = r.ClosedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintln(opts.IO.Out, strings.Join([]string{r.ShortID, r.Runbook, r.State, r.Severity, r.Service, r.StartedAt.UTC().Format(time.RFC3339), closed}, "\t"))
 		}
 		return nil
 	}

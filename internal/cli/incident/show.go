@@ -18,7 +18,7 @@ import (
 // ShowOptions are the inputs of `incident show`.
 type ShowOptions struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 
 	Ref    string
 	Format string
@@ -26,7 +26,7 @@ type ShowOptions struct {
 
 // NewCmdShow is `incident show ID`.
 func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{IO: f.IO, Incidents: f.Incidents}
+	opts := &ShowOptions{IO: f.IO, Incidents: f.IncidentsClient}
 	cmd := &cobra.Command{
 		Use:               "show ID",
 		Aliases:           []string{"status", "view"},

@@ -3,6 +3,7 @@ package incident
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,17 +16,18 @@ import (
 // SignalOptions are the inputs of `incident resolve|abort|note`.
 type SignalOptions struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 	Identity  func() string
 
 	Verb   string
 	Ref    string
 	Reason string // resolve/abort reason, or the note's text
+	Format string
 }
 
 // NewCmdSignal is `incident resolve ID`, `incident abort ID` or `incident note ID TEXT`.
 func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *SignalOptions) error) *cobra.Command {
-	opts := &SignalOptions{IO: f.IO, Incidents: f.Incidents, Identity: f.Identity, Verb: verb}
+	opts := &SignalOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity, Verb: verb}
 	cmd := &cobra.Command{ValidArgsFunction: completeIncidentIDs(f)}
 	switch verb {
 	case "resolve":
@@ -40,6 +42,9 @@ func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *S
 		if verb == "note" {
 			opts.Reason = strings.Join(args[1:], " ")
 		}
+		if err := cmdutil.CheckFormat(opts.Format); err != nil {
+			return err
+		}
 		if runF != nil {
 			return runF(cmd.Context(), opts)
 		}
@@ -48,6 +53,7 @@ func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *S
 	if verb != "note" {
 		cmd.Flags().StringVarP(&opts.Reason, "reason", "m", "", "why (goes on the timeline)")
 	}
+	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml")
 	return cmd
 }
 
@@ -69,10 +75,53 @@ func signalRun(ctx context.Context, opts *SignalOptions) error {
 	default:
 		return fmt.Errorf("unknown incident signal %q", opts.Verb)
 	}
-	if _, err := svc.Signal(ctx, opts.Ref, name, payload); err != nil {
+	id, err := svc.Signal(ctx, opts.Ref, name, payload)
+	if err != nil {
 		return err
 	}
-	past := map[string]string{"resolve": "Resolved", "abort": "Aborted", "note": "Noted on"}[opts.Verb]
-	fmt.Fprintf(opts.IO.Out, "%s incident %s.\n", past, opts.Ref)
+	res := incidents.AfterSignal(ctx, svc, id, opts.Verb)
+	if opts.Format != cmdutil.FormatTable {
+		return cmdutil.WriteData(opts.IO.Out, opts.Format, res)
+	}
+	writeSignalResult(opts.IO.Out, res)
 	return nil
+}
+
+func writeSignalResult(w io.Writer, res incidents.Signalled) {
+	id := res.ShortID
+	switch {
+	case res.Signal == "note":
+		fmt.Fprintf(w, "Noted on incident %s.\n", id)
+	case res.StatusError != "":
+		fmt.Fprintf(w, "Sent %s to incident %s; could not read where it stands (%s): see quench incident show %s\n", res.Signal, id, res.StatusError, id)
+	case res.Closed && res.Signal == "resolve":
+		fmt.Fprintf(w, "Resolved incident %s: it is closed (%s).\n", id, res.State)
+	case res.Closed:
+		fmt.Fprintf(w, "Aborted incident %s: it is closed (%s).\n", id, res.State)
+	case len(res.WaitingFor) > 0:
+		verb := map[string]string{"resolve": "Marked incident %s resolved", "abort": "Aborting incident %s"}[res.Signal]
+		fmt.Fprintf(w, verb+", but it stays open: it waits for %s.\n", id, describeWaiting(res.WaitingFor))
+		for _, wf := range res.WaitingFor {
+			fmt.Fprintf(w, "  approve: %s\n  reject:  %s\n", wf.Approve, wf.Reject)
+		}
+	default:
+		verb := map[string]string{"resolve": "Marked incident %s resolved", "abort": "Aborting incident %s"}[res.Signal]
+		fmt.Fprintf(w, verb+"; it is still %s (steps and undos to finish).\n  follow: quench incident watch %s\n", id, res.State, id)
+	}
+}
+
+func describeWaiting(ws []incidents.Waiting) string {
+	var parts []string
+	for _, w := range ws {
+		what := "approval of step " + w.StepID
+		if w.Undo {
+			what = "approval of the undo of step " + w.StepID
+		}
+		what += " (" + w.Action
+		if len(w.Groups) > 0 {
+			what += ", by " + strings.Join(w.Groups, " or ")
+		}
+		parts = append(parts, what+")")
+	}
+	return strings.Join(parts, " and ")
 }

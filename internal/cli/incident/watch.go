@@ -14,7 +14,7 @@ import (
 // WatchOptions are the inputs of `incident watch`.
 type WatchOptions struct {
 	IO        *cmdutil.IOStreams
-	Incidents func() (*incidents.Service, error)
+	Incidents func() (incidents.Client, error)
 
 	Ref    string
 	Format string // table: a line per event; json: one JSON event per line
@@ -22,10 +22,16 @@ type WatchOptions struct {
 
 // NewCmdWatch is `incident watch ID`.
 func NewCmdWatch(f *cmdutil.Factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
-	opts := &WatchOptions{IO: f.IO, Incidents: f.Incidents}
+	opts := &WatchOptions{IO: f.IO, Incidents: f.IncidentsClient}
 	cmd := &cobra.Command{
-		Use:               "watch ID",
-		Short:             "Follow an incident's timeline live until it closes",
+		Use:   "watch ID",
+		Short: "Follow an incident's timeline live until it closes",
+		Long: `Follow an incident's timeline live until it closes; Ctrl-C stops watching (exit 0)
+and leaves the incident running.
+
+With -o json it prints JSON Lines: one timeline event per line, as it happens, with the
+fields at, kind, step_id, actor, text and data; the last line of a closed incident has
+kind "closed".`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeIncidentIDs(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,6 +65,13 @@ func watchRun(ctx context.Context, opts *WatchOptions) error {
 		}
 		_, writeErr = fmt.Fprintln(opts.IO.Out, formatEvent(e))
 	})
+	if ctx.Err() == context.Canceled {
+		// Ctrl-C: the user stopped watching; the incident goes on. Not an error.
+		if opts.IO.TTY {
+			fmt.Fprintf(opts.IO.ErrOut, "Stopped watching; the incident goes on (quench incident watch %s to follow it again).\n", opts.Ref)
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}

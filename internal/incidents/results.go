@@ -1,0 +1,74 @@
+package incidents
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/quench-dev/quench/workflows"
+)
+
+// The results below are what the CLI (-o json) and the HTTP API answer, so a field has one
+// name wherever a script reads it: incident_id, short_id, runbook, requester, step_id.
+
+// Decided is the answer to an approve or reject: the workflow's result with the incident
+// it was about and who decided.
+type Decided struct {
+	IncidentID string `json:"incident_id"`
+	ShortID    string `json:"short_id"`
+	StepID     string `json:"step_id"`
+	Verdict    string `json:"verdict"`
+	Approver   string `json:"approver"`
+	Outcome    string `json:"outcome"`   // approved | rejected | counted
+	Remaining  int    `json:"remaining"` // approvals still needed when counted
+}
+
+// NewDecided joins a decision and its result.
+func NewDecided(id string, d workflows.Decision, res workflows.DecisionResult) Decided {
+	return Decided{IncidentID: id, ShortID: ShortID(id), StepID: res.StepID, Verdict: d.Verdict,
+		Approver: d.Approver, Outcome: res.Outcome, Remaining: res.Remaining}
+}
+
+// Signalled is the answer to resolve, abort or note: the signal and where the incident
+// stands once the workflow handled it, so the caller knows whether it is done or who must
+// act next.
+type Signalled struct {
+	IncidentID string `json:"incident_id"`
+	ShortID    string `json:"short_id"`
+	Signal     string `json:"signal"` // resolve | abort | note
+	// State is "" when the status could not be read; StatusError says why.
+	State       string    `json:"state,omitempty"`
+	Closed      bool      `json:"closed"`
+	WaitingFor  []Waiting `json:"waiting_for,omitempty"`
+	StatusError string    `json:"status_error,omitempty"`
+}
+
+// Waiting is an approval the incident waits for, with the commands that move it on.
+type Waiting struct {
+	StepID  string   `json:"step_id"`
+	Action  string   `json:"action"`
+	Undo    bool     `json:"undo,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+	Approve string   `json:"approve"`
+	Reject  string   `json:"reject"`
+}
+
+// AfterSignal reads where incident id stands after signal. Temporal answers a query only
+// once the workflow has handled the signals sent before it, so this shows what the signal
+// did. A failed read is reported in the result, not as an error: the signal was sent.
+func AfterSignal(ctx context.Context, c Client, id, signal string) Signalled {
+	res := Signalled{IncidentID: id, ShortID: ShortID(id), Signal: signal}
+	st, err := c.Status(ctx, id)
+	if err != nil {
+		res.StatusError = err.Error()
+		return res
+	}
+	res.State, res.Closed = st.State, st.ClosedAt != nil
+	for _, p := range st.Pending {
+		res.WaitingFor = append(res.WaitingFor, Waiting{
+			StepID: p.StepID, Action: p.Action, Undo: p.Undo, Groups: p.Groups,
+			Approve: fmt.Sprintf("quench incident approve %s --step %s", res.ShortID, p.StepID),
+			Reject:  fmt.Sprintf("quench incident reject %s --step %s --reason WHY", res.ShortID, p.StepID),
+		})
+	}
+	return res
+}
