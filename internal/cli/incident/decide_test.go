@@ -69,7 +69,9 @@ func TestDecideRun(t *testing.T) {
 		{name: "nothing pending", st: failback([]workflows.PendingApproval{}...), opts: DecideOptions{Ref: shortID}, wantErr: "has no approval pending"},
 		{name: "unknown incident", st: failback(), opts: DecideOptions{Ref: "abcdef"}, wantErr: "no incident with ID abcdef"},
 		{name: "refused by the workflow", st: failback(), opts: DecideOptions{Ref: shortID},
-			setup: func(f *incidentsfake.Fake) { f.Fail("Decide", errors.New("approve refused: mallory is not a member of sre")) }, wantErr: "not a member of sre"},
+			setup: func(f *incidentsfake.Fake) {
+				f.Fail("Decide", errors.New("approve refused: mallory is not a member of sre"))
+			}, wantErr: "not a member of sre"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fake := incidentsfake.New(nil)
