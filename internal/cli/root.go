@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -99,25 +100,34 @@ func ownTemporal(cmd *cobra.Command, instead string) {
 
 // Main runs the CLI and returns the process exit code.
 func Main() int {
-	f := cmdutil.New()
-	root := NewCmdRoot(f)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := root.ExecuteContext(ctx)
+	return Run(ctx, cmdutil.New(), os.Args[1:])
+}
+
+// Run executes one command line with f and returns its exit code: 0 ok, 1 the operation
+// failed, 2 the command line was wrong, or a command's own code (freeze check: 3).
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	return exitCode(f.IO.ErrOut, root.ExecuteContext(ctx))
+}
+
+func exitCode(stderr io.Writer, err error) int {
 	if err == nil {
 		return ExitOK
 	}
 	var exitErr *cmdutil.ExitError
 	if errors.As(err, &exitErr) {
 		if exitErr.Msg != "" {
-			fmt.Fprintln(f.IO.ErrOut, exitErr.Msg)
+			fmt.Fprintln(stderr, exitErr.Msg)
 		}
 		return exitErr.Code
 	}
-	fmt.Fprintln(f.IO.ErrOut, "error:", err)
+	fmt.Fprintln(stderr, "error:", err)
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) || isCobraUsageError(err) {
-		fmt.Fprintln(f.IO.ErrOut, "run `quench --help` (or add --help to the command) for usage")
+		fmt.Fprintln(stderr, "run `quench --help` (or add --help to the command) for usage")
 		return ExitUsage
 	}
 	return ExitError

@@ -1,49 +1,75 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/incidents/incidentsfake"
+	"github.com/quench-dev/quench/runbooks"
+	"github.com/quench-dev/quench/workflows"
 )
 
-func run(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	io, _, stdout, _ := cmdutil.Test()
-	root := NewCmdRoot(&cmdutil.Factory{IO: io})
-	root.SetArgs(args)
-	err := root.Execute()
-	return stdout.String(), err
-}
-
-// dev and demo run their own Temporal server: they neither offer --temporal-address nor
-// ignore it silently; commands that talk to a cluster still offer it.
-func TestEmbeddedCommandsDoNotTakeTemporalAddress(t *testing.T) {
-	for _, name := range []string{"dev", "demo"} {
-		help, err := run(t, name, "--help")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(help, "--temporal-address") {
-			t.Errorf("quench %s --help offers --temporal-address:\n%s", name, help)
-		}
-		if !strings.Contains(help, "--namespace") {
-			t.Errorf("quench %s --help lost the other global flags:\n%s", name, help)
-		}
-		_, err = run(t, name, "--temporal-address", "10.0.0.1:7233")
-		var flagErr *cmdutil.FlagError
-		if !errors.As(err, &flagErr) || !strings.Contains(err.Error(), "does not take --temporal-address") {
-			t.Errorf("quench %s --temporal-address: %v; want a usage error saying it does not take the flag", name, err)
-		}
+// TestExitCodes drives whole command lines through Run, as the binary does, over the fake.
+func TestExitCodes(t *testing.T) {
+	lib, err := runbooks.LoadLibrary("")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"worker", "--help"}, {"incident", "list", "--help"}} {
-		help, err := run(t, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(help, "--temporal-address") {
-			t.Errorf("quench %s lost --temporal-address:\n%s", strings.Join(args, " "), help)
-		}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		frozen bool
+		code   int
+		stdout string
+		stderr []string
+	}{
+		{name: "mistyped incident subcommand", args: []string{"incident", "strat", "provider-outage"}, code: ExitUsage,
+			stderr: []string{`unknown command "strat" for "quench incident"`, "Did you mean this?\n\tstart"}},
+		{name: "mistyped runbook subcommand", args: []string{"runbook", "shwo", "x"}, code: ExitUsage, stderr: []string{`unknown command "shwo"`, "\tshow"}},
+		{name: "mistyped freeze subcommand", args: []string{"freeze", "chekc"}, code: ExitUsage, stderr: []string{`unknown command "chekc"`, "\tcheck"}},
+		{name: "mistyped top level", args: []string{"incidnet"}, code: ExitUsage, stderr: []string{`unknown command "incidnet"`}},
+		{name: "a group alone prints its help", args: []string{"incident"}, code: ExitOK, stdout: "Start and operate incidents"},
+		{name: "bad severity", args: []string{"incident", "start", "provider-outage", "--severity", "bogus"}, code: ExitUsage, stderr: []string{"critical, warning, info"}},
+		{name: "bad output format", args: []string{"incident", "list", "-o", "xml"}, code: ExitUsage, stderr: []string{"output format"}},
+		{name: "missing argument", args: []string{"incident", "show"}, code: ExitUsage, stderr: []string{"accepts 1 arg"}},
+		{name: "unknown incident", args: []string{"incident", "show", "abcdef"}, code: ExitError, stderr: []string{"error: incident not found: no incident with ID abcdef"}},
+		{name: "unknown route", args: []string{"incident", "start", "provider-outage", "route=nosuchroute"}, code: ExitError, stderr: []string{"known routes: chat"}},
+		{name: "start", args: []string{"incident", "start", "provider-outage", "route=chat", "-o", "json"}, code: ExitOK, stdout: `"runbook": "provider-outage"`},
+		{name: "freeze check frozen", args: []string{"freeze", "check"}, frozen: true, code: 3, stderr: []string{"FROZEN"}},
+		{name: "freeze check json frozen", args: []string{"freeze", "check", "-o", "json"}, frozen: true, code: 3, stdout: `"frozen": true`},
+		{name: "freeze check clear", args: []string{"freeze", "check"}, code: ExitOK, stdout: "not frozen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := incidentsfake.New(lib)
+			fake.Routes = incidents.StaticRoutes{"chat"}
+			if tc.frozen {
+				fake.SetFreeze(workflows.FreezeState{Scope: "prompts", Frozen: true, Holds: []workflows.Hold{{Holder: "inc-x-1", Until: time.Now().Add(time.Hour)}}})
+			}
+			ios, _, out, errOut := cmdutil.Test()
+			f := &cmdutil.Factory{
+				IO:              ios,
+				IncidentsClient: func() (incidents.Client, error) { return fake, nil },
+				Incidents:       func() (*incidents.Service, error) { return nil, errors.New("no Temporal in this test") },
+				Runbooks:        func() (*runbooks.Library, error) { return lib, nil },
+				Identity:        func() string { return "alice" },
+			}
+			code := Run(context.Background(), f, tc.args)
+			if code != tc.code {
+				t.Fatalf("quench %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(tc.args, " "), code, tc.code, out, errOut)
+			}
+			if !strings.Contains(out.String(), tc.stdout) {
+				t.Errorf("stdout lacks %q:\n%s", tc.stdout, out)
+			}
+			for _, want := range tc.stderr {
+				if !strings.Contains(errOut.String(), want) {
+					t.Errorf("stderr lacks %q:\n%s", want, errOut)
+				}
+			}
+		})
 	}
 }

@@ -72,7 +72,7 @@ func (r StaticRoutes) KnownRoutes(context.Context) ([]string, error) { return r,
 // gateway.routes when the gateway is the embedded routing table (which is seeded from
 // them), nil for LiteLLM or Portkey, whose routes only the gateway itself knows.
 func ConfigRoutes(cfg *config.Config) RouteChecker {
-	if cfg == nil || (cfg.Gateway.Kind != "" && cfg.Gateway.Kind != "embedded") || len(cfg.Gateway.Routes) == 0 {
+	if cfg == nil || (cfg.Gateway.Kind != "" && cfg.Gateway.Kind != config.GatewayEmbedded) || len(cfg.Gateway.Routes) == 0 {
 		return nil
 	}
 	routes := make([]string, 0, len(cfg.Gateway.Routes))

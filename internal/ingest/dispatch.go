@@ -25,7 +25,7 @@ type Temporal interface {
 }
 
 // Preparer builds an incident's start (input and options) from the alert that starts it;
-// incidents.Service has it.
+// incidents.Client has it.
 type Preparer interface {
 	Prepare(req incidents.StartRequest) (workflows.IncidentInput, client.StartWorkflowOptions, error)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/quench-dev/quench/workflows"
 )
 
-// Incidents is what the Slack app does to incidents; *incidents.Service has it.
+// Incidents is what the Slack app does to incidents: a part of incidents.Client.
 type Incidents interface {
 	Start(ctx context.Context, req incidents.StartRequest) (incidents.Started, error)
 	Status(ctx context.Context, ref string) (workflows.Status, error)
