@@ -13,11 +13,14 @@ import (
 	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
+	"github.com/quench-dev/quench/internal/targets/gateway/litellm"
+	"github.com/quench-dev/quench/internal/targets/gateway/portkey"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 	"github.com/quench-dev/quench/internal/targets/prompts/github"
 	"github.com/quench-dev/quench/internal/targets/prompts/gitrepo"
 	promptslangfuse "github.com/quench-dev/quench/internal/targets/prompts/langfuse"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
+	trafficlangfuse "github.com/quench-dev/quench/internal/targets/traffic/langfuse"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -115,20 +118,12 @@ func (a *Adapters) resolveGateway(cfg *config.Config) error {
 		if a.Gateway, err = openLiteLLM(cfg); err != nil {
 			return fmt.Errorf("gateway.litellm: %w", err)
 		}
-		mode := cfg.Gateway.LiteLLM.Mode
-		if mode == "" {
-			mode = "block"
-		}
-		a.choose(PortGateway, "LiteLLM proxy %s (switches by %s)", cfg.Gateway.LiteLLM.URL, mode)
+		a.choose(PortGateway, "LiteLLM proxy %s (switches by %s)", cfg.Gateway.LiteLLM.URL, orDefault(cfg.Gateway.LiteLLM.Mode, litellm.ModeBlock))
 	case config.GatewayPortkey:
 		if a.Gateway, err = openPortkey(cfg); err != nil {
 			return fmt.Errorf("gateway.portkey: %w", err)
 		}
-		url := cfg.Gateway.Portkey.URL
-		if url == "" {
-			url = "https://api.portkey.ai/v1"
-		}
-		a.choose(PortGateway, "Portkey configs at %s", url)
+		a.choose(PortGateway, "Portkey configs at %s", orDefault(cfg.Gateway.Portkey.URL, portkey.DefaultURL))
 	default:
 		a.Gateway = a.Routes
 		a.choose(PortGateway, "embedded routing table (GET /v1/routes)")
@@ -162,10 +157,10 @@ func promptTargets(cfg *config.Config) (kinds []string, setting map[string]strin
 	return kinds, setting
 }
 
-// PromptsKind is the prompts target the config chooses: prompts.kind when set, else the
+// promptsKind is the prompts target the config chooses: prompts.kind when set, else the
 // only target configured, else "" for none. Two targets without prompts.kind is an error:
 // quench will not pick one silently.
-func PromptsKind(cfg *config.Config) (string, error) {
+func promptsKind(cfg *config.Config) (string, error) {
 	if cfg.Prompts.Kind != "" {
 		return cfg.Prompts.Kind, nil
 	}
@@ -189,7 +184,7 @@ func PromptsKind(cfg *config.Config) (string, error) {
 }
 
 func (a *Adapters) resolvePrompts(cfg *config.Config, logger *slog.Logger) error {
-	kind, err := PromptsKind(cfg)
+	kind, err := promptsKind(cfg)
 	if err != nil {
 		return err
 	}
@@ -215,8 +210,9 @@ func (a *Adapters) resolvePrompts(cfg *config.Config, logger *slog.Logger) error
 		a.LangfusePrompts.SetOnRepin(a.noteRepin)
 		a.Prompts = a.LangfusePrompts
 		lf := cfg.PromptsLangfuse()
-		a.choose(PortPrompts, "Langfuse %s (label %s)", orDefault(lf.URL, "https://cloud.langfuse.com"), orDefault(lf.Label, "production"))
-		enforce = append(enforce, "Langfuse pins label "+orDefault(lf.Label, "production"))
+		label := orDefault(lf.Label, promptslangfuse.DefaultLabel)
+		a.choose(PortPrompts, "Langfuse %s (label %s)", orDefault(lf.URL, promptslangfuse.DefaultURL), label)
+		enforce = append(enforce, "Langfuse pins label "+label)
 	case promptsGit:
 		if cfg.Prompts.Repo == "" {
 			a.choose(PortPrompts, "none (prompts.kind is git but prompts.repo is not set; pass --prompts-repo)")
@@ -270,7 +266,7 @@ func (a *Adapters) resolveTraffic(cfg *config.Config) error {
 		if a.Traffic, err = openLangfuseTraffic(cfg); err != nil {
 			return fmt.Errorf("traffic.langfuse: %w", err)
 		}
-		a.choose(PortTraffic, "Langfuse observations at %s", orDefault(cfg.Traffic.Langfuse.URL, "https://cloud.langfuse.com"))
+		a.choose(PortTraffic, "Langfuse observations at %s", orDefault(cfg.Traffic.Langfuse.URL, trafficlangfuse.DefaultURL))
 	default:
 		if cfg.Traffic.Log == "" {
 			a.choose(PortTraffic, "none (pass --traffic-log to enable evidence snapshots)")

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,9 @@ import (
 
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
+	promptslangfuse "github.com/quench-dev/quench/internal/targets/prompts/langfuse"
 	"github.com/quench-dev/quench/runbooks"
+	"github.com/quench-dev/quench/workflows"
 )
 
 // loadConfig reads yaml through config.Load, as quench does, with the data dir in a temp dir.
@@ -118,4 +122,27 @@ func TestResolveUnusableSlack(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, a.Chat)
 	assert.Equal(t, "Slack: cards in C0123; requests via POST /slack/{commands,interactions}", a.Choice(PortChat))
+}
+
+type recordedSignals struct{ got []string }
+
+func (r *recordedSignals) SignalWorkflow(_ context.Context, id, _, name string, arg any) error {
+	r.got = append(r.got, fmt.Sprintf("%s %s %v", id, name, arg.(workflows.Note).By))
+	return nil
+}
+
+// The one Langfuse adapter tells incidents of a label moved back through the client the
+// worker or the HTTP server connected first; a second Connect does not replace it.
+func TestRepinSignalsThroughTheConnectedClient(t *testing.T) {
+	a := &Adapters{}
+	repin := promptslangfuse.Repin{Scope: "prompts", Prompt: "summarise", Label: "production", From: 4, To: 3, Holders: []string{"inc-a"}}
+	a.noteRepin(context.Background(), repin) // before Connect: logged, not a panic
+
+	first, second := &recordedSignals{}, &recordedSignals{}
+	a.Connect(nil)
+	a.Connect(first)
+	a.Connect(second)
+	a.noteRepin(context.Background(), repin)
+	assert.Equal(t, []string{"inc-a " + workflows.SignalNote + " quench (langfuse freeze)"}, first.got)
+	assert.Empty(t, second.got)
 }

@@ -118,15 +118,15 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		uiPort = devserver.NoUI
 	}
 	open := len(cfg.Approvers) == 0
-	if open {
-		logger.Warn("no approver groups configured: anyone may approve (four-eyes still applies); define approvers in quench.yaml")
-	}
 	stack, err := devstack.Start(ctx, devstack.Options{Config: cfg, FrontendPort: opts.TemporalPort, UIPort: uiPort,
 		OpenApprovals: open, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer stack.Stop()
+	if open {
+		logger.Warn("no approver groups configured: anyone may approve (four-eyes still applies); define approvers in quench.yaml")
+	}
 
 	addrFile := filepath.Join(cfg.DataDir, AddressFile)
 	if err := writeAddresses(addrFile, stack.Addresses()); err != nil {
