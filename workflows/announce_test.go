@@ -195,8 +195,8 @@ func TestChatCardSurvivesContinueAsNew(t *testing.T) {
 }
 
 func TestReplyTextNamesTheActorOnce(t *testing.T) {
-	assert.Equal(t, "incident resolved by hand: fixed — cli:root",
-		replyText(Event{Kind: EventResolved, Actor: "cli:root", Text: "incident resolved by hand: fixed"}),
+	assert.Equal(t, "incident resolved: fixed — cli:root",
+		replyText(Event{Kind: EventResolved, Actor: "cli:root", Text: "incident resolved: fixed"}),
 		"a thread line has no actor column: the actor follows the text")
 	assert.Equal(t, "bob approved step failback (gateway.restore) via cli",
 		replyText(Event{Kind: EventDecision, Actor: "bob", Text: "bob approved step failback (gateway.restore) via cli"}),

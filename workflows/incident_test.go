@@ -229,7 +229,7 @@ func TestWaitResolvedPassesOnResolve(t *testing.T) {
 	resolved := eventsOf(st, EventResolved, "")
 	require.Len(t, resolved, 1)
 	assert.Equal(t, "cli:bob", resolved[0].Actor)
-	assert.Equal(t, "incident resolved by hand: provider recovered", resolved[0].Text, "the actor is not repeated in the text")
+	assert.Equal(t, "incident resolved: provider recovered", resolved[0].Text, "the actor is not repeated in the text")
 	assert.Len(t, h.callsOf("gateway.restore"), 1)
 }
 
