@@ -97,7 +97,7 @@ func TestChatCardFollowsTheIncident(t *testing.T) {
 	p := whileWaiting.Pending[0]
 	assert.Equal(t, "failback", p.StepID)
 	assert.Equal(t, map[string]string{"route": "chat"}, p.Params)
-	assert.Equal(t, runbooks.ParamsDigest("gateway.restore", map[string]string{"route": "chat"}), p.Digest)
+	assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), p.Digest)
 	assert.True(t, p.Destructive, "gateway.restore changes the world: the button asks to confirm")
 	assert.Equal(t, "http://ui/namespaces/default-test-namespace/workflows/"+testIncidentID, whileWaiting.UIURL)
 
