@@ -138,10 +138,12 @@ func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalNote, Note{By: "cli:bob", Text: "do not lose me"})
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalResolve, Resolve{By: "cli:bob"})
 	})
-	h.env.ExecuteWorkflow(IncidentWorkflowName, handOverOften(testInput(testSpec(
+	spec := testSpec(
 		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot},
 		notifyStep("after", "next run"),
-	))))
+	)
+	spec.Actions = runbooks.ActionsFor(&spec)
+	h.env.ExecuteWorkflow(IncidentWorkflowName, handOverOften(testInput(spec)))
 
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "expected continue-as-new, got %v", h.env.GetWorkflowError())
@@ -150,6 +152,7 @@ func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
 	require.NotNil(t, next.State)
 	assert.Equal(t, 1, next.State.NextStep)
 	assert.Equal(t, &Limits{HistoryLimit: 10}, next.Limits, "the limits travel to the next run")
+	assert.Equal(t, spec.Actions, next.Spec.Actions, "so does the saved catalog")
 	assert.Len(t, eventsOf(next.State.Status, EventNote, ""), 1)
 	assert.True(t, next.State.Status.Resolved)
 }
