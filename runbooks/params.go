@@ -100,7 +100,7 @@ func RenderParams(step Step, s Scope) (map[string]string, error) {
 	return renderParams(step, s, nil, Catalog)
 }
 
-// RenderParams is RenderParams with the action definitions saved in the spec (Spec.Action):
+// Spec.RenderParams is RenderParams with the action definitions saved in the spec (Spec.Action):
 // the workflow renders with these, so a newer catalog's param defaults or types never
 // change what a running incident's steps do or what its approvers approve.
 func (spec *Spec) RenderParams(step Step, s Scope) (map[string]string, error) {
@@ -113,7 +113,7 @@ type actionSource interface {
 	Action(name string) (Action, bool)
 }
 
-// Action makes the catalog an actionSource.
+// Action looks an action up in the set; with Spec.Action it makes both an actionSource.
 func (c Actions) Action(name string) (Action, bool) {
 	a, ok := c[name]
 	return a, ok

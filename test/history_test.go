@@ -29,6 +29,23 @@ func recordHistory(t *testing.T, dev *devProcess, incidentID, name string) {
 	recordRun(t, dev, incidentID, "", name)
 }
 
+// recordClosed waits for the incident's workflow to complete (following continue-as-new)
+// and records its last run: a finished history replays its close too.
+func recordClosed(t *testing.T, dev *devProcess, incidentID, name string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: dev.temporal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.GetWorkflow(ctx, incidentID, "").Get(ctx, nil); err != nil {
+		t.Fatalf("incident %s did not complete: %v", incidentID, err)
+	}
+	recordRun(t, dev, incidentID, "", name)
+}
+
 // recordRun is recordHistory for one run of the incident ("" = the latest). It returns
 // the ID of the run this one continued as, "" when it did not continue as new.
 func recordRun(t *testing.T, dev *devProcess, incidentID, runID, name string) (next string) {

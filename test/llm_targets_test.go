@@ -126,6 +126,7 @@ func TestVerifyFailureRevertsAndEscalates(t *testing.T) {
 	if got := llmRoute(t, base, "search"); got.Provider != "primary" {
 		t.Fatalf("route search after close: %+v, want primary (its undo runs at close)", got)
 	}
+	recordClosed(t, dev, started.IncidentID, "failover-verify-revert")
 }
 
 func llmRoute(t *testing.T, base, route string) routeView {

@@ -207,6 +207,7 @@ func TestStoriesSilentModelChange(t *testing.T) {
 	if got := undoStates(s.status(t, inc.ShortID)); !slices.Equal(got, []string{"switch:gateway.restore:done"}) {
 		t.Fatalf("undo stack %v", got)
 	}
+	recordClosed(t, s.dev, inc.IncidentID, "silent-model-change-undo-approved")
 }
 
 func TestStoriesCostRunaway(t *testing.T) {
@@ -239,6 +240,7 @@ func TestStoriesCostRunaway(t *testing.T) {
 	if got := undoStates(s.status(t, inc.ShortID)); !slices.Equal(got, []string{"block:gateway.unblock:done"}) {
 		t.Fatalf("undo stack %v", got)
 	}
+	recordClosed(t, s.dev, inc.IncidentID, "cost-runaway-unblock-approved")
 }
 
 // TestStoriesManualInvestigation: a human starts it from the CLI on the prompt-regression

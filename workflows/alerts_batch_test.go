@@ -31,7 +31,7 @@ func runWithAlerts(t *testing.T, seq []alert.Alert, send func(h *harness, alerts
 	h := newHarness(t)
 	h.at(time.Minute, func() { send(h, seq) })
 	h.at(2*time.Minute, func() { during = h.status() })
-	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: "wait.resolved", Timeout: runbooks.Duration(time.Hour)}))
+	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved, Timeout: runbooks.Duration(time.Hour)}))
 	in.Alert = &seq[0]
 	return during, h.run(in)
 }
@@ -65,7 +65,7 @@ func TestSignalledStartAlertIsCountedOnce(t *testing.T) {
 	h.at(0, func() { h.env.SignalWorkflow(SignalAlerts, seq[:1]) })
 	h.at(time.Minute, func() { afterStart = h.status() })
 	h.at(2*time.Minute, func() { h.env.SignalWorkflow(SignalAlerts, seq[len(seq)-2:]) })
-	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: "wait.resolved", Timeout: runbooks.Duration(time.Hour)}))
+	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved, Timeout: runbooks.Duration(time.Hour)}))
 	in.Alert, in.AlertSignalled = &seq[0], true
 
 	st := h.run(in)
@@ -86,7 +86,7 @@ func TestStartAlertAddsToAlertsSignalledAtStart(t *testing.T) {
 	var afterStart Status
 	h.at(0, func() { h.env.SignalWorkflow(SignalAlerts, []alert.Alert{firing2, firing2}) })
 	h.at(time.Minute, func() { afterStart = h.status() })
-	in := testInput(testSpec(runbooks.Step{ID: "settle", Action: "wait.duration", With: map[string]string{"for": "5m"}}))
+	in := testInput(testSpec(runbooks.Step{ID: "settle", Action: runbooks.ActionWaitDuration, With: map[string]string{"for": "5m"}}))
 	in.Alert = &seq[0]
 
 	h.run(in)

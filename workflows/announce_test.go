@@ -98,7 +98,7 @@ func TestChatCardFollowsTheIncident(t *testing.T) {
 	p := whileWaiting.Pending[0]
 	assert.Equal(t, "failback", p.StepID)
 	assert.Equal(t, map[string]string{"route": "chat"}, p.Params)
-	assert.Equal(t, runbooks.ParamsDigest("gateway.restore", map[string]string{"route": "chat"}), p.Digest)
+	assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), p.Digest)
 	assert.True(t, p.Destructive, "gateway.restore changes the world: the button asks to confirm")
 	assert.Equal(t, "http://ui/namespaces/default-test-namespace/workflows/"+testIncidentID, whileWaiting.UIURL)
 
@@ -196,8 +196,8 @@ func TestChatCardSurvivesContinueAsNew(t *testing.T) {
 }
 
 func TestReplyTextNamesTheActorOnce(t *testing.T) {
-	assert.Equal(t, "incident resolved by hand: fixed — cli:root",
-		replyText(Event{Kind: EventResolved, Actor: "cli:root", Text: "incident resolved by hand: fixed"}),
+	assert.Equal(t, "incident resolved: fixed — cli:root",
+		replyText(Event{Kind: EventResolved, Actor: "cli:root", Text: "incident resolved: fixed"}),
 		"a thread line has no actor column: the actor follows the text")
 	assert.Equal(t, "bob approved step failback (gateway.restore) via cli",
 		replyText(Event{Kind: EventDecision, Actor: "bob", Text: "bob approved step failback (gateway.restore) via cli"}),

@@ -74,14 +74,14 @@ type IncidentInput struct {
 	Alert      *alert.Alert      `json:"alert,omitempty"`
 	// AlertSignalled: Alert also arrives in the signal of the signal-with-start that starts
 	// the incident (ingest), so it is counted there, once, not at start.
-	AlertSignalled bool   `json:"alert_signalled,omitempty"`
-	Requester      string `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
-	Source         string `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
-	Severity       string `json:"severity,omitempty"`
-	Service        string `json:"service,omitempty"`
+	AlertSignalled bool           `json:"alert_signalled,omitempty"`
+	Requester      string         `json:"requester"` // who started it: "cli:alice", "slack:U123", "alertmanager"
+	Source         string         `json:"source"`    // cli | slack | api | alertmanager | grafana | ...
+	Severity       string         `json:"severity,omitempty"`
+	Service        string         `json:"service,omitempty"`
+	State          *IncidentState `json:"state,omitempty"`
 	// Limits overrides the interpreter's size limits (nil or zero fields: the defaults).
-	Limits *Limits        `json:"limits,omitempty"`
-	State  *IncidentState `json:"state,omitempty"`
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Limits bound what an incident keeps. They travel in the input, not in package variables,
@@ -136,14 +136,14 @@ type Decision struct {
 
 // DecisionResult tells the decider what their decision did.
 type DecisionResult struct {
-	StepID string `json:"step_id"`
+	StepID    string `json:"step_id"`
+	Outcome   string `json:"outcome"`   // approved | rejected | counted (quorum not reached yet)
+	Remaining int    `json:"remaining"` // approvals still needed
 	// Undo: the decision was on the step's undo at close, not on the step itself.
 	Undo bool `json:"undo,omitempty"`
 	// Subject names what was decided ("step failback (gateway.restore)", "the undo of step
 	// block (gateway.unblock)"), so a caller need not word "Step block approved" for an undo.
-	Subject   string `json:"subject,omitempty"`
-	Outcome   string `json:"outcome"`   // approved | rejected | counted (quorum not reached yet)
-	Remaining int    `json:"remaining"` // approvals still needed
+	Subject string `json:"subject,omitempty"`
 }
 
 // Status is the answer to QueryStatus: everything a human needs to see the incident.
@@ -292,10 +292,10 @@ type IncidentState struct {
 
 // FreezeInput starts the freeze workflow of one scope. State is set by continue-as-new.
 type FreezeInput struct {
-	Scope string `json:"scope"`
+	Scope string       `json:"scope"`
+	State *FreezeState `json:"state,omitempty"`
 	// Limits overrides the freeze workflow's size limits (nil or zero fields: the defaults).
 	Limits *FreezeLimits `json:"limits,omitempty"`
-	State  *FreezeState  `json:"state,omitempty"`
 }
 
 // FreezeLimits bound what a freeze workflow keeps; like Limits they travel in the input.

@@ -31,7 +31,7 @@ func TestApprovalAccepted(t *testing.T) {
 	require.Len(t, pending, 1)
 	assert.Equal(t, "failback", pending[0].StepID)
 	assert.Equal(t, map[string]string{"route": "chat"}, pending[0].Params)
-	assert.Equal(t, runbooks.ParamsDigest("gateway.restore", map[string]string{"route": "chat"}), pending[0].Digest)
+	assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), pending[0].Digest)
 	assert.Equal(t, 1, pending[0].Quorum)
 	assert.Equal(t, StateAwaiting, stateWhileWaiting)
 
@@ -60,7 +60,7 @@ func TestApprovalRejected(t *testing.T) {
 		assert.Contains(t, stepByID(st, "failback").Summary, "carol")
 		assert.Equal(t, StepDone, stepByID(st, "after").State)
 		assert.Equal(t, StateCompleted, st.State)
-		assert.Len(t, h.callsOf("gateway.restore"), 1, "only the close-time undo of the switch")
+		assert.Len(t, h.callsOf(runbooks.ActionGatewayRestore), 1, "only the close-time undo of the switch")
 		decision := eventsOf(st, EventDecision, "failback")
 		require.Len(t, decision, 1)
 		assert.Equal(t, "carol rejected step failback (gateway.restore) via slack: provider still flaky", decision[0].Text)
@@ -132,7 +132,7 @@ func TestQuorumCountsDistinctApprovers(t *testing.T) {
 	restoresBetween := -1
 	h.at(3*time.Minute, func() {
 		between = h.status()
-		restoresBetween = len(h.callsOf("gateway.restore"))
+		restoresBetween = len(h.callsOf(runbooks.ActionGatewayRestore))
 	})
 	second := h.decideAt(4*time.Minute, approve("failback", "carol"))
 
@@ -149,7 +149,7 @@ func TestQuorumCountsDistinctApprovers(t *testing.T) {
 	assert.Equal(t, StepDone, stepByID(st, "failback").State)
 	assert.Equal(t, "route chat restored to openai (approved by bob, carol)", stepByID(st, "failback").Summary)
 	// Ran once as the step; the switch's undo was cleared by it.
-	assert.Len(t, h.callsOf("gateway.restore"), 1)
+	assert.Len(t, h.callsOf(runbooks.ActionGatewayRestore), 1)
 }
 
 func TestGroupsVouchedByTheCallerAndOpenGroups(t *testing.T) {
@@ -180,7 +180,7 @@ func TestApprovalTimeoutEscalates(t *testing.T) {
 	notifiesBeforeApproval := -1
 	h.at(45*time.Minute, func() {
 		escalated = h.status()
-		notifiesBeforeApproval = len(h.callsOf("notify"))
+		notifiesBeforeApproval = len(h.callsOf(runbooks.ActionNotify))
 	})
 	d := h.decideAt(5*time.Hour, approve("failback", "bob"))
 	st := h.run(testInput(gatedFailback(runbooks.Approval{
@@ -191,7 +191,7 @@ func TestApprovalTimeoutEscalates(t *testing.T) {
 	assert.True(t, escalated.Pending[0].Escalated)
 	assert.Equal(t, StateAwaiting, escalated.State)
 	assert.Equal(t, 1, notifiesBeforeApproval)
-	escalation := h.callsOf("notify")[0]
+	escalation := h.callsOf(runbooks.ActionNotify)[0]
 	assert.Contains(t, escalation.Params["text"], "@leads")
 	assert.Equal(t, "critical", escalation.Params["level"])
 	assert.Equal(t, testIncidentID+"/failback/escalate", escalation.IdempotencyKey)
@@ -207,8 +207,8 @@ func TestApprovalTimeoutEscalatesToThePolicyGroup(t *testing.T) {
 	h := newHarness(t)
 	h.decideAt(time.Hour, approve("failback", "bob"))
 	h.run(testInput(gatedFailback(runbooks.Approval{Groups: []string{"sre"}, Timeout: runbooks.Duration(30 * time.Minute)})))
-	require.NotEmpty(t, h.callsOf("notify"))
-	assert.Contains(t, h.callsOf("notify")[0].Params["text"], "@incident-commanders")
+	require.NotEmpty(t, h.callsOf(runbooks.ActionNotify))
+	assert.Contains(t, h.callsOf(runbooks.ActionNotify)[0].Params["text"], "@incident-commanders")
 }
 
 func TestApprovalTimeoutProceeds(t *testing.T) {
@@ -245,7 +245,7 @@ func TestStandaloneApprovalGate(t *testing.T) {
 	h.at(time.Minute, func() { pending = h.status().Pending })
 	h.decideAt(2*time.Minute, approve("", "bob")) // the only pending approval
 	st := h.run(testInput(testSpec(
-		runbooks.Step{ID: "go-ahead", Action: "approval", With: map[string]string{"question": "fail over {{ .params.route }}?"},
+		runbooks.Step{ID: "go-ahead", Action: runbooks.ActionApproval, With: map[string]string{"question": "fail over {{ .params.route }}?"},
 			Approval: &runbooks.Approval{Groups: []string{"sre"}}},
 		switchStep("failover"),
 	)))
@@ -253,7 +253,7 @@ func TestStandaloneApprovalGate(t *testing.T) {
 	require.Len(t, pending, 1)
 	assert.Equal(t, "fail over chat?", pending[0].Prompt)
 	assert.Equal(t, StepDone, stepByID(st, "go-ahead").State)
-	assert.Len(t, h.callsOf("gateway.switch"), 1)
+	assert.Len(t, h.callsOf(runbooks.ActionGatewaySwitch), 1)
 }
 
 func TestAbortWhileAwaitingApproval(t *testing.T) {

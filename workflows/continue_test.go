@@ -27,12 +27,12 @@ func handOverOften(in IncidentInput) IncidentInput {
 
 func TestContinueAsNewKeepsState(t *testing.T) {
 	in := handOverOften(testInput(testSpec(
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot},
 		switchStep("failover"),
-		runbooks.Step{ID: "recovered", Action: "wait.resolved"},
-		runbooks.Step{ID: "busy", Action: "notify", When: "steps.snap.outputs.requests > 100",
+		runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved},
+		runbooks.Step{ID: "busy", Action: runbooks.ActionNotify, When: "steps.snap.outputs.requests > 100",
 			With: map[string]string{"text": "on {{ .steps.failover.outputs.to }} after {{ .steps.snap.outputs.requests }} requests"}},
-		runbooks.Step{ID: "gate", Action: "approval", Approval: &runbooks.Approval{Groups: []string{"sre"}}},
+		runbooks.Step{ID: "gate", Action: runbooks.ActionApproval, Approval: &runbooks.Approval{Groups: []string{"sre"}}},
 	)))
 
 	var (
@@ -119,7 +119,7 @@ func TestTimelineIsCapped(t *testing.T) {
 			h.env.SignalWorkflow(SignalNote, Note{By: "cli:bob", Text: fmt.Sprint("note ", i)})
 		}
 	})
-	in := testInput(testSpec(runbooks.Step{ID: "settle", Action: "wait.duration", With: map[string]string{"for": "5m"}}))
+	in := testInput(testSpec(runbooks.Step{ID: "settle", Action: runbooks.ActionWaitDuration, With: map[string]string{"for": "5m"}}))
 	in.Limits = &Limits{TimelineCap: 5}
 	st := h.run(in)
 
@@ -131,17 +131,19 @@ func TestTimelineIsCapped(t *testing.T) {
 func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
 	h := newHarness(t)
 	h.env.SetCurrentHistoryLength(100)
-	h.env.OnActivity("traffic.snapshot", mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.StepResult{Summary: "ok"}, nil)
+	h.env.OnActivity(runbooks.ActionTrafficSnapshot, mock.Anything, mock.Anything).After(10*time.Minute).Return(activities.StepResult{Summary: "ok"}, nil)
 	// Buffered while the step runs; handled in the same workflow task in which the step ends
 	// and the run hands over.
 	h.at(5*time.Minute, func() {
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalNote, Note{By: "cli:bob", Text: "do not lose me"})
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalResolve, Resolve{By: "cli:bob"})
 	})
-	h.env.ExecuteWorkflow(IncidentWorkflowName, handOverOften(testInput(testSpec(
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
+	spec := testSpec(
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot},
 		notifyStep("after", "next run"),
-	))))
+	)
+	spec.Actions = runbooks.ActionsFor(&spec)
+	h.env.ExecuteWorkflow(IncidentWorkflowName, handOverOften(testInput(spec)))
 
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "expected continue-as-new, got %v", h.env.GetWorkflowError())
@@ -150,6 +152,7 @@ func TestContinueAsNewDrainsBufferedSignals(t *testing.T) {
 	require.NotNil(t, next.State)
 	assert.Equal(t, 1, next.State.NextStep)
 	assert.Equal(t, &Limits{HistoryLimit: 10}, next.Limits, "the limits travel to the next run")
+	assert.Equal(t, spec.Actions, next.Spec.Actions, "so does the saved catalog")
 	assert.Len(t, eventsOf(next.State.Status, EventNote, ""), 1)
 	assert.True(t, next.State.Status.Resolved)
 }

@@ -94,33 +94,33 @@ func (h *harness) stepActivity(name string) func(context.Context, activities.Ste
 func defaultResult(in activities.StepInput) activities.StepResult {
 	p := in.Params
 	switch in.Action {
-	case "gateway.switch":
+	case runbooks.ActionGatewaySwitch:
 		return activities.StepResult{
 			Summary: fmt.Sprintf("route %s: openai -> %s", p["route"], p["to"]),
 			Outputs: map[string]any{"route": p["route"], "from": "openai", "to": p["to"]},
-			Undo: &activities.UndoAction{Key: "gateway/" + p["route"], Action: "gateway.restore",
+			Undo: &activities.UndoAction{Key: "gateway/" + p["route"], Action: runbooks.ActionGatewayRestore,
 				Params: map[string]string{"route": p["route"]}, Description: "restore route " + p["route"] + " to openai"},
 		}
-	case "gateway.restore":
+	case runbooks.ActionGatewayRestore:
 		return activities.StepResult{
 			Summary: "route " + p["route"] + " restored to openai",
 			Outputs: map[string]any{"route": p["route"], "provider": "openai"},
 			Clears:  []string{"gateway/" + p["route"]},
 		}
-	case "prompts.freeze":
+	case runbooks.ActionPromptsFreeze:
 		return activities.StepResult{
 			Summary: "froze " + p["scope"],
 			Outputs: map[string]any{"scope": p["scope"]},
-			Undo: &activities.UndoAction{Key: "freeze/" + p["scope"], Action: "prompts.unfreeze",
+			Undo: &activities.UndoAction{Key: "freeze/" + p["scope"], Action: runbooks.ActionPromptsUnfreeze,
 				Params: map[string]string{"scope": p["scope"]}, Description: "unfreeze " + p["scope"]},
 		}
-	case "prompts.rollback_pr":
+	case runbooks.ActionPromptsRollback:
 		return activities.StepResult{
 			Summary: "proposed rollback branch quench/rollback-abcdef",
 			Outputs: map[string]any{"branch": "quench/rollback-abcdef", "commit": "c0ffee", "url": "file:///repo#quench/rollback-abcdef"},
 			Links:   []ports.Link{{Name: "branch", URL: "file:///repo#quench/rollback-abcdef"}},
 		}
-	case "traffic.snapshot":
+	case runbooks.ActionTrafficSnapshot:
 		return activities.StepResult{
 			Summary:  "120 requests, error rate 0.3",
 			Outputs:  map[string]any{"requests": 120, "error_rate": 0.3},
@@ -267,19 +267,19 @@ func testInput(spec runbooks.Spec) IncidentInput {
 }
 
 func switchStep(id string) runbooks.Step {
-	return runbooks.Step{ID: id, Action: "gateway.switch", With: map[string]string{"route": "{{ .params.route }}", "to": "{{ .params.to }}"}}
+	return runbooks.Step{ID: id, Action: runbooks.ActionGatewaySwitch, With: map[string]string{"route": "{{ .params.route }}", "to": "{{ .params.to }}"}}
 }
 
 func restoreStep(id string) runbooks.Step {
-	return runbooks.Step{ID: id, Action: "gateway.restore", With: map[string]string{"route": "{{ .params.route }}"}}
+	return runbooks.Step{ID: id, Action: runbooks.ActionGatewayRestore, With: map[string]string{"route": "{{ .params.route }}"}}
 }
 
 func freezeStep(id string) runbooks.Step {
-	return runbooks.Step{ID: id, Action: "prompts.freeze", With: map[string]string{"scope": "prompts", "ttl": "4h"}}
+	return runbooks.Step{ID: id, Action: runbooks.ActionPromptsFreeze, With: map[string]string{"scope": "prompts", "ttl": "4h"}}
 }
 
 func notifyStep(id, text string) runbooks.Step {
-	return runbooks.Step{ID: id, Action: "notify", With: map[string]string{"text": text}}
+	return runbooks.Step{ID: id, Action: runbooks.ActionNotify, With: map[string]string{"text": text}}
 }
 
 func stepByID(st Status, id string) StepState {

@@ -20,8 +20,8 @@ import (
 func TestStepsRunInOrderWithRenderedParams(t *testing.T) {
 	h := newHarness(t)
 	in := testInput(testSpec(
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot", With: map[string]string{"route": "{{ .params.route }}"}},
-		runbooks.Step{ID: "failover", Action: "gateway.switch", With: map[string]string{
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot, With: map[string]string{"route": "{{ .params.route }}"}},
+		runbooks.Step{ID: "failover", Action: runbooks.ActionGatewaySwitch, With: map[string]string{
 			"route": "{{ .params.route }}", "to": "{{ .alert.labels.fallback }}"}},
 		notifyStep("tell", "{{ .incident.short_id }}: {{ .steps.snap.outputs.requests }} requests, now on {{ .steps.failover.outputs.to }}"),
 	))
@@ -37,9 +37,9 @@ func TestStepsRunInOrderWithRenderedParams(t *testing.T) {
 		"notify tell",
 		"gateway.restore failover/undo",
 	}, h.sequence())
-	assert.Equal(t, map[string]string{"route": "chat", "to": "mistral"}, h.callsOf("gateway.switch")[0].Params)
-	assert.Equal(t, "abcdef: 120 requests, now on mistral", h.callsOf("notify")[0].Params["text"])
-	assert.Equal(t, testIncidentID+"/failover", h.callsOf("gateway.switch")[0].IdempotencyKey)
+	assert.Equal(t, map[string]string{"route": "chat", "to": "mistral"}, h.callsOf(runbooks.ActionGatewaySwitch)[0].Params)
+	assert.Equal(t, "abcdef: 120 requests, now on mistral", h.callsOf(runbooks.ActionNotify)[0].Params["text"])
+	assert.Equal(t, testIncidentID+"/failover", h.callsOf(runbooks.ActionGatewaySwitch)[0].IdempotencyKey)
 	for _, s := range st.Steps {
 		assert.Equal(t, StepDone, s.State, s.ID)
 	}
@@ -51,11 +51,11 @@ func TestStepsRunInOrderWithRenderedParams(t *testing.T) {
 func TestWhenConditions(t *testing.T) {
 	h := newHarness(t)
 	st := h.run(testInput(testSpec(
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
-		runbooks.Step{ID: "never", Action: "notify", When: "false", With: map[string]string{"text": "never"}},
-		runbooks.Step{ID: "busy", Action: "notify", When: "steps.snap.outputs.requests > 100", With: map[string]string{"text": "busy"}},
-		runbooks.Step{ID: "quiet", Action: "notify", When: "steps.snap.outputs.requests < 100", With: map[string]string{"text": "quiet"}},
-		runbooks.Step{ID: "chat", Action: "notify", When: `params.route == "chat"`, With: map[string]string{"text": "chat"}},
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot},
+		runbooks.Step{ID: "never", Action: runbooks.ActionNotify, When: "false", With: map[string]string{"text": "never"}},
+		runbooks.Step{ID: "busy", Action: runbooks.ActionNotify, When: "steps.snap.outputs.requests > 100", With: map[string]string{"text": "busy"}},
+		runbooks.Step{ID: "quiet", Action: runbooks.ActionNotify, When: "steps.snap.outputs.requests < 100", With: map[string]string{"text": "quiet"}},
+		runbooks.Step{ID: "chat", Action: runbooks.ActionNotify, When: `params.route == "chat"`, With: map[string]string{"text": "chat"}},
 	)))
 
 	assert.Equal(t, StepSkipped, stepByID(st, "never").State)
@@ -63,7 +63,7 @@ func TestWhenConditions(t *testing.T) {
 	assert.Equal(t, StepSkipped, stepByID(st, "quiet").State)
 	assert.Equal(t, StepDone, stepByID(st, "chat").State)
 	var texts []string
-	for _, c := range h.callsOf("notify") {
+	for _, c := range h.callsOf(runbooks.ActionNotify) {
 		texts = append(texts, c.Params["text"])
 	}
 	assert.Equal(t, []string{"busy", "chat"}, texts)
@@ -74,10 +74,10 @@ func TestWhenConditions(t *testing.T) {
 
 func TestFailedStepAbortsByDefaultAndUndoes(t *testing.T) {
 	h := newHarness(t)
-	h.failStep("traffic.snapshot", "traffic log unreadable")
+	h.failStep(runbooks.ActionTrafficSnapshot, "traffic log unreadable")
 	st := h.run(testInput(testSpec(
 		switchStep("failover"),
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot},
 		notifyStep("after", "not reached"),
 	)))
 
@@ -85,15 +85,15 @@ func TestFailedStepAbortsByDefaultAndUndoes(t *testing.T) {
 	assert.Equal(t, StepFailed, stepByID(st, "snap").State)
 	assert.Contains(t, stepByID(st, "snap").Error, "traffic log unreadable")
 	assert.Equal(t, StepSkipped, stepByID(st, "after").State)
-	assert.Empty(t, h.callsOf("notify"))
+	assert.Empty(t, h.callsOf(runbooks.ActionNotify))
 	assert.Equal(t, []string{"gateway.switch failover", "traffic.snapshot snap", "gateway.restore failover/undo"}, h.sequence())
 }
 
 func TestFailedStepWithOnErrorContinueGoesOn(t *testing.T) {
 	h := newHarness(t)
-	h.failStep("traffic.snapshot", "traffic log unreadable")
+	h.failStep(runbooks.ActionTrafficSnapshot, "traffic log unreadable")
 	st := h.run(testInput(testSpec(
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot", OnError: runbooks.OnErrorContinue},
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot, OnError: runbooks.OnErrorContinue},
 		notifyStep("after", "reached"),
 	)))
 
@@ -106,24 +106,24 @@ func TestFailedStepWithOnErrorContinueGoesOn(t *testing.T) {
 func TestRetryPolicyFromTheStep(t *testing.T) {
 	h := newHarness(t)
 	var attempts atomic.Int32
-	h.onStep("traffic.snapshot", func(activities.StepInput) (activities.StepResult, error) {
+	h.onStep(runbooks.ActionTrafficSnapshot, func(activities.StepInput) (activities.StepResult, error) {
 		if attempts.Add(1) < 3 {
 			return activities.StepResult{}, assert.AnError
 		}
 		return activities.StepResult{Summary: "third time lucky"}, nil
 	})
-	st := h.run(testInput(testSpec(runbooks.Step{ID: "snap", Action: "traffic.snapshot",
+	st := h.run(testInput(testSpec(runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot,
 		Retry: &runbooks.Retry{MaxAttempts: 3, InitialInterval: runbooks.Duration(time.Second)}})))
 	assert.Equal(t, StepDone, stepByID(st, "snap").State)
 	assert.Equal(t, int32(3), attempts.Load())
 
 	h = newHarness(t)
-	h.onStep("traffic.snapshot", func(activities.StepInput) (activities.StepResult, error) {
+	h.onStep(runbooks.ActionTrafficSnapshot, func(activities.StepInput) (activities.StepResult, error) {
 		return activities.StepResult{}, assert.AnError
 	})
-	st = h.run(testInput(testSpec(runbooks.Step{ID: "snap", Action: "traffic.snapshot", Retry: &runbooks.Retry{MaxAttempts: 2}})))
+	st = h.run(testInput(testSpec(runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot, Retry: &runbooks.Retry{MaxAttempts: 2}})))
 	assert.Equal(t, StepFailed, stepByID(st, "snap").State)
-	assert.Len(t, h.callsOf("traffic.snapshot"), 2, "max_attempts bounds the retries")
+	assert.Len(t, h.callsOf(runbooks.ActionTrafficSnapshot), 2, "max_attempts bounds the retries")
 }
 
 func TestUndoStackRunsNewestFirstAndHonoursKeep(t *testing.T) {
@@ -145,7 +145,7 @@ func TestUndoStackRunsNewestFirstAndHonoursKeep(t *testing.T) {
 		"prompts.unfreeze freeze/undo",
 	}, h.sequence(), "undos run newest first, the kept one not at all")
 	assert.Equal(t, map[string]string{"freeze": undoDone, "failover": undoDone, "freeze-kept": undoKept}, undoStates(st))
-	assert.Equal(t, map[string]string{"scope": "prompts"}, h.callsOf("prompts.unfreeze")[0].Params)
+	assert.Equal(t, map[string]string{"scope": "prompts"}, h.callsOf(runbooks.ActionPromptsUnfreeze)[0].Params)
 }
 
 func TestClearsRemovesTheSwitchUndo(t *testing.T) {
@@ -174,14 +174,14 @@ func TestUndoWithApproval(t *testing.T) {
 
 		require.Len(t, pending, 1)
 		assert.True(t, pending[0].Undo)
-		assert.Equal(t, "gateway.restore", pending[0].Action)
-		assert.Equal(t, runbooks.ParamsDigest("gateway.restore", map[string]string{"route": "chat"}), pending[0].Digest)
+		assert.Equal(t, runbooks.ActionGatewayRestore, pending[0].Action)
+		assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), pending[0].Digest)
 		assert.Equal(t, DecisionResult{StepID: "failover", Undo: true, Subject: "the undo of step failover (gateway.restore)", Outcome: "approved"}, d.result,
 			"the result says the undo was approved, not the step")
 		decided := eventsOf(st, EventDecision, "failover")
 		require.Len(t, decided, 1)
 		assert.Equal(t, "bob approved the undo of step failover (gateway.restore) via cli", decided[0].Text)
-		assert.Len(t, h.callsOf("gateway.restore"), 1)
+		assert.Len(t, h.callsOf(runbooks.ActionGatewayRestore), 1)
 		assert.Equal(t, undoDone, undoStates(st)["failover"])
 		assert.Equal(t, StateCompleted, st.State)
 	})
@@ -192,7 +192,7 @@ func TestUndoWithApproval(t *testing.T) {
 		st := h.run(testInput(gated()))
 
 		assert.Equal(t, "rejected", d.result.Outcome)
-		assert.Empty(t, h.callsOf("gateway.restore"))
+		assert.Empty(t, h.callsOf(runbooks.ActionGatewayRestore))
 		assert.Equal(t, undoRejected, undoStates(st)["failover"])
 		assert.Len(t, eventsOf(st, EventDecision, "failover"), 1)
 	})
@@ -203,7 +203,7 @@ func TestUndoWithApproval(t *testing.T) {
 		st := h.run(testInput(gated()))
 
 		assert.Equal(t, StateAborted, st.State)
-		assert.Empty(t, h.callsOf("gateway.restore"))
+		assert.Empty(t, h.callsOf(runbooks.ActionGatewayRestore))
 		assert.Equal(t, undoCanceled, undoStates(st)["failover"])
 		assert.Empty(t, st.Pending)
 	})
@@ -218,7 +218,7 @@ func TestWaitResolvedPassesOnResolve(t *testing.T) {
 	})
 	st := h.run(testInput(testSpec(
 		switchStep("failover"),
-		runbooks.Step{ID: "recovered", Action: "wait.resolved", Timeout: runbooks.Duration(6 * time.Hour)},
+		runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved, Timeout: runbooks.Duration(6 * time.Hour)},
 		restoreStep("failback"),
 	)))
 
@@ -230,28 +230,28 @@ func TestWaitResolvedPassesOnResolve(t *testing.T) {
 	resolved := eventsOf(st, EventResolved, "")
 	require.Len(t, resolved, 1)
 	assert.Equal(t, "cli:bob", resolved[0].Actor)
-	assert.Equal(t, "incident resolved by hand: provider recovered", resolved[0].Text, "the actor is not repeated in the text")
-	assert.Len(t, h.callsOf("gateway.restore"), 1)
+	assert.Equal(t, "incident resolved: provider recovered", resolved[0].Text, "the actor is not repeated in the text")
+	assert.Len(t, h.callsOf(runbooks.ActionGatewayRestore), 1)
 }
 
 func TestWaitResolvedTimesOutAndGoesOn(t *testing.T) {
 	h := newHarness(t)
 	st := h.run(testInput(testSpec(
-		runbooks.Step{ID: "recovered", Action: "wait.resolved", Timeout: runbooks.Duration(time.Hour)},
+		runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved, Timeout: runbooks.Duration(time.Hour)},
 		notifyStep("after", "still broken"),
 	)))
 
 	assert.Equal(t, StateCompleted, st.State)
 	assert.Equal(t, StepDone, stepByID(st, "recovered").State)
 	assert.Contains(t, stepByID(st, "recovered").Summary, "timed out")
-	assert.Len(t, h.callsOf("notify"), 1)
+	assert.Len(t, h.callsOf(runbooks.ActionNotify), 1)
 	assert.Equal(t, time.Hour, stepByID(st, "recovered").EndedAt.Sub(*stepByID(st, "recovered").StartedAt))
 }
 
 func TestWaitDuration(t *testing.T) {
 	h := newHarness(t)
 	st := h.run(testInput(testSpec(
-		runbooks.Step{ID: "settle", Action: "wait.duration", With: map[string]string{"for": "15m"}},
+		runbooks.Step{ID: "settle", Action: runbooks.ActionWaitDuration, With: map[string]string{"for": "15m"}},
 	)))
 	s := stepByID(st, "settle")
 	assert.Equal(t, StepDone, s.State)
@@ -261,24 +261,24 @@ func TestWaitDuration(t *testing.T) {
 func TestAbortMidActivityCancelsItSkipsTheRestAndUndoes(t *testing.T) {
 	h := newHarness(t)
 	// The snapshot takes an hour; the abort comes ten minutes in.
-	h.env.OnActivity("traffic.snapshot", mock.Anything, mock.Anything).After(time.Hour).Return(activities.StepResult{Summary: "late"}, nil)
+	h.env.OnActivity(runbooks.ActionTrafficSnapshot, mock.Anything, mock.Anything).After(time.Hour).Return(activities.StepResult{Summary: "late"}, nil)
 	var canceled []string
 	h.env.SetOnActivityCanceledListener(func(info *activity.Info) { canceled = append(canceled, info.ActivityType.Name) })
 	h.at(10*time.Minute, func() { h.env.SignalWorkflow(SignalAbort, Abort{By: "cli:bob", Reason: "wrong runbook"}) })
 
 	st := h.run(testInput(testSpec(
 		freezeStep("freeze"),
-		runbooks.Step{ID: "snap", Action: "traffic.snapshot"},
+		runbooks.Step{ID: "snap", Action: runbooks.ActionTrafficSnapshot},
 		switchStep("failover"),
 	)))
 
 	assert.Equal(t, StateAborted, st.State)
-	assert.Equal(t, []string{"traffic.snapshot"}, canceled)
+	assert.Equal(t, []string{runbooks.ActionTrafficSnapshot}, canceled)
 	assert.Equal(t, StepDone, stepByID(st, "freeze").State)
 	assert.Equal(t, StepCanceled, stepByID(st, "snap").State)
 	assert.Equal(t, StepSkipped, stepByID(st, "failover").State)
-	assert.Empty(t, h.callsOf("gateway.switch"))
-	assert.Len(t, h.callsOf("prompts.unfreeze"), 1, "the freeze is undone")
+	assert.Empty(t, h.callsOf(runbooks.ActionGatewaySwitch))
+	assert.Len(t, h.callsOf(runbooks.ActionPromptsUnfreeze), 1, "the freeze is undone")
 	aborted := eventsOf(st, EventAborted, "")
 	require.Len(t, aborted, 1)
 	assert.Contains(t, aborted[0].Text, "wrong runbook")
@@ -289,7 +289,7 @@ func TestAbortDuringWaitResolved(t *testing.T) {
 	h.at(time.Hour, func() { h.env.SignalWorkflow(SignalAbort, Abort{By: "slack:U1"}) })
 	st := h.run(testInput(testSpec(
 		switchStep("failover"),
-		runbooks.Step{ID: "recovered", Action: "wait.resolved"},
+		runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved},
 		restoreStep("failback"),
 	)))
 
@@ -324,7 +324,7 @@ func TestAlertSignalsAreDeduplicated(t *testing.T) {
 		h.env.SignalWorkflowSkippingWorkflowTask(SignalAlert, resolved2)
 		h.env.SignalWorkflow(SignalAlert, resolved2)
 	})
-	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: "wait.resolved"}))
+	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved}))
 	in.Alert = &firing1
 
 	st := h.run(in)
@@ -348,7 +348,7 @@ func withoutTimes(s AlertSummary) AlertSummary {
 func TestNotesGoOnTheTimeline(t *testing.T) {
 	h := newHarness(t)
 	h.at(time.Minute, func() { h.env.SignalWorkflow(SignalNote, Note{By: "cli:bob", Text: "customer reports fixed"}) })
-	st := h.run(testInput(testSpec(runbooks.Step{ID: "settle", Action: "wait.duration", With: map[string]string{"for": "5m"}})))
+	st := h.run(testInput(testSpec(runbooks.Step{ID: "settle", Action: runbooks.ActionWaitDuration, With: map[string]string{"for": "5m"}})))
 	notes := eventsOf(st, EventNote, "")
 	require.Len(t, notes, 1)
 	assert.Equal(t, "cli:bob", notes[0].Actor)
@@ -357,7 +357,7 @@ func TestNotesGoOnTheTimeline(t *testing.T) {
 
 func TestRollbackProposalOnTheTimeline(t *testing.T) {
 	h := newHarness(t)
-	st := h.run(testInput(testSpec(runbooks.Step{ID: "rollback", Action: "prompts.rollback_pr"})))
+	st := h.run(testInput(testSpec(runbooks.Step{ID: "rollback", Action: runbooks.ActionPromptsRollback})))
 	proposals := eventsOf(st, EventRollbackProposal, "rollback")
 	require.Len(t, proposals, 1)
 	assert.Equal(t, "quench/rollback-abcdef", proposals[0].Data["branch"])
@@ -397,7 +397,7 @@ func TestVerify(t *testing.T) {
 			"notify failover/verify/escalate",
 			"notify after",
 		}, h.sequence(), "reverted right away, not again at close")
-		assert.Equal(t, "critical", h.callsOf("notify")[0].Params["level"])
+		assert.Equal(t, "critical", h.callsOf(runbooks.ActionNotify)[0].Params["level"])
 		assert.Len(t, eventsOf(st, EventEscalated, "failover"), 1)
 		assert.Equal(t, undoDone, undoStates(st)["failover"])
 		assert.Equal(t, StateCompleted, st.State)
@@ -431,7 +431,7 @@ func TestSearchAttributesFollowTheState(t *testing.T) {
 		}
 	}).Return(nil)
 	h.decideAt(time.Minute, approve("gate", "bob"))
-	st := h.run(testInput(testSpec(runbooks.Step{ID: "gate", Action: "approval", Approval: &runbooks.Approval{Groups: []string{"sre"}}})))
+	st := h.run(testInput(testSpec(runbooks.Step{ID: "gate", Action: runbooks.ActionApproval, Approval: &runbooks.Approval{Groups: []string{"sre"}}})))
 
 	assert.Equal(t, StateCompleted, st.State)
 	assert.Equal(t, []string{StateRunning, StateAwaiting, StateRunning, StateClosing, StateCompleted}, statuses)

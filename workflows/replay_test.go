@@ -1,9 +1,12 @@
 package workflows
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 )
 
@@ -29,5 +32,44 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatalf("replay %s: %v", file, err)
 			}
 		})
+	}
+}
+
+// TestRecordedHistoriesCoverBothCatalogSources: incidents started before the loader saved
+// the action catalog into the spec replay on the live catalog, newer ones on their saved
+// copy. Keep histories of both kinds, so re-recording everything cannot silently drop the
+// coverage of either path.
+func TestRecordedHistoriesCoverBothCatalogSources(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "histories", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved, live []string
+	for _, file := range files {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		started := hist.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+		if started.GetWorkflowType().GetName() != IncidentWorkflowName {
+			continue
+		}
+		var in IncidentInput
+		if err := converter.GetDefaultDataConverter().FromPayloads(started.GetInput(), &in); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(in.Spec.Actions) > 0 {
+			saved = append(saved, filepath.Base(file))
+		} else {
+			live = append(live, filepath.Base(file))
+		}
+	}
+	if len(saved) == 0 || len(live) == 0 {
+		t.Fatalf("histories with a saved catalog %v, without %v: want both kinds", saved, live)
 	}
 }

@@ -163,7 +163,7 @@ func (w *incident) onResolve(ctx workflow.Context, r Resolve) {
 	w.status.Resolved = true
 	// Who resolved it is the event's actor, which every view shows beside the text
 	// ("— root"); naming them in the text too read "root resolved the incident — root".
-	text := "incident resolved by hand"
+	text := "incident resolved"
 	if r.Reason != "" {
 		text += ": " + r.Reason
 	}
