@@ -1,19 +1,24 @@
 package activities
 
-import "fmt"
+import (
+	"fmt"
 
-// Catalog action names (runbooks.Catalog) implemented by activities in this package.
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// Catalog action names implemented by activities in this package: the catalog's own
+// constants, so a rename in runbooks cannot leave an activity registered under the old name.
 const (
-	ActionGatewaySwitch   = "gateway.switch"
-	ActionGatewayRestore  = "gateway.restore"
-	ActionGatewayBlock    = "gateway.block"
-	ActionGatewayUnblock  = "gateway.unblock"
-	ActionTrafficSnapshot = "traffic.snapshot"
-	ActionPromptsChanges  = "prompts.changes"
-	ActionPromptsFreeze   = "prompts.freeze"
-	ActionPromptsUnfreeze = "prompts.unfreeze"
-	ActionPromptsRollback = "prompts.rollback_pr"
-	ActionNotify          = "notify"
+	ActionGatewaySwitch   = runbooks.ActionGatewaySwitch
+	ActionGatewayRestore  = runbooks.ActionGatewayRestore
+	ActionGatewayBlock    = runbooks.ActionGatewayBlock
+	ActionGatewayUnblock  = runbooks.ActionGatewayUnblock
+	ActionTrafficSnapshot = runbooks.ActionTrafficSnapshot
+	ActionPromptsChanges  = runbooks.ActionPromptsChanges
+	ActionPromptsFreeze   = runbooks.ActionPromptsFreeze
+	ActionPromptsUnfreeze = runbooks.ActionPromptsUnfreeze
+	ActionPromptsRollback = runbooks.ActionPromptsRollback
+	ActionNotify          = runbooks.ActionNotify
 )
 
 const (

@@ -25,6 +25,7 @@ import (
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ingest"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
@@ -131,6 +132,11 @@ func HTTPServer(cfg *config.Config, svc *incidents.Service, a *Adapters, logger 
 	hookHandler := ingest.NewHandler(hooks)
 
 	a.Connect(svc.Temporal)
+	if svc.Routes == nil && a.Gateway == ports.Gateway(a.Routes) {
+		// The embedded table is the gateway: the API and Slack refuse unknown routes
+		// against the live table, as the CLI does against its config.
+		svc.Routes = a.Routes
+	}
 	apiHandler := api.New(api.Options{Incidents: svc, Routes: a.Routes.Handler(), Tokens: tokens, Registry: reg,
 		UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger})
 	mux := http.NewServeMux()

@@ -129,3 +129,24 @@ func TestHTTPServerServesHooksUnmatchedAndMetrics(t *testing.T) {
 	assert.Contains(t, string(body), `quench_ingest_rejected_total{reason="unauthenticated",source="alertmanager"} 1`)
 	assert.Contains(t, string(body), "go_goroutines", "the runtime's metrics are served too")
 }
+
+// With the embedded table as the gateway, the API refuses a start naming a route the live
+// table does not have, before anything reaches Temporal (there is none in this test).
+func TestHTTPServerRefusesUnknownRoutesFromTheLiveTable(t *testing.T) {
+	web, err := hooksServer(t, hooksConfig(t, "http:\n  listen: 127.0.0.1:0\ngateway:\n  routes:\n    chat: [openai, anthropic]\n"))
+	require.NoError(t, err)
+	srv := httptest.NewServer(web.Server.Handler)
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/incidents",
+		strings.NewReader(`{"runbook":"provider-outage","params":{"route":"nosuchroute"}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Quench-User", "alice")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
+	assert.Contains(t, string(body), "nosuchroute")
+	assert.Contains(t, string(body), "chat", "the refusal names the known routes")
+}

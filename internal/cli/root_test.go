@@ -81,8 +81,6 @@ func TestExitCodes(t *testing.T) {
 // Command packages share code through non-command packages (cmdutil, app, devstack, ...),
 // never by importing each other, so each command can change without dragging another.
 func TestCommandPackagesDoNotImportEachOther(t *testing.T) {
-	// Known and being moved out in issue 10 (the postmortem loader goes to internal/postmortem).
-	allowed := map[string]bool{"incident -> evidence": true}
 	const prefix = "github.com/quench-dev/quench/internal/cli/"
 	dirs, err := os.ReadDir(".")
 	if err != nil {
@@ -104,7 +102,7 @@ func TestCommandPackagesDoNotImportEachOther(t *testing.T) {
 			for _, imp := range f.Imports {
 				path := strings.Trim(imp.Path.Value, `"`)
 				other, ok := strings.CutPrefix(path, prefix)
-				if !ok || other == "cmdutil" || other == d.Name() || allowed[d.Name()+" -> "+other] {
+				if !ok || other == "cmdutil" || other == d.Name() {
 					continue
 				}
 				t.Errorf("%s imports the command package %s: move what they share to a non-command package", file, path)

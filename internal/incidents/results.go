@@ -20,12 +20,23 @@ type Decided struct {
 	Approver   string `json:"approver"`
 	Outcome    string `json:"outcome"`   // approved | rejected | counted
 	Remaining  int    `json:"remaining"` // approvals still needed when counted
+	// Undo: the decision was on the step's undo at close, not on the step itself.
+	Undo bool `json:"undo,omitempty"`
+}
+
+// What names what was decided, capitalised for the start of a sentence: "Step failback",
+// or "The undo of step block" for an undo that asked for approval.
+func (d Decided) What() string {
+	if d.Undo {
+		return "The undo of step " + d.StepID
+	}
+	return "Step " + d.StepID
 }
 
 // NewDecided joins a decision and its result.
 func NewDecided(id string, d workflows.Decision, res workflows.DecisionResult) Decided {
 	return Decided{IncidentID: id, ShortID: ShortID(id), StepID: res.StepID, Verdict: d.Verdict,
-		Approver: d.Approver, Outcome: res.Outcome, Remaining: res.Remaining}
+		Approver: d.Approver, Outcome: res.Outcome, Remaining: res.Remaining, Undo: res.Undo}
 }
 
 // Signalled is the answer to resolve, abort or note: the signal and where the incident

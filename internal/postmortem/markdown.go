@@ -24,7 +24,7 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	fact("Incident ID", "`"+s.IncidentID+"`")
 	fact("Severity", md(s.Severity))
 	fact("Service", md(s.Service))
-	fact("Started by", fmt.Sprintf("%s (via %s)", md(s.StartedBy), md(s.Source)))
+	fact("Started by", fmt.Sprintf("%s (via %s)", md(s.Requester), md(s.Source)))
 	fact("Started", stamp(s.StartedAt))
 	if s.ClosedAt != nil {
 		fact("Closed", stamp(*s.ClosedAt))

@@ -60,7 +60,7 @@ type Summary struct {
 	Title           string            `json:"title"`
 	Severity        string            `json:"severity,omitempty"`
 	Service         string            `json:"service,omitempty"`
-	StartedBy       string            `json:"started_by"`
+	Requester       string            `json:"requester"`
 	Source          string            `json:"source"`
 	StartedAt       time.Time         `json:"started_at"`
 	ClosedAt        *time.Time        `json:"closed_at,omitempty"`
@@ -220,7 +220,7 @@ func Build(in Input) Report {
 func summarize(st workflows.Status) Summary {
 	s := Summary{
 		IncidentID: st.IncidentID, ShortID: st.ShortID, Runbook: st.Runbook, Title: st.Title,
-		Severity: st.Severity, Service: st.Service, StartedBy: st.Requester, Source: st.Source,
+		Severity: st.Severity, Service: st.Service, Requester: st.Requester, Source: st.Source,
 		StartedAt: st.StartedAt, ClosedAt: st.ClosedAt, State: st.State, Resolved: st.Resolved,
 		Params: st.Params, Alerts: st.Alerts.Received, Runs: max(st.Runs, 1), TimelineDropped: st.TimelineDropped,
 	}

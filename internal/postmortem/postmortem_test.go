@@ -51,7 +51,7 @@ func TestRecordedHistoryPostmortem(t *testing.T) {
 	in := recordedInput(t)
 	rep := Build(in)
 
-	if rep.Summary.Runbook != "prompt-regression" || rep.Summary.State != workflows.StateResolved || rep.Summary.StartedBy != "carol" {
+	if rep.Summary.Runbook != "prompt-regression" || rep.Summary.State != workflows.StateResolved || rep.Summary.Requester != "carol" {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	if !strings.Contains(rep.Summary.Resolution, "dave") {

@@ -99,7 +99,7 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Not %s: %v", pastTense[verb], err))
 				return
 			}
-			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> %s step %s of %s: %s", cmd.UserID, pastTense[verb], res.StepID, ref, res.Outcome))
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> %s %s of %s: %s", cmd.UserID, pastTense[verb], decidedWhat(res), ref, res.Outcome))
 		})
 	case "resolve":
 		if m := need(1, "resolve ID"); m != nil {
@@ -169,4 +169,13 @@ func statusText(st workflows.Status) string {
 		fmt.Fprintf(&b, ":raised_hand: step `%s` waits for approval (digest `%s`): `/quench approve %s %s`\n", p.StepID, shortDigest(p.Digest), st.ShortID, p.StepID)
 	}
 	return b.String()
+}
+
+// decidedWhat names what a decision was on: "step failback", or "the undo of step block"
+// when the incident asked to approve an undo at close.
+func decidedWhat(res workflows.DecisionResult) string {
+	if res.Undo {
+		return "the undo of step " + res.StepID
+	}
+	return "step " + res.StepID
 }

@@ -90,7 +90,7 @@ func decideRun(ctx context.Context, opts *DecideOptions) error {
 	case "counted":
 		fmt.Fprintf(opts.IO.Out, "Counted %s's approval of step %s of incident %s; %d more needed.\n", d.Approver, res.StepID, out.ShortID, res.Remaining)
 	default:
-		fmt.Fprintf(opts.IO.Out, "Step %s of incident %s %s by %s.\n", res.StepID, out.ShortID, res.Outcome, d.Approver)
+		fmt.Fprintf(opts.IO.Out, "%s of incident %s %s by %s.\n", out.What(), out.ShortID, res.Outcome, d.Approver)
 	}
 	if opts.IO.TTY {
 		fmt.Fprintf(opts.IO.Out, "  follow: quench incident watch %s\n", out.ShortID)

@@ -46,6 +46,8 @@ func TestDecideRun(t *testing.T) {
 					t.Fatalf("result %+v, want %+v", d, want)
 				}
 			}},
+		{name: "an undo's approval says it was the undo", st: failback(workflows.PendingApproval{StepID: "block", Action: "gateway.unblock", Undo: true, Digest: digestA, Quorum: 1}),
+			opts: DecideOptions{Ref: shortID}, wantStdout: []string{"The undo of step block of incident 1a2b3c approved by bob."}, noStdout: []string{"Step block"}},
 		{name: "counted toward a quorum", st: quorum2, opts: DecideOptions{Ref: shortID},
 			wantStdout: []string{"Counted bob's approval of step failback of incident 1a2b3c; 1 more needed."}},
 		{name: "reject", st: failback(), opts: DecideOptions{Ref: shortID, Verdict: workflows.VerdictReject, Reason: "not yet"},

@@ -283,7 +283,7 @@ func (f *Fake) Decide(_ context.Context, ref string, d workflows.Decision) (work
 	rec := workflows.DecisionRecord{Approver: d.Approver, Verdict: d.Verdict, Reason: d.Reason, Via: d.Via, At: at}
 	st.Pending[i].Approvals = append(st.Pending[i].Approvals, rec)
 	st.Timeline = append(st.Timeline, workflows.Event{At: at, Kind: workflows.EventDecision, StepID: p.StepID, Actor: d.Approver, Text: d.Verdict + ": " + d.Reason})
-	res := workflows.DecisionResult{StepID: p.StepID}
+	res := workflows.DecisionResult{StepID: p.StepID, Undo: p.Undo}
 	quorum := max(1, p.Quorum)
 	switch {
 	case d.Verdict == workflows.VerdictReject:

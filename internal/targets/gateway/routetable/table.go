@@ -214,6 +214,21 @@ func (t *Table) Routes() ([]Route, int64, error) {
 	return st.sortedRoutes(), st.Version, nil
 }
 
+// KnownRoutes lists the route names, so a start naming an unknown route can be refused
+// before it begins (incidents.RouteChecker).
+func (t *Table) KnownRoutes(context.Context) ([]string, error) {
+	st, err := t.current()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(st.Routes))
+	for name := range st.Routes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // Route returns one route; ok is false for an unknown one.
 func (t *Table) Route(name string) (Route, bool, error) {
 	st, err := t.current()

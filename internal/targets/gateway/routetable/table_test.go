@@ -74,6 +74,17 @@ func TestOpenStartsOnPrimaries(t *testing.T) {
 	}
 }
 
+func TestKnownRoutesListsTheTable(t *testing.T) {
+	tbl := openTable(t, t.TempDir(), testRoutes)
+	names, err := tbl.KnownRoutes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(names, ",") != "chat,search" {
+		t.Fatalf("KnownRoutes = %v, want chat,search", names)
+	}
+}
+
 func TestOpenDefaultRoutes(t *testing.T) {
 	tbl := openTable(t, t.TempDir(), nil)
 	if got := provider(t, tbl, "chat"); got != "primary" {
