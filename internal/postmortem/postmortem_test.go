@@ -188,7 +188,7 @@ func TestEvidenceTables(t *testing.T) {
 	in := recordedInput(t)
 	in.EvidenceError = ""
 	ref := in.Status.Evidence[0]
-	doc := report.Doc{Bundle: bundle.Bundle{Schema: bundle.Schema,
+	doc := bundle.Bundle{Schema: bundle.Schema,
 		Headline: ports.TrafficHeadline{Requests: 120, BaselineRequests: 900, ErrorRate: 0.4, BaselineErrorRate: 0.01, TopChange: "error rate on primary up 39 pts"},
 		Groups: []bundle.Group{
 			{Provider: "primary", ResponseModel: "gpt-x", PromptName: "answer", PromptVersion: "v2",
@@ -196,7 +196,7 @@ func TestEvidenceTables(t *testing.T) {
 			{Provider: "fallback", ResponseModel: "claude-y", Incident: bundle.Stats{Requests: 20}, Baseline: bundle.Stats{Requests: 100}},
 		},
 		Changes: []bundle.Change{{Kind: "error_rate", Text: "error rate on primary up 39 pts (1.0% → 48.0%)"}},
-	}}
+	}
 	doc.Manifest.Route = "chat"
 	in.Bundles = []report.Bundle{{Ref: ref, Step: ref.Name, Verified: true, Doc: doc}}
 	rep := Build(in)

@@ -196,6 +196,13 @@ func EncodeCapped(b *Bundle, maxBytes int) ([]byte, error) {
 	if err != nil || maxBytes <= 0 || len(data) <= maxBytes {
 		return data, err
 	}
+	if len(b.Series) > 0 {
+		b.Series = nil
+		b.Manifest.Notes = append(b.Manifest.Notes, "series dropped to keep the bundle under its size cap")
+		if data, err = encode(); err != nil || len(data) <= maxBytes {
+			return data, err
+		}
+	}
 	origSamples, origGroups := len(b.Samples), len(b.Groups)
 	for len(data) > maxBytes && (len(b.Samples) > 0 || len(b.Groups) > 0) {
 		if len(b.Samples) > 0 {

@@ -70,3 +70,28 @@ func TestBuilderCountsOnlyTheWindowsAndRoute(t *testing.T) {
 		t.Fatalf("zero windows: %v", err)
 	}
 }
+
+// Time series are the first thing a capped bundle drops: the aggregates and samples say
+// more about the incident than its curve.
+func TestEncodeCappedDropsSeriesFirst(t *testing.T) {
+	b := Bundle{Schema: Schema, Samples: []Sample{{Provider: "openai", Output: "kept"}}}
+	for i := 0; i < 500; i++ {
+		b.Series = append(b.Series, Series{Signal: "error_rate", Provider: "openai", Points: []Point{{T: now, V: float64(i)}}})
+	}
+	small, err := json.Marshal(Bundle{Schema: Schema, Samples: b.Samples})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := EncodeCapped(&b, 4*len(small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Bundle
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Series) != 0 || len(got.Samples) != 1 || len(got.Manifest.Notes) != 1 {
+		t.Fatalf("series %d, samples %d, notes %v: want the series dropped, the sample kept and a note saying so",
+			len(got.Series), len(got.Samples), got.Manifest.Notes)
+	}
+}

@@ -31,6 +31,23 @@ type Bundle struct {
 	Agents  []Agent  `json:"agents,omitempty"` // top agent keys by incident spend
 	Changes []Change `json:"changes"`
 	Samples []Sample `json:"samples"`
+	// Series are the incident window as time series per provider, from sources that have
+	// them (Prometheus range queries), to see when it started. Dropped first when capping.
+	Series []Series `json:"series,omitempty"`
+}
+
+// Series is one signal of one provider over the incident window.
+type Series struct {
+	Signal   string  `json:"signal"` // error_rate | latency_p95_ms
+	Provider string  `json:"provider"`
+	Step     string  `json:"step"`
+	Points   []Point `json:"points"`
+}
+
+// Point is one value of a Series.
+type Point struct {
+	T time.Time `json:"t"`
+	V float64   `json:"v"`
 }
 
 // Span is a time window [From, To].

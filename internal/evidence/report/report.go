@@ -14,7 +14,6 @@ import (
 	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/internal/targets/traffic/prometheus"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -23,13 +22,7 @@ type Bundle struct {
 	Ref      ports.EvidenceRef `json:"ref"`
 	Step     string            `json:"step"`
 	Verified bool              `json:"verified"`
-	Doc      Doc               `json:"bundle"`
-}
-
-// Doc is a traffic bundle of any source: the JSONL log's, plus Prometheus's series.
-type Doc struct {
-	bundle.Bundle
-	Series []prometheus.Series `json:"series,omitempty"`
+	Doc      bundle.Bundle     `json:"bundle"`
 }
 
 // Report is what `evidence show` shows.
@@ -70,7 +63,7 @@ func Load(ctx context.Context, st workflows.Status, dir string) (Report, error) 
 		if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
 			return rep, fmt.Errorf("evidence %s of incident %s has sha256 %s but the incident recorded %s: the bundle was changed after capture", ref.Name, st.ShortID, got, ref.SHA256)
 		}
-		var doc Doc
+		var doc bundle.Bundle
 		if err := json.Unmarshal(data, &doc); err != nil || doc.Schema != bundle.Schema {
 			return rep, fmt.Errorf("evidence %s is not a %s bundle (schema %q): this quench cannot read it", ref.URI, bundle.Schema, doc.Schema)
 		}

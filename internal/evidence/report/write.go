@@ -5,8 +5,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
-
-	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"text/tabwriter"
 )
 
 func heading(rep Report) string {
@@ -42,9 +41,9 @@ func WriteText(w io.Writer, rep Report) error {
 		}
 		for _, t := range v.Tables {
 			fmt.Fprintf(w, "\n%s\n", t.Title)
-			tw := cmdutil.NewTable(w, indent(t.Header)...)
-			for _, r := range t.Rows {
-				tw.Row(indent(r)...)
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			for _, r := range append([][]string{t.Header}, t.Rows...) {
+				fmt.Fprintln(tw, strings.Join(indent(r), "\t"))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

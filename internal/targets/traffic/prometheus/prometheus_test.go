@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/targets/traffic/prometheus/promtest"
 )
@@ -96,7 +97,7 @@ func TestAgainstARealPrometheus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b Bundle
+		var b bundle.Bundle
 		if err := json.Unmarshal(snap.Bundle, &b); err != nil {
 			t.Fatal(err)
 		}

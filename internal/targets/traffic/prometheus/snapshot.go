@@ -2,7 +2,6 @@ package prometheus
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -12,27 +11,6 @@ import (
 	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 )
-
-// Bundle is the evidence document: the JSONL log's bundle, plus the incident window as
-// time series per provider (from range queries), to see when it started.
-type Bundle struct {
-	bundle.Bundle
-	Series []Series `json:"series,omitempty"`
-}
-
-// Series is one signal of one provider over the incident window.
-type Series struct {
-	Signal   string  `json:"signal"` // error_rate | latency_p95_ms
-	Provider string  `json:"provider"`
-	Step     string  `json:"step"`
-	Points   []Point `json:"points"`
-}
-
-// Point is one value of a Series.
-type Point struct {
-	T time.Time `json:"t"`
-	V float64   `json:"v"`
-}
 
 // Limits of a bundle.
 const (
@@ -215,7 +193,7 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 		return ports.TrafficSnapshot{}, err
 	}
 
-	var b Bundle
+	var b bundle.Bundle
 	b.Schema = bundle.Schema
 	b.Totals.Incident, b.Totals.Baseline = orZero(inc[0][""]), orZero(base[0][""])
 	b.Groups = groups(inc[2], base[2])
@@ -243,7 +221,7 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 		ErrorRate: b.Totals.Incident.ErrorRate, BaselineErrorRate: b.Totals.Baseline.ErrorRate,
 		TopChange: topChange(b.Changes, b.Totals.Incident.Requests, b.Totals.Baseline.Requests),
 	}
-	data, err := encode(&b, bundle.DefaultMaxBundleBytes)
+	data, err := bundle.EncodeCapped(&b, bundle.DefaultMaxBundleBytes)
 	if err != nil {
 		return ports.TrafficSnapshot{}, err
 	}
@@ -287,7 +265,7 @@ func groups(inc, base statsByKey) []bundle.Group {
 }
 
 // series reads the incident window per provider, about seriesPoints points each.
-func (s *Source) series(ctx context.Context, a *api, route string, from, to time.Time) ([]Series, error) {
+func (s *Source) series(ctx context.Context, a *api, route string, from, to time.Time) ([]bundle.Series, error) {
 	step := max(to.Sub(from)/seriesPoints, time.Second).Truncate(time.Second)
 	rng := promDuration(2 * step)
 	all := fmt.Sprintf("sum by (provider) (rate(%s[%s]))", s.sel(s.opts.Requests, route), rng)
@@ -296,7 +274,7 @@ func (s *Source) series(ctx context.Context, a *api, route string, from, to time
 		{"error_rate", fmt.Sprintf("(%s or %s * 0) / %s", failed, all, all)},
 		{"latency_p95_ms", fmt.Sprintf("histogram_quantile(0.95, sum by (provider, le) (rate(%s[%s]))) * 1000", s.sel(s.opts.Duration+"_bucket", route), rng)},
 	}
-	var out []Series
+	var out []bundle.Series
 	for _, q := range queries {
 		rows, err := a.rangeQuery(ctx, q.q, from, to, step)
 		if err != nil {
@@ -307,27 +285,14 @@ func (s *Source) series(ctx context.Context, a *api, route string, from, to time
 			if i >= maxSeriesProviders {
 				break
 			}
-			sr := Series{Signal: q.signal, Provider: r.Labels["provider"], Step: step.String(), Points: []Point{}}
+			sr := bundle.Series{Signal: q.signal, Provider: r.Labels["provider"], Step: step.String(), Points: []bundle.Point{}}
 			for _, p := range r.Points {
 				if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
-					sr.Points = append(sr.Points, Point{T: p.T, V: round(p.V, 4)})
+					sr.Points = append(sr.Points, bundle.Point{T: p.T, V: round(p.V, 4)})
 				}
 			}
 			out = append(out, sr)
 		}
 	}
 	return out, nil
-}
-
-// encode caps the bundle: the series go first, then what bundle.EncodeCapped cuts.
-func encode(b *Bundle, maxBytes int) ([]byte, error) {
-	data, err := json.MarshalIndent(b, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("encode traffic bundle: %w", err)
-	}
-	if len(data) <= maxBytes {
-		return data, nil
-	}
-	b.Manifest.Notes = append(b.Manifest.Notes, "series dropped to keep the bundle under its size cap")
-	return bundle.EncodeCapped(&b.Bundle, maxBytes)
 }
