@@ -97,9 +97,7 @@ func TestDecideRun(t *testing.T) {
 			err := decideRun(context.Background(), &opts)
 			checkErr(t, err, tc.wantErr, false)
 			checkOutput(t, "stdout", out.String(), tc.wantStdout, tc.noStdout)
-			if errOut.Len() != 0 {
-				t.Errorf("stderr: %s", errOut)
-			}
+			noStderr(t, errOut)
 			if tc.wantErr != "" && out.Len() != 0 {
 				t.Errorf("a failed decision printed %q", out)
 			}

@@ -3,6 +3,7 @@ package incident
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,14 @@ func checkErr(t *testing.T, err error, wantErr string, usage bool) {
 	var flagErr *cmdutil.FlagError
 	if errors.As(err, &flagErr) != usage {
 		t.Fatalf("error %v: usage error %v, want %v", err, !usage, usage)
+	}
+}
+
+// noStderr fails when a run that should only print its result wrote to stderr.
+func noStderr(t *testing.T, errOut fmt.Stringer) {
+	t.Helper()
+	if s := errOut.String(); s != "" {
+		t.Errorf("stderr: %s", s)
 	}
 }
 

@@ -97,9 +97,7 @@ func TestSignalRun(t *testing.T) {
 			err := signalRun(context.Background(), &SignalOptions{IO: ios, Incidents: client(fake), Identity: as("alice"), Verb: tc.verb, Ref: ref, Reason: tc.reason, Format: format})
 			checkErr(t, err, tc.wantErr, false)
 			checkOutput(t, "stdout", out.String(), tc.wantStdout, tc.noStdout)
-			if errOut.Len() != 0 {
-				t.Errorf("stderr: %s", errOut)
-			}
+			noStderr(t, errOut)
 			if tc.check != nil {
 				tc.check(t, fake, out.String())
 			}

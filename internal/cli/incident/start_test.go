@@ -76,9 +76,7 @@ func TestStartRun(t *testing.T) {
 			err := startRun(context.Background(), &opts)
 			checkErr(t, err, tc.wantErr, tc.usage)
 			checkOutput(t, "stdout", out.String(), tc.wantStdout, tc.noStdout)
-			if errOut.Len() != 0 {
-				t.Errorf("stderr: %s", errOut)
-			}
+			noStderr(t, errOut)
 			if tc.check != nil {
 				tc.check(t, fake, out.String())
 			}
