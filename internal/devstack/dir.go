@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 )
 
@@ -25,8 +26,23 @@ type DirOptions struct {
 }
 
 // StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
-// The data dir is Dir/data.
+// The data dir is Dir/data; its lock is taken first, so a second stack on the same Dir
+// (`quench demo --dir` twice) rewrites neither the config nor the runbooks of the first.
 func StartInDir(ctx context.Context, opts DirOptions) (*Stack, error) {
+	lock, err := datadir.Acquire(filepath.Join(opts.Dir, "data"), "quench (throwaway stack)")
+	if err != nil {
+		return nil, err
+	}
+	s, err := startInDir(ctx, opts, lock)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	s.ownsLock = true
+	return s, nil
+}
+
+func startInDir(ctx context.Context, opts DirOptions, lock *datadir.Lock) (*Stack, error) {
 	runbooksDir := filepath.Join(opts.Dir, "runbooks")
 	if err := os.MkdirAll(runbooksDir, 0o755); err != nil {
 		return nil, err
@@ -45,5 +61,5 @@ func StartInDir(ctx context.Context, opts DirOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Start(ctx, Options{Config: cfg, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Logger: opts.Logger})
+	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Logger: opts.Logger})
 }
