@@ -356,9 +356,9 @@ func dialClient(ctx context.Context, addr, namespace string, tlsConfig *tls.Conf
 	defer tick.Stop()
 	for {
 		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  addr,
-			Namespace: namespace,
-			Logger:    sdklog.NewStructuredLogger(logger.With("component", "devserver-client")),
+			HostPort:          addr,
+			Namespace:         namespace,
+			Logger:            sdklog.NewStructuredLogger(logger.With("component", "devserver-client")),
 			ConnectionOptions: client.ConnectionOptions{TLS: tlsConfig},
 		})
 		if err == nil {

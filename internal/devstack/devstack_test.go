@@ -60,7 +60,7 @@ func secondStackChangesNothing(ctx context.Context, t *testing.T, first *Stack, 
 	files := []string{filepath.Join(dir, "data", routetable.FileName), filepath.Join(dir, "quench.yaml"), filepath.Join(dir, "runbooks", "mine.yaml")}
 	require.NoError(t, os.WriteFile(files[2], []byte("not read by the first stack\n"), 0o644))
 	type snapshot struct {
-		data []byte
+		data string
 		mod  time.Time
 	}
 	snap := func() []snapshot {
@@ -70,7 +70,7 @@ func secondStackChangesNothing(ctx context.Context, t *testing.T, first *Stack, 
 			require.NoError(t, err)
 			info, err := os.Stat(f)
 			require.NoError(t, err)
-			out = append(out, snapshot{data, info.ModTime()})
+			out = append(out, snapshot{string(data), info.ModTime()})
 		}
 		return out
 	}
