@@ -33,11 +33,11 @@ type DevOptions struct {
 	NoUI         bool
 	// UIWriteActions lets the Web UI terminate, signal, reset... workflows.
 	UIWriteActions bool
-	HTTPListen   string
-	PromptsRepo  string
-	PromptsPath  string
-	TrafficLog   string
-	LogLevel     string
+	HTTPListen     string
+	PromptsRepo    string
+	PromptsPath    string
+	TrafficLog     string
+	LogLevel       string
 }
 
 // NewCmdDev is `quench dev`.

@@ -23,9 +23,9 @@ type summary struct {
 	Addresses devstack.Addresses
 	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
 	UIWriteActions bool
-	Web       *app.HTTP
-	DataDir   string
-	Runbooks  []string
+	Web            *app.HTTP
+	DataDir        string
+	Runbooks       []string
 	// Choices are the adapters app.Resolve chose, in its words: the summary never
 	// describes the config by itself, so it cannot disagree with what runs.
 	Choices []app.Choice
