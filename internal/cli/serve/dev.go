@@ -31,13 +31,14 @@ type DevOptions struct {
 	TemporalPort int
 	UIPort       int
 	NoUI         bool
+	HTTPListen   string
+	PromptsRepo  string
+	PromptsPath  string
+	TrafficLog   string
+	LogLevel     string
+
 	// UIWriteActions lets the Web UI terminate, signal, reset... workflows.
 	UIWriteActions bool
-	HTTPListen     string
-	PromptsRepo    string
-	PromptsPath    string
-	TrafficLog     string
-	LogLevel       string
 }
 
 // NewCmdDev is `quench dev`.

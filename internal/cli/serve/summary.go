@@ -21,14 +21,15 @@ const AddressFile = "quench-dev.json"
 type summary struct {
 	Ready     time.Duration
 	Addresses devstack.Addresses
-	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
-	UIWriteActions bool
-	Web            *app.HTTP
-	DataDir        string
-	Runbooks       []string
+	Web       *app.HTTP
+	DataDir   string
+	Runbooks  []string
 	// Choices are the adapters app.Resolve chose, in its words: the summary never
 	// describes the config by itself, so it cannot disagree with what runs.
 	Choices []app.Choice
+
+	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
+	UIWriteActions bool
 }
 
 func summaryOf(s *devstack.Stack, dataDir string, ready time.Duration) summary {
