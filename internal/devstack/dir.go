@@ -23,13 +23,20 @@ type DirOptions struct {
 	// to the stack's own data_dir, runbooks_dir and http settings.
 	Config string
 	Logger *slog.Logger
+	// Command names the stack in another process's refusal to share the data dir
+	// (default "quench (throwaway stack)").
+	Command string
 }
 
 // StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
 // The data dir is Dir/data; its lock is taken first, so a second stack on the same Dir
 // (`quench demo --dir` twice) rewrites neither the config nor the runbooks of the first.
 func StartInDir(ctx context.Context, opts DirOptions) (*Stack, error) {
-	lock, err := datadir.Acquire(filepath.Join(opts.Dir, "data"), "quench (throwaway stack)")
+	command := opts.Command
+	if command == "" {
+		command = "quench (throwaway stack)"
+	}
+	lock, err := datadir.Acquire(filepath.Join(opts.Dir, "data"), command)
 	if err != nil {
 		return nil, err
 	}
