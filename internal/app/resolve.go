@@ -82,6 +82,9 @@ func (a *Adapters) Choice(port string) string {
 // secrets and opens local stores but calls no remote API: a target that is down at start
 // must not keep quench from starting. A config that leaves a choice ambiguous (two prompt
 // targets) is an error that says what to change.
+//
+// Opening the routing table rewrites it, so the caller holds the data dir's lock
+// (internal/datadir) first: exclusive in quench dev, shared in worker and server.
 func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	if logger == nil {
 		logger = slog.Default()

@@ -5,6 +5,7 @@ package devserver
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,8 @@ import (
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/temporal"
+
+	"github.com/quench-dev/quench/internal/datadir"
 )
 
 // Defaults of Options.
@@ -42,6 +45,9 @@ const NoUI = -1
 type Options struct {
 	// DataDir holds temporal.db; created (0700) when missing. Required.
 	DataDir string
+	// Lock is the caller's exclusive lock on DataDir (datadir.Acquire), kept by the caller.
+	// Without it the server takes the lock itself and releases it in Stop.
+	Lock *datadir.Lock
 	// Host is the IP the frontend and the UI listen on (default 127.0.0.1).
 	Host string
 	// FrontendPort is the gRPC port clients dial (DefaultFrontendPort; 0 picks a free port).
@@ -57,13 +63,21 @@ type Options struct {
 	// ServerLogLevel is the least level of the server's own logs that reach Logger
 	// (default slog.LevelWarn: the server is chatty at INFO).
 	ServerLogLevel slog.Leveler
+	// UIWriteActions lets the Web UI change workflows (terminate, cancel, signal, update,
+	// reset, pause, start, batch and activity commands). Off, the UI server refuses them: an
+	// incident changes only through quench, where approvals and undo are recorded.
+	UIWriteActions bool
+	// TLS serves the frontend over TLS (nil: plain, the default).
+	TLS *TLS
 }
 
 // Server is a running embedded Temporal server.
 type Server struct {
-	frontendAddr string
-	uiURL        string
-	namespace    string
+	frontendAddr   string
+	uiURL          string
+	namespace      string
+	clientTLS      *tls.Config
+	uiWriteActions bool
 
 	temporal  temporal.Server
 	logger    *serverLogger
@@ -82,11 +96,23 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := prepareDataDir(opts.DataDir); err != nil {
+	if err := opts.TLS.check(); err != nil {
 		return nil, err
 	}
-	unlock, err := lockDataDir(opts.DataDir)
-	if err != nil {
+	// The lock comes before anything else touches the directory.
+	unlock := func() {}
+	switch {
+	case opts.Lock == nil:
+		lock, err := datadir.Acquire(opts.DataDir, "quench (embedded Temporal server)")
+		if err != nil {
+			return nil, err
+		}
+		unlock = lock.Release
+	case !opts.Lock.Covers(opts.DataDir):
+		return nil, fmt.Errorf("the data dir lock is on %s, not on the data dir %s", opts.Lock.Dir(), opts.DataDir)
+	}
+	if err := prepareDataDir(opts.DataDir); err != nil {
+		unlock()
 		return nil, err
 	}
 	s, err := start(ctx, opts, bindIP, dialIP)
@@ -116,11 +142,17 @@ func start(ctx context.Context, opts Options, bindIP, dialIP string) (*Server, e
 	}
 
 	s := &Server{
-		frontendAddr: net.JoinHostPort(dialIP, strconv.Itoa(ports.frontend)),
-		namespace:    opts.Namespace,
+		frontendAddr:   net.JoinHostPort(dialIP, strconv.Itoa(ports.frontend)),
+		namespace:      opts.Namespace,
+		uiWriteActions: opts.UIWriteActions,
 	}
+	if s.clientTLS, err = opts.TLS.clientConfig(); err != nil {
+		return nil, err
+	}
+	cfg := serverConfig(sql, bindIP, dialIP, ports)
+	opts.TLS.apply(cfg)
 	s.logger = newServerLogger(opts.Logger, opts.ServerLogLevel)
-	s.temporal, err = newTemporal(serverConfig(sql, bindIP, dialIP, ports), dialIP, ports, s.logger)
+	s.temporal, err = newTemporal(cfg, dialIP, ports, s.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +170,8 @@ func start(ctx context.Context, opts Options, bindIP, dialIP string) (*Server, e
 	if opts.UIPort != NoUI {
 		uiPort, err := uiPortNow(bindIP, opts.UIPort)
 		if err == nil {
-			s.ui, err = startWebUI(ctx, bindIP, dialIP, uiPort, s.frontendAddr, opts.Namespace)
+			s.ui, err = startWebUI(ctx, uiOptions{bindIP: bindIP, dialIP: dialIP, port: uiPort, frontendAddr: s.frontendAddr,
+				namespace: opts.Namespace, writeActions: opts.UIWriteActions, tls: opts.TLS})
 		}
 		if err != nil {
 			s.logger.stopping.Store(true)
@@ -172,6 +205,18 @@ func (s *Server) UIURL() string { return s.uiURL }
 
 // Namespace is the namespace the server was started for.
 func (s *Server) Namespace() string { return s.namespace }
+
+// ClientTLS is the TLS configuration the server's own clients dial the frontend with
+// (a clone; nil when the frontend is plain).
+func (s *Server) ClientTLS() *tls.Config {
+	if s.clientTLS == nil {
+		return nil
+	}
+	return s.clientTLS.Clone()
+}
+
+// UIWriteActions says whether the Web UI may change workflows.
+func (s *Server) UIWriteActions() bool { return s.uiWriteActions }
 
 // Stop stops the UI and then the server, letting running requests finish. Only the first
 // call does anything; later calls return its result.
@@ -298,7 +343,7 @@ func recoverFatal(err *error) {
 // setUpNamespace connects as a client (retrying while the frontend comes up) and makes the
 // namespace match the options.
 func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
-	c, err := dialClient(ctx, s.frontendAddr, opts.Namespace, opts.Logger)
+	c, err := dialClient(ctx, s.frontendAddr, opts.Namespace, s.ClientTLS(), opts.Logger)
 	if err != nil {
 		return err
 	}
@@ -306,14 +351,15 @@ func (s *Server) setUpNamespace(ctx context.Context, opts Options) error {
 	return ensureNamespace(ctx, c, opts.Namespace, opts.Retention)
 }
 
-func dialClient(ctx context.Context, addr, namespace string, logger *slog.Logger) (client.Client, error) {
+func dialClient(ctx context.Context, addr, namespace string, tlsConfig *tls.Config, logger *slog.Logger) (client.Client, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  addr,
-			Namespace: namespace,
-			Logger:    sdklog.NewStructuredLogger(logger.With("component", "devserver-client")),
+			HostPort:          addr,
+			Namespace:         namespace,
+			Logger:            sdklog.NewStructuredLogger(logger.With("component", "devserver-client")),
+			ConnectionOptions: client.ConnectionOptions{TLS: tlsConfig},
 		})
 		if err == nil {
 			return c, nil

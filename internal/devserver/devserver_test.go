@@ -31,6 +31,7 @@ import (
 	"go.temporal.io/server/common/log/tag"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 
+	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -164,9 +165,15 @@ func TestRetentionFollowsOptionsOnRestart(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 
-	first := startServer(ctx, t, Options{DataDir: dir, UIPort: NoUI, Namespace: "incidents", Retention: 48 * time.Hour})
+	// The first server runs under its caller's lock, which outlives it.
+	lock, err := datadir.Acquire(dir, "quench dev")
+	require.NoError(t, err)
+	first := startServer(ctx, t, Options{DataDir: dir, Lock: lock, UIPort: NoUI, Namespace: "incidents", Retention: 48 * time.Hour})
 	require.Equal(t, 48*time.Hour, retention(ctx, t, first))
 	require.NoError(t, first.Stop())
+	_, err = datadir.Acquire(dir, "quench dev")
+	require.ErrorContains(t, err, "is in use by quench dev", "Stop released a lock the server did not take")
+	lock.Release()
 
 	second := startServer(ctx, t, Options{DataDir: dir, UIPort: NoUI, Namespace: "incidents", Retention: 72 * time.Hour})
 	require.Equal(t, 72*time.Hour, retention(ctx, t, second))
@@ -224,13 +231,16 @@ func TestDataDirProblemsAreClear(t *testing.T) {
 	require.ErrorContains(t, err, "no data dir")
 
 	dir := t.TempDir()
-	release, err := lockDataDir(dir)
+	lock, err := datadir.Acquire(dir, "quench dev")
 	require.NoError(t, err)
-	defer release()
+	defer lock.Release()
 	_, err = Start(context.Background(), Options{DataDir: dir, UIPort: NoUI, Logger: testLogger(t)})
-	require.ErrorContains(t, err, "in use by another quench dev")
+	require.ErrorContains(t, err, fmt.Sprintf("is in use by quench dev (pid %d", os.Getpid()))
 	info, statErr := os.Stat(filepath.Join(dir, DBFile))
 	require.True(t, errors.Is(statErr, os.ErrNotExist), "no database created while the dir is locked: %v", info)
+
+	_, err = Start(context.Background(), Options{DataDir: t.TempDir(), Lock: lock, UIPort: NoUI, Logger: testLogger(t)})
+	require.ErrorContains(t, err, "the data dir lock is on "+lock.Dir())
 }
 
 func TestServerLogsBelowWarnAreDropped(t *testing.T) {

@@ -18,30 +18,64 @@ type webUI struct {
 	done   chan error // Start returned
 }
 
+type uiOptions struct {
+	bindIP, dialIP          string
+	port                    int
+	frontendAddr, namespace string
+	writeActions            bool
+	tls                     *TLS
+}
+
+// uiConfig is the UI server's configuration. Without write actions every switch the UI
+// server has is off: the UI hides the buttons, and the UI server itself answers 405 to any
+// API call but a GET or a query, so a page that only talks to the port changes nothing.
+func uiConfig(o uiOptions) *uiconfig.Config {
+	ro := !o.writeActions
+	c := &uiconfig.Config{
+		Host:                o.bindIP,
+		Port:                o.port,
+		TemporalGRPCAddress: o.frontendAddr,
+		DefaultNamespace:    o.namespace,
+		EnableUI:            true,
+		// Plain http on a local port: a Secure cookie would never come back.
+		CORS:               uiconfig.CORS{CookieInsecure: true},
+		HideLogs:           true,
+		DisableNewsFetch:   true,
+		NotifyOnNewVersion: false,
+
+		DisableWriteActions:       ro,
+		WorkflowTerminateDisabled: ro,
+		WorkflowCancelDisabled:    ro,
+		WorkflowSignalDisabled:    ro,
+		WorkflowUpdateDisabled:    ro,
+		WorkflowResetDisabled:     ro,
+		WorkflowPauseDisabled:     ro,
+		BatchActionsDisabled:      ro,
+		StartWorkflowDisabled:     ro,
+		ActivityCommandsDisabled:  ro,
+	}
+	if t := o.tls; t != nil {
+		c.TLS = uiconfig.TLS{CaFile: t.CAFile, ServerName: t.ServerName, EnableHostVerification: true}
+		if t.mutual() {
+			c.TLS.CertFile, c.TLS.KeyFile = t.ClientCertFile, t.ClientKeyFile
+		}
+	}
+	return c
+}
+
 // startWebUI serves the UI on bindIP:port against the frontend and returns once the port
 // accepts connections.
 //
 // ui-server's Start binds the port itself and exits the process when that fails, so the
 // caller checks the port is free just before (uiPortNow).
-func startWebUI(ctx context.Context, bindIP, dialIP string, port int, frontendAddr, namespace string) (*webUI, error) {
+func startWebUI(ctx context.Context, o uiOptions) (*webUI, error) {
 	ui := &webUI{
-		server: uiserver.NewServer(uioptions.WithConfigProvider(&uiconfig.Config{
-			Host:                bindIP,
-			Port:                port,
-			TemporalGRPCAddress: frontendAddr,
-			DefaultNamespace:    namespace,
-			EnableUI:            true,
-			// Plain http on a local port: a Secure cookie would never come back.
-			CORS:               uiconfig.CORS{CookieInsecure: true},
-			HideLogs:           true,
-			DisableNewsFetch:   true,
-			NotifyOnNewVersion: false,
-		})),
-		done: make(chan error, 1),
+		server: uiserver.NewServer(uioptions.WithConfigProvider(uiConfig(o))),
+		done:   make(chan error, 1),
 	}
 	go func() { ui.done <- ui.server.Start() }()
 
-	addr := net.JoinHostPort(dialIP, strconv.Itoa(port))
+	addr := net.JoinHostPort(o.dialIP, strconv.Itoa(o.port))
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)

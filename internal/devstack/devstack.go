@@ -18,6 +18,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/runbooks"
@@ -34,7 +35,13 @@ type Options struct {
 	UIPort int
 	// OpenApprovals lets anyone approve for an approver group the config does not define.
 	OpenApprovals bool
-	Logger        *slog.Logger
+	// UIWriteActions lets the Temporal Web UI terminate, signal, reset... workflows.
+	UIWriteActions bool
+	// Lock is the caller's exclusive lock on the data dir (datadir.Acquire), taken before
+	// the caller wrote anything there; the caller releases it after Stop. Without it Start
+	// takes the lock itself, before anything in the data dir is opened, and Stop releases it.
+	Lock   *datadir.Lock
+	Logger *slog.Logger
 }
 
 // Stack is a running quench in one process.
@@ -53,6 +60,9 @@ type Stack struct {
 	worker  worker.Worker
 	httpErr chan error
 	logger  *slog.Logger
+	lock    *datadir.Lock
+	// ownsLock: Stop releases lock (Start or StartInDir took it).
+	ownsLock bool
 }
 
 // Start resolves the config and starts the stack; Stop it. The config is checked first
@@ -70,19 +80,34 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal.retention %q: %w", cfg.Temporal.Retention, err)
 	}
-	s := &Stack{logger: logger, httpErr: make(chan error, 1)}
+	s := &Stack{logger: logger, httpErr: make(chan error, 1), lock: opts.Lock}
 	if s.Runbooks, err = app.Runbooks(cfg); err != nil {
 		return nil, err
 	}
+	// Resolve opens (and rewrites) the routing table in the data dir: the lock first, so a
+	// second stack on a data dir in use changes nothing.
+	switch {
+	case s.lock == nil:
+		if s.lock, err = datadir.Acquire(cfg.DataDir, "quench"); err != nil {
+			return nil, err
+		}
+		s.ownsLock = true
+	case !s.lock.Covers(cfg.DataDir):
+		return nil, fmt.Errorf("the data dir lock is on %s, not on the data dir %s", s.lock.Dir(), cfg.DataDir)
+	}
 	if s.Adapters, err = app.Resolve(cfg, logger); err != nil {
+		s.Stop()
 		return nil, err
 	}
 
 	s.Server, err = devserver.Start(ctx, devserver.Options{
-		DataDir: cfg.DataDir, FrontendPort: opts.FrontendPort, UIPort: opts.UIPort,
+		DataDir: cfg.DataDir, Lock: s.lock, FrontendPort: opts.FrontendPort, UIPort: opts.UIPort,
 		Namespace: cfg.Temporal.Namespace, Retention: retention, Logger: logger,
+		UIWriteActions: opts.UIWriteActions,
 	})
 	if err != nil {
+		s.Server = nil
+		s.Stop()
 		return nil, err
 	}
 	if err := s.start(ctx, cfg, opts.OpenApprovals); err != nil {
@@ -121,6 +146,10 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error 
 	return app.StartSlackSocketMode(ctx, cfg, s.Web, s.logger)
 }
 
+// Lock is the stack's lock on its data dir: whatever else writes there does so while the
+// stack runs.
+func (s *Stack) Lock() *datadir.Lock { return s.lock }
+
 // Err delivers the HTTP server's error if it stops serving on its own.
 func (s *Stack) Err() <-chan error { return s.httpErr }
 
@@ -157,5 +186,8 @@ func (s *Stack) Stop() {
 		if err := s.Server.Stop(); err != nil {
 			s.logger.Warn("stopping the embedded Temporal server", "err", err)
 		}
+	}
+	if s.ownsLock {
+		s.lock.Release()
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,6 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quench-dev/quench/internal/app"
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/datadir"
+	"github.com/quench-dev/quench/internal/devserver"
+	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 )
 
 // A stack on port 0 reports the ports it got, serves on them, and runs over the adapters
@@ -41,4 +47,54 @@ func TestStartInDirReportsThePortsItGot(t *testing.T) {
 	assert.Equal(t, "JSONL log "+dir+"/traffic.jsonl", stack.Adapters.Choice(app.PortTraffic))
 	_, err = stack.Client.CheckHealth(ctx, nil)
 	assert.NoError(t, err, "the client reaches the reported Temporal")
+
+	secondStackChangesNothing(ctx, t, stack, dir)
+}
+
+// A second stack on a data dir in use is refused before it opens anything there: the live
+// routing table keeps its bytes and mtime even though the second config lists other
+// routes (opening the table reconciles and rewrites it), and the first stack's config and
+// runbooks are not rewritten.
+func secondStackChangesNothing(ctx context.Context, t *testing.T, first *Stack, dir string) {
+	t.Helper()
+	files := []string{filepath.Join(dir, "data", routetable.FileName), filepath.Join(dir, "quench.yaml"), filepath.Join(dir, "runbooks", "mine.yaml")}
+	require.NoError(t, os.WriteFile(files[2], []byte("not read by the first stack\n"), 0o644))
+	type snapshot struct {
+		data string
+		mod  time.Time
+	}
+	snap := func() []snapshot {
+		var out []snapshot
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			require.NoError(t, err)
+			info, err := os.Stat(f)
+			require.NoError(t, err)
+			out = append(out, snapshot{string(data), info.ModTime()})
+		}
+		return out
+	}
+	before := snap()
+	otherRoutes := "gateway:\n  routes:\n    chat: [other, primary]\n    search: [a, b]\n"
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	_, err := StartInDir(ctx, DirOptions{Dir: dir, Config: otherRoutes, Runbooks: map[string]string{"mine.yaml": "changed"}, Logger: quiet})
+	var inUse *datadir.InUseError
+	require.ErrorAs(t, err, &inUse)
+	require.NotNil(t, inUse.Holder)
+	assert.Equal(t, os.Getpid(), inUse.Holder.PID)
+	assert.Contains(t, err.Error(), "data dir "+filepath.Join(dir, "data")+" is in use by ")
+	assert.Contains(t, err.Error(), "stop that process or pass another --data-dir")
+
+	cfgPath := filepath.Join(t.TempDir(), "quench.yaml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte("data_dir: "+filepath.Join(dir, "data")+"\nhttp:\n  listen: 127.0.0.1:0\n"+otherRoutes), 0o600))
+	cfg, err := config.Load(cfgPath)
+	require.NoError(t, err)
+	_, err = Start(ctx, Options{Config: cfg, UIPort: devserver.NoUI, Logger: quiet})
+	require.ErrorAs(t, err, &inUse)
+
+	assert.Equal(t, before, snap(), "a refused stack changed a file of the running one")
+	routes, _, err := first.Adapters.Routes.Routes()
+	require.NoError(t, err)
+	assert.Len(t, routes, 1, "the running stack's table still has only its own route")
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 )
 
@@ -22,11 +23,33 @@ type DirOptions struct {
 	// to the stack's own data_dir, runbooks_dir and http settings.
 	Config string
 	Logger *slog.Logger
+	// Command names the stack in another process's refusal to share the data dir
+	// (default "quench (throwaway stack)").
+	Command string
 }
 
 // StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
-// The data dir is Dir/data.
+// The data dir is Dir/data; its lock is taken first, so a second stack on the same Dir
+// (`quench demo --dir` twice) rewrites neither the config nor the runbooks of the first.
 func StartInDir(ctx context.Context, opts DirOptions) (*Stack, error) {
+	command := opts.Command
+	if command == "" {
+		command = "quench (throwaway stack)"
+	}
+	lock, err := datadir.Acquire(filepath.Join(opts.Dir, "data"), command)
+	if err != nil {
+		return nil, err
+	}
+	s, err := startInDir(ctx, opts, lock)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	s.ownsLock = true
+	return s, nil
+}
+
+func startInDir(ctx context.Context, opts DirOptions, lock *datadir.Lock) (*Stack, error) {
 	runbooksDir := filepath.Join(opts.Dir, "runbooks")
 	if err := os.MkdirAll(runbooksDir, 0o755); err != nil {
 		return nil, err
@@ -45,5 +68,5 @@ func StartInDir(ctx context.Context, opts DirOptions) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Start(ctx, Options{Config: cfg, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Logger: opts.Logger})
+	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Logger: opts.Logger})
 }

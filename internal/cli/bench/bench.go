@@ -147,7 +147,7 @@ func ingestRun(ctx context.Context, opts *IngestOptions) error {
 			return err
 		}
 		fmt.Fprintf(errOut, "starting quench in-process in %s ...\n", dir)
-		stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Logger: logger,
+		stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Command: "quench bench", Logger: logger,
 			Runbooks: map[string]string{"bench-storm.yaml": BenchRunbook}})
 		if err != nil {
 			return err

@@ -101,7 +101,7 @@ func Run(ctx context.Context, opts *Options) error {
 
 	p.stage("Starting quench in-process: embedded Temporal, worker and HTTP server in %s", dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Logger: quiet,
+	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Command: "quench demo", Logger: quiet,
 		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog)})
 	if err != nil {
 		return fmt.Errorf("start the demo's quench: %w", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/devstack"
 )
@@ -35,6 +36,9 @@ type DevOptions struct {
 	PromptsPath  string
 	TrafficLog   string
 	LogLevel     string
+
+	// UIWriteActions lets the Web UI terminate, signal, reset... workflows.
+	UIWriteActions bool
 }
 
 // NewCmdDev is `quench dev`.
@@ -64,6 +68,8 @@ quench dev prints where everything is and writes the addresses it got as JSON to
 	fl.IntVar(&opts.TemporalPort, "temporal-port", 7233, "embedded Temporal frontend port")
 	fl.IntVar(&opts.UIPort, "ui-port", config.DefaultUIPort, "Temporal Web UI port")
 	fl.BoolVar(&opts.NoUI, "no-ui", false, "do not serve the Temporal Web UI")
+	fl.BoolVar(&opts.UIWriteActions, "ui-write-actions", false,
+		"let the Web UI terminate, cancel, signal, update, reset and start workflows (off: incidents change only through quench, where approvals and undo are recorded)")
 	fl.StringVar(&opts.HTTPListen, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
 	addTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -118,8 +124,16 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		uiPort = devserver.NoUI
 	}
 	open := len(cfg.Approvers) == 0
-	stack, err := devstack.Start(ctx, devstack.Options{Config: cfg, FrontendPort: opts.TemporalPort, UIPort: uiPort,
-		OpenApprovals: open, Logger: logger})
+	// The data dir lock is the first thing quench dev does with the data dir: a second
+	// quench dev on it stops here, having opened and written nothing. Whatever quench dev
+	// writes into the data dir comes after this, while the lock is held.
+	lock, err := datadir.Acquire(cfg.DataDir, "quench dev")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	stack, err := devstack.Start(ctx, devstack.Options{Config: cfg, Lock: lock, FrontendPort: opts.TemporalPort, UIPort: uiPort,
+		UIWriteActions: opts.UIWriteActions, OpenApprovals: open, Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -27,10 +27,13 @@ type summary struct {
 	// Choices are the adapters app.Resolve chose, in its words: the summary never
 	// describes the config by itself, so it cannot disagree with what runs.
 	Choices []app.Choice
+
+	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
+	UIWriteActions bool
 }
 
 func summaryOf(s *devstack.Stack, dataDir string, ready time.Duration) summary {
-	sum := summary{Ready: ready, Addresses: s.Addresses(), Web: s.Web, DataDir: dataDir, Choices: s.Adapters.Choices}
+	sum := summary{Ready: ready, Addresses: s.Addresses(), UIWriteActions: s.Server.UIWriteActions(), Web: s.Web, DataDir: dataDir, Choices: s.Adapters.Choices}
 	for _, spec := range s.Runbooks.List() {
 		sum.Runbooks = append(sum.Runbooks, spec.Name)
 	}
@@ -42,6 +45,11 @@ func writeSummary(out io.Writer, s summary) {
 	fmt.Fprintf(out, "  Temporal:   %s (namespace %s)\n", s.Addresses.Temporal, s.Addresses.Namespace)
 	if s.Addresses.UI != "" {
 		fmt.Fprintf(out, "  Web UI:     %s\n", s.Addresses.UI)
+		if s.UIWriteActions {
+			fmt.Fprintln(out, "              write actions ON (--ui-write-actions): terminate, cancel, signal, update, reset, start and batch bypass quench's approvals and undo")
+		} else {
+			fmt.Fprintln(out, "              read-only: terminate, cancel, signal, update, reset, start and batch are off (--ui-write-actions turns them on)")
+		}
 	}
 	fmt.Fprintf(out, "  HTTP:       http://%s  (API /api/v1, routes /v1/routes, /healthz, /metrics)\n", s.Addresses.HTTP)
 	printHooks(out, s.Web)

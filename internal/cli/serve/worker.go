@@ -15,6 +15,7 @@ import (
 	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/incidents"
 )
 
@@ -88,6 +89,11 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 		cfg.DataDir = opts.DataDir
 	}
 	applyTargetFlags(cfg, opts.PromptsRepo, opts.PromptsPath, opts.TrafficLog)
+	lock, err := lockShared(cfg, "quench worker")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	adapters, err := app.Resolve(cfg, logger)
 	if err != nil {
 		return err
@@ -151,6 +157,11 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if err != nil {
 		return err
 	}
+	lock, err := lockShared(cfg, "quench server")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	adapters, err := app.Resolve(cfg, logger)
 	if err != nil {
 		return err
@@ -189,6 +200,14 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// lockShared takes the data dir before Resolve opens (and reconciles) the routing table in
+// it. Workers and servers share it with each other, coordinating through the table's own
+// file lock; a quench dev on it (which owns the table and its embedded Temporal) refuses
+// them, and they it.
+func lockShared(cfg *config.Config, command string) (*datadir.Lock, error) {
+	return datadir.AcquireShared(cfg.DataDir, command)
 }
 
 // choiceAttrs are the resolved adapters as log attributes (gateway=..., prompts=...), so a
