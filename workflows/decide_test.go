@@ -2,12 +2,15 @@ package workflows
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
@@ -245,4 +248,40 @@ func TestIncidentWithoutKeysLoadsThemOnce(t *testing.T) {
 	h.run(testInput(gatedFailback(runbooks.Approval{Groups: []string{"sre"}, Timeout: runbooks.Duration(time.Hour), OnTimeout: runbooks.OnTimeoutAbort})))
 	require.Error(t, none.refusal())
 	assert.Contains(t, none.refusal().Error(), "trusts no decision signing key")
+}
+
+// The nonces seen travel to the next run: a proof used before continue-as-new is still
+// refused after it.
+func TestUsedProofsStayUsedAcrossContinueAsNew(t *testing.T) {
+	clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	h := newHarness(t)
+	h.env.SetStartTime(clock)
+	var used Decision
+	h.sendAt(time.Minute, approve("failback", "bob"), func(d Decision) Decision {
+		used = h.sign(d, nil)
+		return used
+	})
+	h.at(2*time.Minute, func() {
+		h.env.SetCurrentHistoryLength(100) // past the limit: the waiting gate hands over
+		h.env.SignalWorkflow(SignalNote, Note{By: "cli:bob", Text: "wake up"})
+	})
+	in := testInput(gatedFailback(runbooks.Approval{Groups: []string{"sre"}, Quorum: 2}))
+	in.Limits = &Limits{HistoryLimit: 50} // past it only once the callback says so
+	h.env.ExecuteWorkflow(IncidentWorkflowName, in)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "expected continue-as-new, got %v", h.env.GetWorkflowError())
+	var next IncidentInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Len(t, next.State.Nonces, 1)
+	require.Len(t, next.State.Status.Pending, 1)
+	require.Len(t, next.State.Status.Pending[0].Approvals, 1, "bob's approval counted before the hand-over")
+
+	h2 := newHarness(t)
+	h2.env.SetStartTime(h.env.Now())
+	replayed := h2.sendAt(time.Second, Decision{}, func(Decision) Decision { return used })
+	h2.decideAt(2*time.Second, approve("failback", "carol"))
+	h2.env.ExecuteWorkflow(IncidentWorkflowName, next)
+	require.True(t, h2.env.IsWorkflowCompleted())
+	require.Error(t, replayed.refusal())
+	assert.Contains(t, replayed.refusal().Error(), "already used once")
 }
