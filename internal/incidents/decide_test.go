@@ -123,3 +123,12 @@ func TestPrepareRefusesLookalikeRequester(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Without a signer an unknown incident is still reported as unknown first.
+func TestDecideWithoutSignerOnUnknownIncident(t *testing.T) {
+	s, _ := newService(t)
+	s.Signer = nil
+	if _, err := s.Decide(context.Background(), "abcdef", workflows.Decision{Verdict: workflows.VerdictApprove, Approver: "bob"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err %v, want ErrNotFound", err)
+	}
+}

@@ -277,16 +277,16 @@ func (e refusedError) Is(target error) bool { return target == ErrRefused }
 // Refusals (wrong approver, four-eyes, stale digest, already decided) come back as errors
 // that say why (errors.Is(err, ErrRefused) when the incident refused and recorded it).
 func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) (workflows.DecisionResult, error) {
+	id, err := s.Resolve(ctx, ref) // an unknown incident is the first thing to say
+	if err != nil {
+		return workflows.DecisionResult{}, err
+	}
 	if s.Signer == nil {
 		return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, ErrNoSigner)
 	}
 	identity, err := decider(d)
 	if err != nil {
 		return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, err)
-	}
-	id, err := s.Resolve(ctx, ref)
-	if err != nil {
-		return workflows.DecisionResult{}, err
 	}
 	// A full digest with its step goes straight to the workflow, which checks it; anything
 	// shorter is expanded against what the incident is waiting on.
