@@ -232,16 +232,14 @@ func (w *incident) ensureDecisionKeys(ctx workflow.Context) {
 // sender's word: quoted, shortened and marked unverified.
 func (w *incident) refuse(ctx workflow.Context, d Decision, c *trust.Claim, why error) error {
 	w.progress++
-	verdict, step, via, who, actor := d.Verdict, d.StepID, d.Via, fmt.Sprintf("%q (unverified)", clip(d.Approver)), ""
+	quoted := func(s string) string { return fmt.Sprintf("%q", clip(s)) }
+	verdict, step, via, who, actor := quoted(d.Verdict), quoted(d.StepID), quoted(d.Via), quoted(d.Approver)+" (unverified)", ""
 	if c != nil {
 		verdict, step, via = c.Verdict, c.StepID, c.Via
 		actor = trust.Display(c.Identity)
 		who = whoText(actor, c.Person)
 	}
-	if step == "" {
-		step = "the pending step"
-	}
-	text := fmt.Sprintf("refused: %s of step %s by %s via %s: %v", clip(verdict), clip(step), who, clip(via), why)
+	text := fmt.Sprintf("refused: %s of step %s by %s via %s: %v", verdict, step, who, via, why)
 	w.event(ctx, EventDecisionRefused, clip(d.StepID), actor, text,
 		map[string]string{"verdict": clip(verdict), "via": clip(via), "verified": fmt.Sprint(c != nil)})
 	return temporal.NewNonRetryableApplicationError(why.Error(), ErrTypeDecisionRefused, nil)
