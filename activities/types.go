@@ -8,9 +8,13 @@
 // first attempt did.
 package activities
 
-import "github.com/quench-dev/quench/internal/ports"
+import (
+	"crypto/ed25519"
+	"time"
 
-import "time"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/trust"
+)
 
 // StepInput is what the workflow hands to a step activity.
 type StepInput struct {
@@ -55,8 +59,16 @@ type UndoAction struct {
 // Policy is the worker's configuration an incident needs inside the workflow: read once at
 // start by a local activity and kept in workflow state, so it is deterministic on replay.
 type Policy struct {
-	// Groups maps an approver group to its members (CLI identities, "slack:U123").
+	// Groups maps an approver group to its members: people (names in People) or
+	// identities ("alice" is cli:alice, "slack:U123", "api:deploy-bot").
 	Groups map[string][]string `json:"groups,omitempty"`
+	// People maps a person to their identities: quorum counts people, four-eyes compares them.
+	People trust.People `json:"people,omitempty"`
+	// ExternalGroups maps a group a front door verified with its owner ("slack:S0123", a
+	// Slack user group) to the approver groups its members are in.
+	ExternalGroups map[string][]string `json:"external_groups,omitempty"`
+	// DecisionKeys are the public keys whose signed decisions count (never a private key).
+	DecisionKeys []ed25519.PublicKey `json:"decision_keys,omitempty"`
 	// OpenGroups: a group that is not configured admits anyone (four-eyes still holds).
 	// On for `quench dev` without a config file, off otherwise.
 	OpenGroups bool `json:"open_groups,omitempty"`

@@ -32,7 +32,7 @@ const maxCardDecisions = 10
 // also broadcast to the channel. Every event updates the card.
 var replyKinds = map[string]bool{
 	EventStepDone: false, EventStepFailed: false, EventStepSkipped: false, EventVerify: false,
-	EventDecision: false, EventApprovalTimeout: false, EventNote: false, EventUndo: false,
+	EventDecision: false, EventDecisionRefused: false, EventApprovalTimeout: false, EventNote: false, EventUndo: false,
 	EventApprovalAsked: true, EventEscalated: true, EventResolved: true, EventAborted: true,
 	EventRollbackProposal: true, EventClosed: true,
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/alert"
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 )
 
@@ -122,16 +123,36 @@ const (
 
 // Decision is the payload of UpdateDecide. Digest must equal the pending approval's digest,
 // so an approver approves exactly the params they were shown.
+//
+// A decision counts only with a Proof: a claim signed by the quench front door that
+// authenticated the decider (incidents.Service signs it). Who decided, through which
+// channel, with which verified groups and why are then the proof's, not these fields;
+// StepID, Digest and Verdict must equal the proof's. Anything else (a raw update sent with
+// the Temporal SDK, a forged or replayed proof) is refused and the attempt is put on the
+// timeline. Decisions recorded before proofs existed replay as they ran.
 type Decision struct {
 	StepID   string `json:"step_id"` // may be empty when exactly one approval is pending
 	Digest   string `json:"digest"`  // may be empty only from a trusted caller that just read it (CLI shows it)
 	Approver string `json:"approver"`
-	// Groups are extra groups the approver is known to be in (e.g. Slack user groups resolved
-	// by the Slack app); the workflow's policy groups are checked too.
+	// Groups are groups the front door verified the approver in with their owner (Slack
+	// user groups as "slack:S0123"); the incident's policy maps them to approver groups.
 	Groups  []string `json:"groups,omitempty"`
 	Verdict string   `json:"verdict"` // approve | reject
 	Reason  string   `json:"reason,omitempty"`
 	Via     string   `json:"via,omitempty"` // cli | slack | api
+	// Proof is the front door's signed claim of this decision.
+	Proof *trust.Proof `json:"proof,omitempty"`
+}
+
+// ErrTypeDecisionRefused is the application error type of a decision the incident refused
+// (and recorded on its timeline).
+const ErrTypeDecisionRefused = "DecisionRefused"
+
+// ClaimFor is the claim a front door signs for decision d, made by identity (already
+// checked and qualified), on incident incidentID. The signer adds the person, time and nonce.
+func ClaimFor(incidentID, identity string, d Decision) trust.Claim {
+	return trust.Claim{Identity: identity, Via: d.Via, IncidentID: incidentID, StepID: d.StepID, Digest: d.Digest,
+		Verdict: d.Verdict, Reason: d.Reason, Groups: d.Groups}
 }
 
 // DecisionResult tells the decider what their decision did.
@@ -148,25 +169,27 @@ type DecisionResult struct {
 
 // Status is the answer to QueryStatus: everything a human needs to see the incident.
 type Status struct {
-	IncidentID string              `json:"incident_id"`
-	ShortID    string              `json:"short_id"`
-	Runbook    string              `json:"runbook"`
-	Title      string              `json:"title"`
-	State      string              `json:"state"`
-	Severity   string              `json:"severity,omitempty"`
-	Service    string              `json:"service,omitempty"`
-	Requester  string              `json:"requester"`
-	Source     string              `json:"source"`
-	Resolved   bool                `json:"resolved"`
-	StartedAt  time.Time           `json:"started_at"`
-	ClosedAt   *time.Time          `json:"closed_at,omitempty"`
-	Params     map[string]string   `json:"params,omitempty"`
-	Steps      []StepState         `json:"steps"`
-	Pending    []PendingApproval   `json:"pending,omitempty"`
-	Undo       []UndoEntry         `json:"undo,omitempty"` // the stack, oldest first
-	Alerts     AlertSummary        `json:"alerts"`
-	Evidence   []ports.EvidenceRef `json:"evidence,omitempty"`
-	Timeline   []Event             `json:"timeline"`
+	IncidentID string `json:"incident_id"`
+	ShortID    string `json:"short_id"`
+	Runbook    string `json:"runbook"`
+	Title      string `json:"title"`
+	State      string `json:"state"`
+	Severity   string `json:"severity,omitempty"`
+	Service    string `json:"service,omitempty"`
+	Requester  string `json:"requester"`
+	// RequesterPerson is the person behind Requester (the policy's people), for four-eyes.
+	RequesterPerson string              `json:"requester_person,omitempty"`
+	Source          string              `json:"source"`
+	Resolved        bool                `json:"resolved"`
+	StartedAt       time.Time           `json:"started_at"`
+	ClosedAt        *time.Time          `json:"closed_at,omitempty"`
+	Params          map[string]string   `json:"params,omitempty"`
+	Steps           []StepState         `json:"steps"`
+	Pending         []PendingApproval   `json:"pending,omitempty"`
+	Undo            []UndoEntry         `json:"undo,omitempty"` // the stack, oldest first
+	Alerts          AlertSummary        `json:"alerts"`
+	Evidence        []ports.EvidenceRef `json:"evidence,omitempty"`
+	Timeline        []Event             `json:"timeline"`
 	// TimelineDropped counts old events dropped to keep the state small.
 	TimelineDropped int `json:"timeline_dropped,omitempty"`
 	Runs            int `json:"runs"` // continue-as-new generations so far
@@ -220,11 +243,13 @@ type PendingApproval struct {
 
 // DecisionRecord is an accepted decision.
 type DecisionRecord struct {
-	Approver string    `json:"approver"`
-	Verdict  string    `json:"verdict"`
-	Reason   string    `json:"reason,omitempty"`
-	Via      string    `json:"via,omitempty"`
-	At       time.Time `json:"at"`
+	Approver string `json:"approver"` // the identity, as trust.Display shows it
+	// Person is the person behind Approver, as the front door's signed claim names them.
+	Person  string    `json:"person,omitempty"`
+	Verdict string    `json:"verdict"`
+	Reason  string    `json:"reason,omitempty"`
+	Via     string    `json:"via,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // UndoEntry is a registered compensation on the stack.
@@ -255,6 +280,7 @@ const (
 	EventStepRetry        = "step_retry"
 	EventApprovalAsked    = "approval_requested"
 	EventDecision         = "decision"
+	EventDecisionRefused  = "decision_refused" // who tried and why it did not count
 	EventApprovalTimeout  = "approval_timeout"
 	EventEscalated        = "escalated"
 	EventAlert            = "alert"
@@ -288,6 +314,8 @@ type IncidentState struct {
 	AbortReason string            `json:"abort_reason,omitempty"`
 	// Chat is the incident's chat card (only when Policy.ChatEnabled).
 	Chat *ChatState `json:"chat,omitempty"`
+	// Nonces are the nonces of the fresh signed decisions seen, so each counts once.
+	Nonces trust.NonceLog `json:"nonces,omitempty"`
 }
 
 // FreezeInput starts the freeze workflow of one scope. State is set by continue-as-new.

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -282,42 +281,6 @@ func rejecterText(ds []DecisionRecord) string {
 	return d.Approver
 }
 
-// validateDecision refuses, before anything is recorded, a decision that must not count.
-func (w *incident) validateDecision(ctx workflow.Context, d Decision) error {
-	if w.closed {
-		return fmt.Errorf("incident %s is closed (%s): there is nothing left to decide", w.status.ShortID, w.status.State)
-	}
-	if strings.TrimSpace(d.Approver) == "" {
-		return errors.New("the decision names no approver: say who decides")
-	}
-	if d.Verdict != VerdictApprove && d.Verdict != VerdictReject {
-		return fmt.Errorf("unknown verdict %q: use %q or %q", d.Verdict, VerdictApprove, VerdictReject)
-	}
-	idx, err := w.findPending(d.StepID)
-	if err != nil {
-		return err
-	}
-	p := w.status.Pending[idx]
-	if verdictOf(p) != "" {
-		return fmt.Errorf("step %s is already decided: a decision that completed first won", p.StepID)
-	}
-	if d.Digest == "" {
-		return fmt.Errorf("the decision carries no digest: read it from `quench incident show %s` (pending %s) and decide on exactly those params", w.status.ShortID, p.StepID)
-	}
-	if d.Digest != p.Digest {
-		return fmt.Errorf("the step's params changed: review again (step %s now has digest %s)", p.StepID, p.Digest)
-	}
-	if p.FourEyes && sameIdentity(d.Approver, w.status.Requester) {
-		return fmt.Errorf("%s started this incident and step %s needs four eyes: ask someone else to decide", d.Approver, p.StepID)
-	}
-	for _, prev := range p.Approvals {
-		if sameIdentity(prev.Approver, d.Approver) {
-			return fmt.Errorf("%s already decided on step %s (%s): each approver counts once", d.Approver, p.StepID, prev.Verdict)
-		}
-	}
-	return w.mayApprove(p, d)
-}
-
 // findPending finds the approval a decision is for: the named step, or the only one pending.
 func (w *incident) findPending(stepID string) (int, error) {
 	if len(w.status.Pending) == 0 {
@@ -340,64 +303,31 @@ func (w *incident) findPending(stepID string) (int, error) {
 	return idx, nil
 }
 
-// mayApprove: the approver is in one of the approval's groups (policy membership, a group
-// the caller vouches for, or an unconfigured group when groups are open). No groups: anyone.
-func (w *incident) mayApprove(p PendingApproval, d Decision) error {
-	if len(p.Groups) == 0 {
-		return nil
-	}
-	for _, g := range p.Groups {
-		if slices.Contains(d.Groups, g) {
-			return nil
-		}
-		members, configured := w.st.Policy.Groups[g]
-		if !configured && w.st.Policy.OpenGroups {
-			return nil
-		}
-		for _, m := range members {
-			if memberIdentity(m) == memberIdentity(d.Approver) {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("%s may not decide on step %s: not a member of %s (ask a member, or add them to the group in the quench config)",
-		d.Approver, p.StepID, joinOr(p.Groups))
-}
-
-// memberIdentity compares CLI identities with or without their "cli:" prefix.
-func memberIdentity(id string) string { return strings.TrimPrefix(strings.TrimSpace(id), "cli:") }
-
-// sameIdentity is the loose comparison used where a false match only refuses: four-eyes and
-// approving twice.
-func sameIdentity(a, b string) bool {
-	return strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(b)) || strings.EqualFold(memberIdentity(a), memberIdentity(b))
-}
-
-// decide records a validated decision; the waiting gate sees it and moves on.
-func (w *incident) decide(ctx workflow.Context, d Decision) (DecisionResult, error) {
-	// Validate again: two updates validated in one workflow task both saw the state before
-	// either was recorded (e.g. the same approver twice, or a decision after the deciding one).
-	if err := w.validateDecision(ctx, d); err != nil {
-		return DecisionResult{}, err
-	}
+// recordDecision records a checked decision; the waiting gate sees it and moves on.
+// approver is the identity as shown, person the person behind it ("" before people existed).
+func (w *incident) recordDecision(ctx workflow.Context, d Decision, approver, person string) (DecisionResult, error) {
 	idx, err := w.findPending(d.StepID)
 	if err != nil {
 		return DecisionResult{}, err
 	}
 	w.progress++
 	p := &w.status.Pending[idx]
-	rec := DecisionRecord{Approver: d.Approver, Verdict: d.Verdict, Reason: d.Reason, Via: d.Via, At: workflow.Now(ctx)}
+	rec := DecisionRecord{Approver: approver, Person: person, Verdict: d.Verdict, Reason: d.Reason, Via: d.Via, At: workflow.Now(ctx)}
 	p.Approvals = append(p.Approvals, rec)
 
 	subject := approvalSubject(gateRequest{StepID: p.StepID, Action: p.Action, Undo: p.Undo})
-	text := fmt.Sprintf("%s %s %s", d.Approver, verdictPast(d.Verdict), subject)
+	text := fmt.Sprintf("%s %s %s", whoText(approver, person), verdictPast(d.Verdict), subject)
 	if d.Via != "" {
 		text += " via " + d.Via
 	}
 	if d.Reason != "" {
 		text += ": " + d.Reason
 	}
-	w.event(ctx, EventDecision, p.StepID, d.Approver, text, map[string]string{"verdict": d.Verdict, "via": d.Via})
+	data := map[string]string{"verdict": d.Verdict, "via": d.Via}
+	if person != "" {
+		data["person"] = person
+	}
+	w.event(ctx, EventDecision, p.StepID, approver, text, data)
 
 	res := DecisionResult{StepID: p.StepID, Undo: p.Undo, Subject: subject}
 	switch verdictOf(*p) {

@@ -67,7 +67,7 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 				gateAskedAt = append(gateAskedAt, st.Pending[0].RequestedAt)
 				d := approve("gate", "bob")
 				d.Digest = st.Pending[0].Digest
-				h.env.UpdateWorkflow(UpdateDecide, "", &testsuite.TestUpdateCallback{}, d)
+				h.env.UpdateWorkflow(UpdateDecide, "", &testsuite.TestUpdateCallback{}, h.sign(d, nil))
 			}
 		})
 		h.env.ExecuteWorkflow(IncidentWorkflowName, in)

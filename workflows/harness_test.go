@@ -1,7 +1,9 @@
 package workflows
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +20,17 @@ import (
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 )
+
+// testSigner is a front door's signer with a fixed key.
+func testSigner(t *testing.T, b byte) *trust.Signer {
+	t.Helper()
+	s, err := trust.NewSigner(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+	require.NoError(t, err)
+	return s
+}
 
 const testIncidentID = "inc-test-00000000000abcdef"
 
@@ -37,6 +48,8 @@ type harness struct {
 	measureErr error
 	measured   int
 	policy     activities.Policy
+	// signer signs decisions as a front door would; the policy trusts its key.
+	signer *trust.Signer
 }
 
 // testSuite logs to the test's output (shown on failure), warnings and up.
@@ -49,6 +62,7 @@ func testSuite(t *testing.T) *testsuite.WorkflowTestSuite {
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	suite := testSuite(t)
+	signer := testSigner(t, 7)
 	h := &harness{
 		t:      t,
 		env:    suite.NewTestWorkflowEnvironment(),
@@ -56,7 +70,9 @@ func newHarness(t *testing.T) *harness {
 		policy: activities.Policy{
 			Groups:          map[string][]string{"sre": {"bob", "carol", "cli:alice"}, "leads": {"dave"}},
 			EscalationGroup: "incident-commanders",
+			DecisionKeys:    []ed25519.PublicKey{signer.PublicKey()},
 		},
+		signer: signer,
 	}
 	Register(h.env)
 	for name, a := range runbooks.Catalog {
@@ -209,23 +225,68 @@ func (h *harness) at(after time.Duration, fn func()) { h.env.RegisterDelayedCall
 // decision is the outcome of one decide update, filled in when the update ends.
 type decision struct {
 	done     bool
-	rejected error // refused by the validator
+	rejected error // refused by the validator (recorded nowhere)
 	result   DecisionResult
-	err      error
+	err      error // refused by the handler (recorded on the timeline)
 }
 
-// decideAt sends a decision at a workflow time. An empty digest is filled with the pending
-// approval's current digest, as the CLI does after reading the status.
+// refusal is why the decision did not count, whoever refused it.
+func (d *decision) refusal() error {
+	if d.rejected != nil {
+		return d.rejected
+	}
+	return d.err
+}
+
+// decideAt sends a decision at a workflow time, signed as a front door signs it
+// (incidents.Service.Decide). An empty digest is filled with the pending approval's
+// current digest, as the CLI does after reading the status.
 func (h *harness) decideAt(after time.Duration, d Decision) *decision {
+	return h.sendAt(after, d, func(d Decision) Decision { return h.sign(d, nil) })
+}
+
+// rawDecideAt sends a decision as it is: what a client talking to Temporal directly sends.
+// An empty digest is filled in as by decideAt.
+func (h *harness) rawDecideAt(after time.Duration, d Decision) *decision {
+	return h.sendAt(after, d, func(d Decision) Decision { return d })
+}
+
+// sign adds the front door's proof; edit, when set, changes the claim before signing.
+func (h *harness) sign(d Decision, edit func(*trust.Claim)) Decision {
+	h.t.Helper()
+	identity, err := trust.CheckIdentity(trust.Qualify(d.Approver, d.Via))
+	if err != nil {
+		identity = d.Approver // a test of what the workflow does with a bad identity
+	}
+	c := ClaimFor(testIncidentID, identity, d)
+	h.mu.Lock()
+	c.Person = h.policy.People.PersonOf(identity)
+	h.mu.Unlock()
+	c.At = h.env.Now()
+	if edit != nil {
+		edit(&c)
+	}
+	p := h.signer.Sign(c)
+	d.Proof = &p
+	return d
+}
+
+// signedAt sends a decision whose claim edit changed before signing.
+func (h *harness) signedAt(after time.Duration, d Decision, edit func(*trust.Claim)) *decision {
+	return h.sendAt(after, d, func(d Decision) Decision { return h.sign(d, edit) })
+}
+
+func (h *harness) sendAt(after time.Duration, d Decision, prepare func(Decision) Decision) *decision {
 	out := &decision{}
 	h.at(after, func() {
 		if d.Digest == "" {
 			for _, p := range h.status().Pending {
 				if d.StepID == "" || p.StepID == d.StepID {
-					d.Digest = p.Digest
+					d.StepID, d.Digest = p.StepID, p.Digest
 				}
 			}
 		}
+		d := prepare(d)
 		h.env.UpdateWorkflow(UpdateDecide, "", &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { out.done, out.rejected = true, err },
 			OnComplete: func(v any, err error) {
@@ -244,7 +305,7 @@ func approve(step, approver string) Decision {
 }
 
 func reject(step, approver, reason string) Decision {
-	return Decision{StepID: step, Approver: approver, Verdict: VerdictReject, Reason: reason, Via: "slack"}
+	return Decision{StepID: step, Approver: approver, Verdict: VerdictReject, Reason: reason, Via: "cli"}
 }
 
 // Spec builders: runbooks written in Go, independent of the built-in YAML files.

@@ -134,13 +134,15 @@ func (w *incident) loadPolicy(ctx workflow.Context) {
 	})
 	var policy activities.Policy
 	if err := workflow.ExecuteLocalActivity(lctx, activities.PolicyActivity).Get(lctx, &policy); err != nil {
-		// Without a policy no configured group exists: only callers vouching for a group
-		// (Decision.Groups) can approve. Safer than guessing, and visible on the timeline.
+		// Without a policy no group and no decision key is configured: the first decision
+		// tries to load the keys again (ensureDecisionKeys); until then none counts.
+		// Safer than guessing, and visible on the timeline.
 		w.logger.Error("Could not load the approval policy", "error", err)
-		w.event(ctx, EventNote, "", "quench", "could not load the approval policy ("+errorText(err)+"); approvers must be vouched for by the caller", nil)
+		w.event(ctx, EventNote, "", "quench", "could not load the approval policy ("+errorText(err)+"); decisions count only once the worker's decision keys load", nil)
 		return
 	}
 	w.st.Policy = policy
+	w.status.RequesterPerson = w.requesterPerson()
 }
 
 // registerHandlers installs the status query and the decide update before anything can block,
@@ -152,7 +154,7 @@ func (w *incident) registerHandlers(ctx workflow.Context) error {
 		return fmt.Errorf("registering the %s query: %w", QueryStatus, err)
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide, w.decide, workflow.UpdateHandlerOptions{
-		Validator:   w.validateDecision,
+		Validator:   w.validateUpdate,
 		Description: "approve or reject a pending approval",
 	}); err != nil {
 		return fmt.Errorf("registering the %s update: %w", UpdateDecide, err)

@@ -64,6 +64,10 @@ type incident struct {
 	closed bool
 	// chat is this run's chat outbox; nil when chat is off (announce.go).
 	chat *announcer
+	// unsigned counts this run's decisions without a proof (decide_legacy.go).
+	unsigned int
+	// keysLoaded: this run already loaded the worker's decision keys (decide.go).
+	keysLoaded bool
 }
 
 func newIncident(ctx workflow.Context, in IncidentInput) *incident {

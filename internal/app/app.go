@@ -70,10 +70,14 @@ func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activiti
 
 // PolicyFrom builds the incident policy from the config. open admits anyone to an approver
 // group the config does not define: `quench dev` without a config file, so a newcomer can
-// approve; four-eyes still holds.
+// approve; four-eyes still holds. The caller adds the trusted decision keys
+// (Decisions.Keys): without them no decision counts.
 func PolicyFrom(cfg *config.Config, open bool, uiURL string) activities.Policy {
+	people, _ := cfg.PeopleMap() // checked when the config was loaded
 	return activities.Policy{
 		Groups:          cfg.Approvers,
+		People:          people,
+		ExternalGroups:  externalGroups(cfg),
 		OpenGroups:      open,
 		EscalationGroup: cfg.EscalationGroup,
 		ChatEnabled:     cfg.Slack.Enabled(),

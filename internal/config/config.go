@@ -25,8 +25,14 @@ type Config struct {
 	RunbooksDir string   `yaml:"runbooks_dir"`
 	Temporal    Temporal `yaml:"temporal"`
 	HTTP        HTTP     `yaml:"http"`
-	// Approvers maps an approver group to its members (CLI identities, "slack:U123").
+	// Approvers maps an approver group to its members: people (names in People) or
+	// identities ("alice" is cli:alice; "slack:U123", "api:deploy-bot").
 	Approvers map[string][]string `yaml:"approvers"`
+	// People maps a person to the identities they use (cli:alice, slack:U0123ALICE,
+	// api:deploy-bot): quorum counts people and four-eyes compares them.
+	People map[string][]string `yaml:"people"`
+	// Decisions configures the key that signs approvals.
+	Decisions Decisions `yaml:"decisions"`
 	// EscalationGroup is told when an approval times out.
 	EscalationGroup string  `yaml:"escalation_group"`
 	Gateway         Gateway `yaml:"gateway"`
@@ -247,6 +253,7 @@ func (c *Config) validate() error {
 	}
 	problems = append(problems, c.GitHub.problems()...)
 	problems = append(problems, c.Slack.problems()...)
+	problems = append(problems, c.trustProblems()...)
 	problems = append(problems, c.llmProblems()...)
 	if len(problems) == 0 {
 		return nil

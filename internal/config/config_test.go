@@ -71,3 +71,34 @@ func TestIsLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadPeopleAndDecisions(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		path := filepath.Join(dir, "q.yaml")
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	c, err := Load(write("people:\n  Alice: [cli:alice, slack:U0123ALICE]\napprovers:\n  sre: [alice, bob]\n" +
+		"decisions:\n  signing_key: env:QUENCH_DECISION_KEY\n  trusted_keys: [AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, err := c.PeopleMap()
+	if err != nil || people.PersonOf("slack:u0123alice") != "alice" {
+		t.Fatalf("people %v, %v", people, err)
+	}
+	for name, tc := range map[string]struct{ body, want string }{
+		"inline signing key":   {"decisions:\n  signing_key: c2VjcmV0\n", "never the key itself"},
+		"bad trusted key":      {"decisions:\n  trusted_keys: [nope]\n", "trusted_keys[0]"},
+		"look-alike in people": {"people:\n  alice: [\"аlice\"]\n", "mixes Cyrillic and Latin"},
+		"shared identity":      {"people:\n  alice: [slack:U1]\n  bob: [slack:u1]\n", "also listed under"},
+		"look-alike approver":  {"approvers:\n  sre: [\"bоb\"]\n", "approvers.sre"},
+	} {
+		if _, err := Load(write(tc.body)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v; want %q", name, err, tc.want)
+		}
+	}
+}

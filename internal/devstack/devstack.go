@@ -57,6 +57,10 @@ type Stack struct {
 	// HTTPURL is http://HTTPAddr.
 	HTTPURL string
 
+	// Decisions are the signing key and trusted keys in use (a dev key in the data dir
+	// unless the config names one).
+	Decisions *app.Decisions
+
 	worker  worker.Worker
 	httpErr chan error
 	logger  *slog.Logger
@@ -126,12 +130,22 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error 
 	if err != nil {
 		return fmt.Errorf("connect to the embedded Temporal server: %w", err)
 	}
-	s.worker = app.NewWorker(s.Client, cfg, s.Adapters, app.PolicyFrom(cfg, open, s.Server.UIURL()), s.logger)
+	// After the embedded server holds the data dir: the dev key may be created there.
+	if s.Decisions, err = app.ResolveDecisions(cfg, cfg.DataDir); err != nil {
+		return err
+	}
+	if s.Decisions.Created != "" {
+		s.logger.Info("created the key that signs decisions", "path", s.Decisions.Created)
+	}
+	policy := app.PolicyFrom(cfg, open, s.Server.UIURL())
+	policy.DecisionKeys = s.Decisions.Keys
+	s.worker = app.NewWorker(s.Client, cfg, s.Adapters, policy, s.logger)
 	if err := s.worker.Start(); err != nil {
 		s.worker = nil
 		return fmt.Errorf("start worker: %w", err)
 	}
 	s.Incidents = incidents.New(s.Client, s.Runbooks, s.Server.Namespace())
+	s.Incidents.Signer, s.Incidents.People = s.Decisions.Signer, s.Decisions.People
 	if s.Web, err = app.HTTPServer(cfg, s.Incidents, s.Adapters, s.logger); err != nil {
 		return err
 	}

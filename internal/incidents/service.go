@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -49,6 +50,11 @@ type Service struct {
 	// LookupWait bounds how long a short ID is looked for (visibility lags a start);
 	// default 3 s.
 	LookupWait time.Duration
+	// Signer signs decisions: only a front door that authenticated the decider (quench
+	// dev's or quench server's API and Slack) has one. Without it Decide refuses.
+	Signer *trust.Signer
+	// People maps identities to people, for the person named in a signed decision.
+	People trust.People
 }
 
 // New returns a Service.
@@ -93,6 +99,12 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 	params, err := runbooks.ResolveParams(spec, req.Params, req.Alert)
 	if err != nil {
 		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, Invalid(fmt.Errorf("runbook %s: %w", spec.Name, err))
+	}
+	// Four-eyes compares the requester with the approvers: a look-alike name must not start.
+	if strings.TrimSpace(req.Requester) != "" {
+		if _, err := trust.CheckIdentity(req.Requester); err != nil {
+			return workflows.IncidentInput{}, client.StartWorkflowOptions{}, Invalid(fmt.Errorf("requester: %w", err))
+		}
 	}
 	// A severity a person chose must be one quench knows; an alert's stays as sent.
 	if req.Severity != "" {
@@ -245,12 +257,36 @@ func (s *Service) Status(ctx context.Context, ref string) (workflows.Status, err
 // fullDigestLen is the length of a params digest (hex sha256).
 const fullDigestLen = 64
 
-// Decide sends an approval decision and waits for the workflow's answer. Refusals (wrong
-// approver, four-eyes, stale digest, already decided) come back as errors that say why.
+// ErrNoSigner: this process cannot vouch for who decides, so it does not send decisions.
+var ErrNoSigner = errors.New("decisions are signed by a quench front door: approve through `quench dev`'s or `quench server`'s API, or Slack")
+
+// ErrRefused marks a decision the incident itself refused (not an approver, four-eyes,
+// params changed, already decided, a proof that does not hold); the incident recorded the
+// attempt on its timeline.
+var ErrRefused = errors.New("the incident refused the decision")
+
+type refusedError struct{ msg string }
+
+func (e refusedError) Error() string        { return e.msg }
+func (e refusedError) Is(target error) bool { return target == ErrRefused }
+
+// Decide signs a decision as made by d.Approver through d.Via, with the groups d.Groups
+// the front door verified, and sends it; it waits for the workflow's answer. The caller is
+// the front door and must have authenticated d.Approver: an identity with its kind
+// ("api:deploy-bot", "slack:U0123", "cli:alice"), or a bare name, which takes d.Via's kind.
+// Refusals (wrong approver, four-eyes, stale digest, already decided) come back as errors
+// that say why (errors.Is(err, ErrRefused) when the incident refused and recorded it).
 func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) (workflows.DecisionResult, error) {
-	id, err := s.Resolve(ctx, ref)
+	id, err := s.Resolve(ctx, ref) // an unknown incident is the first thing to say
 	if err != nil {
 		return workflows.DecisionResult{}, err
+	}
+	if s.Signer == nil {
+		return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, ErrNoSigner)
+	}
+	identity, err := decider(d)
+	if err != nil {
+		return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, err)
 	}
 	// A full digest with its step goes straight to the workflow, which checks it; anything
 	// shorter is expanded against what the incident is waiting on.
@@ -265,6 +301,10 @@ func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) 
 		}
 		d.StepID, d.Digest = p.StepID, p.Digest
 	}
+	claim := workflows.ClaimFor(id, identity, d)
+	claim.Person = s.People.PersonOf(identity)
+	proof := s.Signer.Sign(claim) // the current time and a fresh nonce
+	d.Approver, d.Proof = identity, &proof
 	h, err := s.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   id,
 		UpdateName:   workflows.UpdateDecide,
@@ -276,9 +316,31 @@ func (s *Service) Decide(ctx context.Context, ref string, d workflows.Decision) 
 	}
 	var res workflows.DecisionResult
 	if err := h.Get(ctx, &res); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == workflows.ErrTypeDecisionRefused {
+			return workflows.DecisionResult{}, refusedError{msg: d.Verdict + " refused: " + app.Message()}
+		}
 		return workflows.DecisionResult{}, fmt.Errorf("%s refused: %w", d.Verdict, explain(err))
 	}
 	return res, nil
+}
+
+// decider checks the identity a front door authenticated: its kind from the channel when it
+// has none, no look-alikes, and a Slack identity only through Slack (and only one there), so
+// no other door can speak for a Slack user.
+func decider(d workflows.Decision) (string, error) {
+	via := d.Via
+	if via == "" {
+		via = trust.DefaultKind
+	}
+	identity, err := trust.CheckIdentity(trust.Qualify(d.Approver, via))
+	if err != nil {
+		return "", Invalid(fmt.Errorf("approver: %w", err))
+	}
+	if (trust.Kind(identity) == "slack") != (via == "slack") {
+		return "", Invalid(fmt.Errorf("approver %s cannot decide via %s: Slack identities decide through Slack only", identity, via))
+	}
+	return identity, nil
 }
 
 // Signal sends one of the incident signals (resolve, abort, note).

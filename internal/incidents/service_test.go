@@ -1,7 +1,9 @@
 package incidents
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -23,7 +26,17 @@ func newService(t *testing.T) (*Service, *fakeTemporal) {
 	ft := newFakeTemporal()
 	s := New(ft, lib, "default")
 	s.LookupWait = time.Nanosecond // a missing short ID is reported on the first look
+	s.Signer = testSigner(t)
 	return s, ft
+}
+
+func testSigner(t *testing.T) *trust.Signer {
+	t.Helper()
+	signer, err := trust.NewSigner(bytes.Repeat([]byte{5}, ed25519.SeedSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
 }
 
 type failingRoutes struct{}

@@ -27,12 +27,14 @@ type fakeTemporal struct {
 	queryErr error
 	updErr   error
 
-	started  []client.StartWorkflowOptions
-	inputs   []workflows.IncidentInput
-	queries  []string // workflow IDs queried
-	updates  []client.UpdateWorkflowOptions
-	signals  []string // "id/name"
-	listReqs []*workflowservice.ListWorkflowExecutionsRequest
+	started []client.StartWorkflowOptions
+	inputs  []workflows.IncidentInput
+	queries []string // workflow IDs queried
+	updates []client.UpdateWorkflowOptions
+	// handleErr is the decide handler's answer (nil: approved).
+	handleErr error
+	signals   []string // "id/name"
+	listReqs  []*workflowservice.ListWorkflowExecutionsRequest
 }
 
 func newFakeTemporal() *fakeTemporal {
@@ -126,7 +128,7 @@ func (f *fakeTemporal) UpdateWorkflow(_ context.Context, o client.UpdateWorkflow
 		return nil, f.updErr
 	}
 	d := o.Args[0].(workflows.Decision)
-	return handle{res: workflows.DecisionResult{StepID: d.StepID, Outcome: "approved"}}, nil
+	return handle{res: workflows.DecisionResult{StepID: d.StepID, Outcome: "approved"}, err: f.handleErr}, nil
 }
 
 func (f *fakeTemporal) ListWorkflow(_ context.Context, req *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error) {

@@ -56,6 +56,29 @@ func (r *GroupResolver) GroupsOf(ctx context.Context, userID string) []string {
 	return groups
 }
 
+// VerifiedGroups returns the Slack user groups of Map that userID is in, as Slack itself
+// reports, named "slack:S…" for a signed decision; the incident's policy says which
+// approver groups they stand for.
+func (r *GroupResolver) VerifiedGroups(ctx context.Context, userID string) []string {
+	var out []string
+	ids := make([]string, 0, len(r.Map))
+	for id := range r.Map {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		members, err := r.members(ctx, id)
+		if err != nil {
+			r.logger().Warn("could not list a Slack user group's members; its approvers are refused until it can", "usergroup", id, "err", Classify(err))
+			continue
+		}
+		if slices.Contains(members, userID) {
+			out = append(out, "slack:"+id)
+		}
+	}
+	return out
+}
+
 func (r *GroupResolver) members(ctx context.Context, groupID string) ([]string, error) {
 	ttl := r.TTL
 	if ttl == 0 {

@@ -93,26 +93,31 @@ func (h *Handler) ephemeral(ctx context.Context, channel, user, text string) {
 	}
 }
 
-// decide sends a decision as the Slack user, with the groups Slack says they are in. A
-// refusal is recorded on the incident's timeline and returned.
+// decide sends a decision as the Slack user, with the Slack user groups Slack says they
+// are in (the incident's policy maps them to approver groups). The service signs it: this
+// process verified the click. A refusal the incident did not record itself (it records its
+// own) is noted on its timeline; either way it is returned.
 func (h *Handler) decide(ctx context.Context, userID, ref, stepID, digest, verdict, reason string) (workflows.DecisionResult, error) {
 	var groups []string
 	if h.Groups != nil {
-		groups = h.Groups.GroupsOf(ctx, userID)
+		groups = h.Groups.VerifiedGroups(ctx, userID)
 	}
 	d := workflows.Decision{StepID: stepID, Digest: digest, Approver: "slack:" + userID, Groups: groups,
 		Verdict: verdict, Reason: reason, Via: "slack"}
 	res, err := h.Incidents.Decide(ctx, ref, d)
 	if err != nil {
+		recorded := errors.Is(err, incidents.ErrRefused)
 		// The service says "approve refused: <why>"; the why is what the people need.
 		err = errors.New(strings.TrimPrefix(err.Error(), verdict+" refused: "))
 		step := stepID
 		if step == "" {
 			step = "the pending step"
 		}
-		note := workflows.Note{By: "slack:" + userID, Text: fmt.Sprintf("refused: %s of %s via slack: %v", verdict, step, err)}
-		if _, nerr := h.Incidents.Signal(ctx, ref, workflows.SignalNote, note); nerr != nil {
-			h.logger().Warn("could not record a refused decision on the timeline", "incident", ref, "err", nerr)
+		if !recorded {
+			note := workflows.Note{By: "slack:" + userID, Text: fmt.Sprintf("refused: %s of %s via slack: %v", verdict, step, err)}
+			if _, nerr := h.Incidents.Signal(ctx, ref, workflows.SignalNote, note); nerr != nil {
+				h.logger().Warn("could not record a refused decision on the timeline", "incident", ref, "err", nerr)
+			}
 		}
 	}
 	return res, err

@@ -43,6 +43,8 @@ type fakeIncidents struct {
 	signals   []string // "name ref payload"
 	starts    []incidents.StartRequest
 	decided   bool
+	// recorded: the incident records its refusals itself (incidents.ErrRefused).
+	recorded bool
 }
 
 func (f *fakeIncidents) Start(_ context.Context, req incidents.StartRequest) (incidents.Started, error) {
@@ -69,6 +71,9 @@ func (f *fakeIncidents) Decide(_ context.Context, ref string, d workflows.Decisi
 	defer f.mu.Unlock()
 	refuse := func(format string, args ...any) (workflows.DecisionResult, error) {
 		f.refused = append(f.refused, d)
+		if f.recorded {
+			return workflows.DecisionResult{}, fmt.Errorf(format+" (%w)", append(args, incidents.ErrRefused)...)
+		}
 		return workflows.DecisionResult{}, fmt.Errorf(format, args...)
 	}
 	switch {
@@ -78,7 +83,7 @@ func (f *fakeIncidents) Decide(_ context.Context, ref string, d workflows.Decisi
 		return refuse("the step's params changed: review again")
 	case d.Approver == "slack:UREQ":
 		return refuse("%s started this incident and step failback needs four eyes: ask someone else to decide", d.Approver)
-	case !slices.Contains(d.Groups, "sre"):
+	case !slices.Contains(d.Groups, "slack:SSRE"):
 		return refuse("%s may not decide on step failback: not a member of sre", d.Approver)
 	}
 	f.decided = true
@@ -206,7 +211,7 @@ func TestApproveClickDecidesAsTheSlackUser(t *testing.T) {
 	accepted, refused, _ := app.svc.snapshot()
 	require.Len(t, accepted, 1)
 	assert.Empty(t, refused)
-	assert.Equal(t, workflows.Decision{StepID: "failback", Digest: testDigest, Approver: "slack:UALICE", Groups: []string{"sre"},
+	assert.Equal(t, workflows.Decision{StepID: "failback", Digest: testDigest, Approver: "slack:UALICE", Groups: []string{"slack:SSRE"},
 		Verdict: workflows.VerdictApprove, Via: "slack"}, accepted[0])
 	assert.Len(t, app.fake.Calls("usergroups.users.list"), 1, "groups come from Slack, not from the payload")
 	assert.Empty(t, app.fake.Ephemerals())
@@ -235,6 +240,20 @@ func TestRefusedClicksAreExplainedAndRecorded(t *testing.T) {
 			assert.Contains(t, signals[0], tc.says)
 		})
 	}
+}
+
+// A refusal the incident put on its own timeline is not noted a second time.
+func TestRefusalRecordedByTheIncidentIsNotNotedTwice(t *testing.T) {
+	app := newTestApp(t)
+	app.svc.recorded = true
+	code, _ := do(t, signed(t, app.server.URL+"/slack/interactions", testSecret, time.Now(), clickBody("UBOB", ActionApprove, failbackButton())))
+	require.Equal(t, http.StatusOK, code)
+	app.handler.Wait()
+	_, refused, signals := app.svc.snapshot()
+	require.Len(t, refused, 1)
+	assert.Empty(t, signals)
+	require.Len(t, app.fake.Ephemerals(), 1)
+	assert.Contains(t, app.fake.Ephemerals()[0].Text, "not a member of sre")
 }
 
 func TestReplayedAndDoubleClicksDecideOnce(t *testing.T) {

@@ -104,7 +104,16 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 	}
 	defer c.Close()
 	app.EnsureSearchAttributes(ctx, c, namespace, logger)
-	w := app.NewWorker(c, cfg, adapters, app.PolicyFrom(cfg, false, ""), logger)
+	decisions, err := app.ResolveDecisions(cfg, "")
+	if err != nil {
+		return err
+	}
+	if len(decisions.Keys) == 0 {
+		logger.Warn("no decision key configured: every approval will be refused; set decisions.signing_key (or decisions.trusted_keys) as quench server has it")
+	}
+	policy := app.PolicyFrom(cfg, false, "")
+	policy.DecisionKeys = decisions.Keys
+	w := app.NewWorker(c, cfg, adapters, policy, logger)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -171,7 +180,16 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 		return err
 	}
 	defer c.Close()
-	web, err := app.HTTPServer(cfg, incidents.New(c, lib, namespace), adapters, logger)
+	decisions, err := app.ResolveDecisions(cfg, "")
+	if err != nil {
+		return err
+	}
+	if decisions.Signer == nil {
+		logger.Warn("no decisions.signing_key configured: approvals through the API and Slack are refused until it is set")
+	}
+	svc := incidents.New(c, lib, namespace)
+	svc.Signer, svc.People = decisions.Signer, decisions.People
+	web, err := app.HTTPServer(cfg, svc, adapters, logger)
 	if err != nil {
 		return err
 	}
