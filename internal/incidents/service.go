@@ -64,6 +64,9 @@ type StartRequest struct {
 	Runbook   string
 	Params    map[string]string
 	Key       string // dedup key: the same key lands in the same incident
+	// KeyOnce: Key names one request (a signed Slack command), so it starts at most one
+	// incident ever; a replay after that incident closed gets the closed one, not a new one.
+	KeyOnce bool
 	Requester string // "cli:alice", "slack:U123", "alertmanager"
 	Source    string // cli | slack | api | alertmanager | ...
 	Alert     *alert.Alert
@@ -123,6 +126,10 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    SearchAttributes(in, workflows.StateRunning),
+	}
+	if req.KeyOnce && req.Key != "" {
+		// The SDK answers a rejected duplicate with the existing run, not an error.
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	}
 	return in, opts, nil
 }
