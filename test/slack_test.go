@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,10 +102,14 @@ func slackPost(t *testing.T, dev *devProcess, path string, form url.Values) (int
 	return res.StatusCode, string(b)
 }
 
+// clicks numbers the clicks' trigger_ids: Slack gives every click its own, and quench
+// ignores a request it has seen (a replay), so two clicks must differ as real ones do.
+var clicks atomic.Int64
+
 func click(t *testing.T, dev *devProcess, user, value string) {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "trigger_id": "trig", "user": map[string]any{"id": user},
+		"type": "block_actions", "trigger_id": fmt.Sprint("trig-", clicks.Add(1)), "user": map[string]any{"id": user},
 		"channel": map[string]any{"id": slackChannel},
 		"actions": []map[string]any{{"action_id": slackapp.ActionApprove, "block_id": "b", "value": value, "type": "button"}},
 	})

@@ -61,17 +61,17 @@ var ErrNotFound = errors.New("incident not found")
 
 // StartRequest asks for a new incident (or the running one of the same alert group).
 type StartRequest struct {
-	Runbook string
-	Params  map[string]string
-	Key     string // dedup key: the same key lands in the same incident
-	// KeyOnce: Key names one request (a signed Slack command), so it starts at most one
-	// incident ever; a replay after that incident closed gets the closed one, not a new one.
-	KeyOnce   bool
+	Runbook   string
+	Params    map[string]string
+	Key       string // dedup key: the same key lands in the same incident
 	Requester string // "cli:alice", "slack:U123", "alertmanager"
 	Source    string // cli | slack | api | alertmanager | ...
 	Alert     *alert.Alert
 	Severity  string
 	Service   string
+	// KeyOnce: Key names one request (a signed Slack command), so it starts at most one
+	// incident ever; a replay after that incident closed gets the closed one, not a new one.
+	KeyOnce bool
 }
 
 // Started describes the incident a start landed in.
