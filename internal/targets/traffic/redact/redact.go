@@ -89,11 +89,31 @@ func String(s string) string { return Redact(s).Text }
 // Redact masks what the rules find in s and counts it by kind.
 func Redact(s string) Result {
 	res := Result{Text: s}
-	for _, r := range rules {
-		res.Text = apply(r, res.Text, &res)
+	// A mask changes the context of what is around it (a quote closed early, a key now
+	// standing on its own), so after a pass that masked something, pass again until
+	// nothing more is found: redacting a redacted text then changes nothing.
+	for range maxPasses {
+		before := total(res.Masked)
+		for _, r := range rules {
+			res.Text = apply(r, res.Text, &res)
+		}
+		if total(res.Masked) == before {
+			break
+		}
 	}
 	return res
 }
+
+func total(masked map[string]int) int {
+	n := 0
+	for _, c := range masked {
+		n += c
+	}
+	return n
+}
+
+// maxPasses bounds the passes of Redact (each pass only shortens what it masks).
+const maxPasses = 8
 
 // Digest is the hex sha256 of the raw text, kept beside a redacted sample so the original
 // can be matched later without being stored.
@@ -129,6 +149,10 @@ func apply(r rule, s string, res *Result) string {
 // isolated reports whether the match stands on its own rather than being part of a longer
 // token (a UUID, a hash, a version string, an identifier).
 func isolated(text string, start, end int) bool {
+	// Beside a mask, it was beside what the mask replaced: decide as then (idempotence).
+	if endsWithMask(text[:start]) || startsWithMask(text[end:]) {
+		return false
+	}
 	if start > 0 {
 		r, _ := utf8.DecodeLastRuneInString(text[:start])
 		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' {
@@ -154,6 +178,26 @@ func isolated(text string, start, end int) bool {
 		}
 	}
 	return true
+}
+
+var allMasks = []string{MaskEmail, MaskPhone, MaskCard, MaskSSN, MaskAPIKey, MaskToken, MaskJWT, MaskSecret, MaskPrivateKey}
+
+func endsWithMask(s string) bool {
+	for _, m := range allMasks {
+		if strings.HasSuffix(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func startsWithMask(s string) bool {
+	for _, m := range allMasks {
+		if strings.HasPrefix(s, m) {
+			return true
+		}
+	}
+	return false
 }
 
 func standalone(mask, kind string) replacer {

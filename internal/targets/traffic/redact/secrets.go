@@ -3,6 +3,7 @@ package redact
 import (
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -58,9 +59,10 @@ var vendorKeys = []struct {
 var (
 	// A complete PEM or PGP private key block.
 	privateBlock = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----`)
-	// The start of one whose END line is missing (the text was cut): the block runs on over
-	// line breaks (real or JSON-escaped), key material and header lines (Proc-Type: …).
-	privateBlockCut = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----(?:(?:\r?\n|\\r|\\n|[ \t])+(?:[A-Za-z0-9+/=]+|[A-Za-z-]+: [^\r\n\\]*))*[ \t]*(?:\r?\n|\\n)?`)
+	// The start of one whose END line is missing (the text was cut); see cutBlockEnd.
+	privateBlockCut = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----`)
+	base64Line      = regexp.MustCompile(`^[A-Za-z0-9+/=]+$`)
+	pemHeaderLine   = regexp.MustCompile(`^[A-Za-z-]+: \S`)
 
 	authHeader   = regexp.MustCompile(`(?i)\b(authorization["']?\s*[:=]\s*["']?\s*(?:(?:bearer|basic|token|digest|apikey|negotiate|sso-key)\s+)?)([^\s"',;]+)`)
 	bearer       = regexp.MustCompile(`(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/=-]{8,})`)
@@ -76,21 +78,70 @@ var (
 )
 
 // isMask reports whether s is one of the masks (so a second pass leaves it).
-func isMask(s string) bool {
-	switch s {
-	case MaskEmail, MaskPhone, MaskCard, MaskSSN, MaskAPIKey, MaskToken, MaskJWT, MaskSecret, MaskPrivateKey:
-		return true
-	}
-	return false
-}
+func isMask(s string) bool { return slices.Contains(allMasks, s) }
 
 func containsMask(s string) bool {
-	for _, m := range []string{MaskEmail, MaskPhone, MaskCard, MaskSSN, MaskAPIKey, MaskToken, MaskJWT, MaskSecret, MaskPrivateKey} {
-		if strings.Contains(s, m) {
-			return true
+	return slices.ContainsFunc(allMasks, func(m string) bool { return strings.Contains(s, m) })
+}
+
+// cutBlockEnd is where a private key block with no END line ends: after the key material
+// on the BEGIN line, header lines (Proc-Type: …, Version: …), one blank line, and lines of
+// base64, the lines broken by real or JSON-escaped newlines. The first other line ends it.
+func cutBlockEnd(text string, from int) int {
+	end := from
+	// Key material pasted on the BEGIN line, space-separated.
+	for {
+		rest := text[end:]
+		trimmed := strings.TrimLeft(rest, " \t")
+		word := trimmed[:len(trimmed)-len(strings.TrimLeft(trimmed, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="))]
+		if word == "" || len(trimmed) == len(rest) {
+			break
 		}
+		end += len(rest) - len(trimmed) + len(word)
 	}
-	return false
+	const (
+		headers = iota
+		blank
+		body
+	)
+	state := headers
+	pos := end
+	for pos < len(text) {
+		nl := 0
+		switch {
+		case strings.HasPrefix(text[pos:], "\r\n"):
+			nl = 2
+		case text[pos] == '\n':
+			nl = 1
+		case strings.HasPrefix(text[pos:], `\r\n`):
+			nl = 4
+		case strings.HasPrefix(text[pos:], `\n`):
+			nl = 2
+		default:
+			return end
+		}
+		start := pos + nl
+		stop := len(text)
+		for _, sep := range []string{"\n", `\n`} {
+			if i := strings.Index(text[start:], sep); i >= 0 && start+i < stop {
+				stop = start + i
+			}
+		}
+		line := strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(text[start:stop], "\r"), `\r`))
+		switch {
+		case line == "" && state == headers:
+			state = blank
+		case pemHeaderLine.MatchString(line) && state == headers:
+			end = stop
+		case base64Line.MatchString(line):
+			state = body
+			end = stop
+		default:
+			return end
+		}
+		pos = stop
+	}
+	return end
 }
 
 func blockKind(label string) string {
@@ -107,8 +158,7 @@ func secretRules() []rule {
 			return MaskPrivateKey, m[1], blockKind(text[m[2]:m[3]])
 		}},
 		{privateBlockCut, func(text string, m []int) (string, int, string) {
-			end := m[1]
-			return MaskPrivateKey, end, blockKind(text[m[2]:m[3]])
+			return MaskPrivateKey, cutBlockEnd(text, m[1]), blockKind(text[m[2]:m[3]])
 		}},
 		{authHeader, func(text string, m []int) (string, int, string) {
 			if isMask(text[m[4]:m[5]]) {
