@@ -64,7 +64,7 @@ var (
 	base64Line      = regexp.MustCompile(`^[A-Za-z0-9+/=]+$`)
 	pemHeaderLine   = regexp.MustCompile(`^[A-Za-z-]+: \S`)
 
-	authHeader   = regexp.MustCompile(`(?i)\b(authorization["']?\s*[:=]\s*["']?\s*(?:(?:bearer|basic|token|digest|apikey|negotiate|sso-key)\s+)?)([^\s"',;]+)`)
+	authHeader   = regexp.MustCompile(`(?i)\b(authorization["']?\s*[:=]\s*["']?\s*((?:bearer|basic|token|digest|apikey|negotiate|sso-key)\s+)?)([^\s"',;]+)`)
 	bearer       = regexp.MustCompile(`(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/=-]{8,})`)
 	basic        = regexp.MustCompile(`(?i)\b(basic[ \t]+)([A-Za-z0-9+/]{8,}={0,2})`)
 	jwt          = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}`)
@@ -161,7 +161,21 @@ func secretRules() []rule {
 			return MaskPrivateKey, cutBlockEnd(text, m[1]), blockKind(text[m[2]:m[3]])
 		}},
 		{authHeader, func(text string, m []int) (string, int, string) {
-			if isMask(text[m[4]:m[5]]) {
+			cred := text[m[6]:m[7]]
+			if isMask(cred) || isPlaceholder(cred) || strings.HasPrefix(cred, "$") || strings.HasPrefix(cred, "{") {
+				return "", 0, ""
+			}
+			// Prose ("Authorization: see below", "Basic with your password") is told
+			// apart by the credential's look.
+			scheme := ""
+			if m[4] >= 0 {
+				scheme = strings.ToLower(strings.TrimSpace(text[m[4]:m[5]]))
+			}
+			switch {
+			case scheme == "basic" && (decodesToUserPass(cred) || strong(cred)):
+			case scheme != "" && scheme != "basic" && (strong(cred) || len(cred) >= 16):
+			case scheme == "" && strong(cred):
+			default:
 				return "", 0, ""
 			}
 			return text[m[2]:m[3]] + MaskToken, m[1], KindAuthHeader
@@ -332,7 +346,7 @@ func secretValue(text string, m []int) (string, int, string) {
 			return "", 0, ""
 		}
 		val := text[pos+len(q) : end]
-		if val == "" || containsMask(val) || strings.HasPrefix(val, "${") || strings.HasPrefix(val, "{{") {
+		if val == "" || containsMask(val) || strings.HasPrefix(val, "${") || strings.HasPrefix(val, "{{") || isPlaceholder(val) {
 			return "", 0, ""
 		}
 		return head + q + MaskSecret + q, end + len(q), KindSecretValue
@@ -342,11 +356,11 @@ func secretValue(text string, m []int) (string, int, string) {
 		end++
 	}
 	val := text[pos:end]
-	if val == "" || isLiteral(val) || strings.HasPrefix(val, "${") || strings.HasPrefix(val, "$") {
+	if val == "" || isLiteral(val) || strings.HasPrefix(val, "$") || isPlaceholder(val) {
 		return "", 0, ""
 	}
-	if end < len(text) && (text[end] == '(' || text[end] == '[') {
-		return "", 0, "" // a call or an index: code
+	if end < len(text) && strings.IndexByte("([\"'", text[end]) >= 0 {
+		return "", 0, "" // a call, an index, a string prefix (f"…"): code
 	}
 	val = strings.TrimRight(val, ".:") // the end of a sentence
 	end = pos + len(val)
@@ -391,6 +405,16 @@ func isLiteral(v string) bool {
 		return true
 	}
 	return false
+}
+
+// isPlaceholder: what documentation and code answers put where a secret goes
+// (YOUR_API_KEY, <your-token>, ********, sk-..., xxxx).
+func isPlaceholder(v string) bool {
+	l := strings.ToLower(v)
+	if strings.Contains(l, "your") && strings.ContainsAny(l, "_- ") || strings.HasPrefix(l, "<") || strings.HasSuffix(l, "...") || strings.HasSuffix(l, "…") {
+		return true
+	}
+	return len(l) >= 3 && strings.Trim(l, "x*.-_#") == ""
 }
 
 // inQuery: the key is a URL query parameter (…?api_key=… or …&token=…).
