@@ -69,7 +69,7 @@ var (
 	basic        = regexp.MustCompile(`(?i)\b(basic[ \t]+)([A-Za-z0-9+/]{8,}={0,2})`)
 	jwt          = regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}`)
 	slackWebhook = regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+`)
-	urlPassword  = regexp.MustCompile(`\b([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@"'<>]+:)([^\s@/"'<>]+)@`)
+	urlPassword  = regexp.MustCompile(`\b([A-Za-z][A-Za-z0-9+.-]*://[^\s:/@"'<>]*:)([^\s@/"'<>]+)@`)
 	azureKey     = regexp.MustCompile(`(?i)\b((?:AccountKey|SharedAccessKey)\s*=\s*)([^;\s"']{8,})`)
 	azureSAS     = regexp.MustCompile(`(?i)([?&;]sig=)([A-Za-z0-9%+/=]{10,})`)
 	// keyValue finds a key (maybe quoted) followed by : or =; the value is parsed by hand.
