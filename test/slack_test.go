@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,12 +82,19 @@ slack:
 // slackPost sends a request signed as Slack signs it and returns the status and body.
 func slackPost(t *testing.T, dev *devProcess, path string, form url.Values) (int, string) {
 	t.Helper()
+	return slackPostAt(t, dev, path, form, time.Now())
+}
+
+// slackPostAt signs with the given time: the same form and time make the same request, as
+// a replay of a captured one would be.
+func slackPostAt(t *testing.T, dev *devProcess, path string, form url.Values, at time.Time) (int, string) {
+	t.Helper()
 	body := form.Encode()
 	req, err := http.NewRequest(http.MethodPost, "http://"+dev.http+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := fmt.Sprint(time.Now().Unix())
+	ts := fmt.Sprint(at.Unix())
 	mac := hmac.New(sha256.New, []byte(slackSecret))
 	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -101,10 +109,14 @@ func slackPost(t *testing.T, dev *devProcess, path string, form url.Values) (int
 	return res.StatusCode, string(b)
 }
 
+// clicks numbers the clicks' trigger_ids: Slack gives every click its own, and quench
+// ignores a request it has seen (a replay), so two clicks must differ as real ones do.
+var clicks atomic.Int64
+
 func click(t *testing.T, dev *devProcess, user, value string) {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "trigger_id": "trig", "user": map[string]any{"id": user},
+		"type": "block_actions", "trigger_id": fmt.Sprint("trig-", clicks.Add(1)), "user": map[string]any{"id": user},
 		"channel": map[string]any{"id": slackChannel},
 		"actions": []map[string]any{{"action_id": slackapp.ActionApprove, "block_id": "b", "value": value, "type": "button"}},
 	})
@@ -271,5 +283,69 @@ func TestSlackSocketModeInQuenchDev(t *testing.T) {
 	// Without a signing secret the HTTP endpoints are not served.
 	if code, _ := slackPost(t, dev, "/slack/commands", url.Values{"text": {"help"}}); code == http.StatusOK {
 		t.Fatalf("/slack/commands answered %d without a signing secret configured", code)
+	}
+}
+
+// TestSlackReplayAndMrkdwnInjection: a signed /quench start replayed three times within the
+// window starts one incident and says so; markup in what people type and in their Slack
+// identity reaches Slack escaped, never as a mention or a link.
+func TestSlackReplayAndMrkdwnInjection(t *testing.T) {
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	fake.SetGroup("SSRE", "UALICE", "UREQ")
+	dev := startDev(t, slackDev(t, fake))
+
+	start := url.Values{"command": {"/quench"}, "text": {"start slack-drill"}, "user_id": {"UREQ"}, "team_id": {"T1"},
+		"trigger_id": {"trig-replayed"}, "channel_id": {slackChannel}, "response_url": {fake.ResponseURL("replayed")}}
+	at := time.Now()
+	for i := range 4 {
+		code, body := slackPostAt(t, dev, "/slack/commands", start, at)
+		if code != http.StatusOK {
+			t.Fatalf("delivery %d: HTTP %d %s", i, code, body)
+		}
+		if want := map[bool]string{true: "Working on", false: "nothing new happened"}[i == 0]; !strings.Contains(body, want) {
+			t.Fatalf("delivery %d answered %s, want %q", i, body, want)
+		}
+	}
+	waitSlack(t, fake, "the start confirmed", func() bool { return len(fake.Responses()) > 0 })
+	short := regexp.MustCompile(`started incident \*([0-9a-f]{6})\*`).FindStringSubmatch(fake.Responses()[0].Msg.Text)
+	if short == nil {
+		t.Fatalf("start response: %+v", fake.Responses()[0].Msg)
+	}
+
+	// A note with markup: the thread shows it as typed.
+	code, _ := slackPost(t, dev, "/slack/commands", url.Values{"command": {"/quench"}, "user_id": {"UALICE"}, "team_id": {"T1"},
+		"trigger_id": {"trig-note"}, "text": {"note " + short[1] + " <!channel> see <https://evil.example/x|Approve here> & <@UREQ>"},
+		"channel_id": {slackChannel}, "response_url": {fake.ResponseURL("note")}})
+	if code != http.StatusOK {
+		t.Fatalf("note: HTTP %d", code)
+	}
+	waitSlack(t, fake, "the note in the thread", func() bool { return threadHas(fake, "see &lt;https://evil.example/x|Approve here&gt;") == 1 })
+	for _, m := range fake.Messages(slackChannel) {
+		for _, raw := range []string{"<!channel>", "<https://evil", "<@UREQ> &"} {
+			if strings.Contains(m.Text, raw) {
+				t.Fatalf("raw markup %q reached Slack: %q", raw, m.Text)
+			}
+		}
+	}
+	// A click from a user ID carrying markup: refused, and its answer shows the ID as text.
+	waitSlack(t, fake, "a card with an Approve button", func() bool {
+		c := cards(fake)
+		return len(c) == 1 && strings.Contains(c[0].Blocks, slackapp.ActionApprove)
+	})
+	click(t, dev, "U<!here>", buttonValue(t, cards(fake)[0]))
+	waitSlack(t, fake, "the hostile clicker told why", func() bool { return ephemeralTo(fake, "U<!here>", "slack:U&lt;!here&gt;") })
+
+	if n := len(cards(fake)); n != 1 {
+		t.Fatalf("%d cards after a start replayed 3 times, want 1", n)
+	}
+	started := 0
+	for _, r := range fake.Responses() {
+		if strings.Contains(r.Msg.Text, "started incident") {
+			started++
+		}
+	}
+	if started != 1 {
+		t.Fatalf("%d start confirmations, want 1", started)
 	}
 }

@@ -75,6 +75,9 @@ type StartRequest struct {
 	Alert     *alert.Alert
 	Severity  string
 	Service   string
+	// KeyOnce: Key names one request (a signed Slack command), so it starts at most one
+	// incident ever; a replay after that incident closed gets the closed one, not a new one.
+	KeyOnce bool
 }
 
 // Started describes the incident a start landed in.
@@ -135,6 +138,10 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    SearchAttributes(in, workflows.StateRunning),
+	}
+	if req.KeyOnce && req.Key != "" {
+		// The SDK answers a rejected duplicate with the existing run, not an error.
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
 	}
 	return in, opts, nil
 }

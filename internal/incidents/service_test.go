@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/quench-dev/quench/internal/config"
@@ -117,6 +118,26 @@ func TestStartWithKeyIsStable(t *testing.T) {
 	}
 	if a.IncidentID != b.IncidentID || len(ft.started) != 2 {
 		t.Fatalf("same key, IDs %s and %s", a.IncidentID, b.IncidentID)
+	}
+}
+
+// A key that names one request (a signed Slack command) never starts a second incident,
+// even after the first closed; a plain key (an alert group, a ticket) may start again.
+func TestStartKeyOnceRejectsDuplicates(t *testing.T) {
+	s, ft := newService(t)
+	for _, once := range []bool{false, true} {
+		if _, err := s.Start(context.Background(), StartRequest{Runbook: "provider-outage", Key: "trig-1", Source: "slack", KeyOnce: once}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ft.started[0].WorkflowIDReusePolicy; got != enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE {
+		t.Errorf("plain key: reuse policy %v", got)
+	}
+	if got := ft.started[1].WorkflowIDReusePolicy; got != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
+		t.Errorf("KeyOnce: reuse policy %v, want REJECT_DUPLICATE", got)
+	}
+	if ft.started[0].ID != ft.started[1].ID {
+		t.Errorf("the same key named two incidents: %s and %s", ft.started[0].ID, ft.started[1].ID)
 	}
 }
 

@@ -209,7 +209,7 @@ func (c *Client) mention(group string) string {
 		ids = []string{c.opts.Escalation}
 	}
 	if len(ids) == 0 {
-		return "@" + group
+		return "@" + escape(group)
 	}
 	parts := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -218,15 +218,16 @@ func (c *Client) mention(group string) string {
 	return strings.Join(parts, " ")
 }
 
-// MentionOf is the mention markup of a Slack user group (S...) or user (U.../W...) ID.
+// MentionOf is the mention markup of a Slack user group (S...) or user (U.../W...) ID,
+// which come from the configuration only. Anything not shaped like one is shown as text.
 func MentionOf(id string) string {
 	switch {
-	case strings.HasPrefix(id, "S"):
+	case slackGroupID.MatchString(id):
 		return "<!subteam^" + id + ">"
-	case strings.HasPrefix(id, "U"), strings.HasPrefix(id, "W"):
+	case slackUserID.MatchString(id):
 		return "<@" + id + ">"
 	}
-	return "@" + id
+	return "@" + escape(id)
 }
 
 // pace spaces posts to one channel by Options.Pace (Slack allows about one per second).

@@ -49,18 +49,20 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		for _, kv := range args[1:] {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
-				return ephemeralMsg(fmt.Sprintf("`%s` is not key=value. Usage: `/quench start RUNBOOK [key=value …]`", kv))
+				return ephemeralMsg(fmt.Sprintf("`%s` is not key=value. Usage: `/quench start RUNBOOK [key=value …]`", escape(kv)))
 			}
 			params[k] = v
 		}
 		runbook := args[0]
+		key := startKey(cmd)
 		h.later(func(ctx context.Context) {
-			st, err := h.Incidents.Start(ctx, incidents.StartRequest{Runbook: runbook, Params: params, Requester: user, Source: "slack"})
+			st, err := h.Incidents.Start(ctx, incidents.StartRequest{Runbook: runbook, Params: params, Requester: user, Source: "slack",
+				Key: key, KeyOnce: key != ""})
 			if err != nil {
-				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not start %s: %v\nSee the runbooks with `quench runbook list`; usage: `/quench start RUNBOOK [key=value …]`", runbook, err))
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not start %s: %s\nSee the runbooks with `quench runbook list`; usage: `/quench start RUNBOOK [key=value …]`", escape(runbook), escape(err.Error())))
 				return
 			}
-			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> started incident *%s* (%s): %s", cmd.UserID, st.ShortID, st.Runbook, st.Title))
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("%s started incident *%s* (%s): %s", userMention(cmd.UserID), escape(st.ShortID), escape(st.Runbook), escape(st.Title)))
 		})
 	case "status":
 		if len(args) == 0 {
@@ -71,7 +73,7 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		h.later(func(ctx context.Context) {
 			st, err := h.Incidents.Status(ctx, ref)
 			if err != nil {
-				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("%v\nUsage: `/quench status ID` (`/quench list` shows the IDs)", err))
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("%s\nUsage: `/quench status ID` (`/quench list` shows the IDs)", escape(err.Error())))
 				return
 			}
 			h.respond(ctx, cmd.ResponseURL, false, statusText(st))
@@ -96,10 +98,10 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		h.later(func(ctx context.Context) {
 			res, err := h.decide(ctx, cmd.UserID, ref, step, "", verb, reason)
 			if err != nil {
-				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Not %s: %v", pastTense[verb], err))
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Not %s: %s", pastTense[verb], escape(err.Error())))
 				return
 			}
-			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> %s %s of %s: %s", cmd.UserID, pastTense[verb], decidedWhat(res), ref, res.Outcome))
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("%s %s %s of %s: %s", userMention(cmd.UserID), pastTense[verb], escape(decidedWhat(res)), escape(ref), escape(res.Outcome)))
 		})
 	case "resolve":
 		if m := need(1, "resolve ID"); m != nil {
@@ -108,10 +110,10 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		ref := args[0]
 		h.later(func(ctx context.Context) {
 			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalResolve, workflows.Resolve{By: user, Reason: "resolved from Slack"}); err != nil {
-				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not resolve: %v\nUsage: `/quench resolve ID`", err))
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not resolve: %s\nUsage: `/quench resolve ID`", escape(err.Error())))
 				return
 			}
-			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("<@%s> resolved incident %s", cmd.UserID, ref))
+			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("%s resolved incident %s", userMention(cmd.UserID), escape(ref)))
 		})
 	case "note":
 		if m := need(2, "note ID text…"); m != nil {
@@ -120,15 +122,26 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		ref, text := args[0], strings.Join(args[1:], " ")
 		h.later(func(ctx context.Context) {
 			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalNote, workflows.Note{By: user, Text: text}); err != nil {
-				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not add the note: %v\nUsage: `/quench note ID text…`", err))
+				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not add the note: %s\nUsage: `/quench note ID text…`", escape(err.Error())))
 				return
 			}
-			h.respond(ctx, cmd.ResponseURL, false, "Noted on "+ref+".")
+			h.respond(ctx, cmd.ResponseURL, false, "Noted on "+escape(ref)+".")
 		})
 	default:
-		return ephemeralMsg(fmt.Sprintf("Unknown command `%s`.\n%s", verb, Usage))
+		return ephemeralMsg(fmt.Sprintf("Unknown command `%s`.\n%s", escape(verb), Usage))
 	}
 	return ephemeralMsg(fmt.Sprintf("Working on `/quench %s`…", escape(cmd.Text)))
+}
+
+// startKey names the incident a /quench start may start after the command itself: Slack
+// gives every invocation its own trigger_id, which a replay carries unchanged (it is inside
+// the signed body), so a replay that reaches any quench process lands in the same incident.
+// Without a trigger_id (not Slack's payload) every start is new.
+func startKey(cmd slack.SlashCommand) string {
+	if cmd.TriggerID == "" {
+		return ""
+	}
+	return "slack-command:" + cmd.TeamID + ":" + cmd.TriggerID
 }
 
 var pastTense = map[string]string{"approve": "approved", "reject": "rejected"}
@@ -140,7 +153,7 @@ func ephemeralMsg(text string) *slack.Msg {
 func (h *Handler) listText(ctx context.Context, open bool) string {
 	list, err := h.Incidents.List(ctx, incidents.ListFilter{Open: open, Limit: 20})
 	if err != nil {
-		return fmt.Sprintf("Could not list incidents: %v", err)
+		return "Could not list incidents: " + escape(err.Error())
 	}
 	if len(list) == 0 {
 		if open {
@@ -150,23 +163,23 @@ func (h *Handler) listText(ctx context.Context, open bool) string {
 	}
 	var b strings.Builder
 	for _, s := range list {
-		fmt.Fprintf(&b, "• *%s* %s — %s (started %s)\n", s.ShortID, escape(s.Runbook), s.State, s.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(&b, "• *%s* %s — %s (started %s)\n", escape(s.ShortID), escape(s.Runbook), escape(s.State), s.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
 	}
 	return b.String()
 }
 
 func statusText(st workflows.Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* %s — *%s* (runbook %s, started by %s)\n", st.ShortID, escape(st.Title), st.State, escape(st.Runbook), who(st.Requester))
+	fmt.Fprintf(&b, "*%s* %s — *%s* (runbook %s, started by %s)\n", escape(st.ShortID), escape(st.Title), escape(st.State), escape(st.Runbook), who(st.Requester))
 	for _, s := range st.Steps {
-		fmt.Fprintf(&b, "%s `%s` %s", stateEmoji[s.State], s.ID, escape(s.Action))
+		fmt.Fprintf(&b, "%s `%s` %s", stateEmoji[s.State], escape(s.ID), escape(s.Action))
 		if s.Summary != "" {
 			fmt.Fprintf(&b, " — %s", escape(truncate(s.Summary, 200)))
 		}
 		b.WriteString("\n")
 	}
 	for _, p := range st.Pending {
-		fmt.Fprintf(&b, ":raised_hand: step `%s` waits for approval (digest `%s`): `/quench approve %s %s`\n", p.StepID, shortDigest(p.Digest), st.ShortID, p.StepID)
+		fmt.Fprintf(&b, ":raised_hand: step `%s` waits for approval (digest `%s`): `/quench approve %s %s`\n", escape(p.StepID), escape(shortDigest(p.Digest)), escape(st.ShortID), escape(p.StepID))
 	}
 	return b.String()
 }

@@ -1,9 +1,13 @@
 package slackapp
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/slack-go/slack"
+
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/workflows"
 )
 
 // FuzzCommand: any /quench text gets an immediate ephemeral answer, never a panic.
@@ -33,6 +37,37 @@ func FuzzButtonValue(f *testing.F) {
 		}
 		if err != nil && err.Error() == "" {
 			t.Fatal("a refusal says why")
+		}
+	})
+}
+
+// FuzzCardMarkup: whatever an alert, a person or a step puts into a card, the rendered
+// mrkdwn holds no control sequence quench did not write itself.
+func FuzzCardMarkup(f *testing.F) {
+	for _, s := range injections {
+		f.Add(s, "https://grafana.example/d/x")
+	}
+	f.Add("&amp;lt;", "https://grafana.example/a|b")
+	f.Fuzz(func(t *testing.T, s, link string) {
+		card := ports.Card{IncidentID: s, ShortID: s, Runbook: s, Title: s, State: s, Severity: s, Service: s, Requester: "slack:" + s,
+			Steps:     []ports.CardStep{{ID: s, Action: s, State: "done", Summary: s}},
+			Pending:   []ports.CardApproval{{StepID: s, Action: s, Prompt: s, Params: map[string]string{s: s}, Digest: s, Groups: []string{s}}},
+			Decisions: []ports.CardDecision{{Text: s}},
+			Links:     []ports.Link{{Name: s, URL: link}},
+			Evidence:  []ports.EvidenceRef{{Name: s, SHA256: s}},
+		}
+		texts := mrkdwnTexts(t, CardBlocks(card))
+		texts = append(texts, cardText(card), statusText(workflows.Status{ShortID: s, Title: s, Runbook: s, Requester: s}))
+		for _, text := range texts {
+			for _, m := range markup.FindAllString(text, -1) {
+				ok := strings.HasPrefix(m, "<!date^")
+				if u, safe := safeURL(link); safe {
+					ok = ok || strings.HasPrefix(m, "<"+escape(u)+"|")
+				}
+				if !ok {
+					t.Fatalf("markup %q in %q", m, text)
+				}
+			}
 		}
 	})
 }

@@ -70,7 +70,8 @@ func (h *Handler) respond(ctx context.Context, url string, inChannel bool, text 
 	if url == "" {
 		return
 	}
-	msg := &slack.WebhookMessage{Text: text, ResponseType: slack.ResponseTypeEphemeral}
+	// parse=none: Slack must not turn bare names into mentions; quench writes its own.
+	msg := &slack.WebhookMessage{Text: text, ResponseType: slack.ResponseTypeEphemeral, Parse: "none"}
 	if inChannel {
 		msg.ResponseType = slack.ResponseTypeInChannel
 	}
@@ -148,7 +149,7 @@ func (h *Handler) blockAction(cb slack.InteractionCallback, a *slack.BlockAction
 	user, channel := cb.User.ID, cb.Channel.ID
 	v, err := decodeButton(a.Value)
 	if err != nil {
-		h.later(func(ctx context.Context) { h.ephemeral(ctx, channel, user, err.Error()) })
+		h.later(func(ctx context.Context) { h.ephemeral(ctx, channel, user, escape(err.Error())) })
 		return
 	}
 	if a.ActionID == ActionReject {
@@ -157,14 +158,14 @@ func (h *Handler) blockAction(cb slack.InteractionCallback, a *slack.BlockAction
 		h.later(func(ctx context.Context) {
 			if _, err := h.API.OpenViewContext(ctx, trigger, rejectModal(v)); err != nil {
 				h.logger().Warn("could not open the Reject modal", "err", Classify(err))
-				h.ephemeral(ctx, channel, user, fmt.Sprintf("Could not open the reason dialog (%v). Type `/quench reject %s <reason>` instead.", err, ShortOf(v.IncidentID)))
+				h.ephemeral(ctx, channel, user, fmt.Sprintf("Could not open the reason dialog (%s). Type `/quench reject %s REASON` instead.", escape(err.Error()), escape(ShortOf(v.IncidentID))))
 			}
 		})
 		return
 	}
 	h.later(func(ctx context.Context) {
 		if _, err := h.decide(ctx, user, v.IncidentID, v.StepID, v.Digest, workflows.VerdictApprove, ""); err != nil {
-			h.ephemeral(ctx, channel, user, "Not approved: "+err.Error())
+			h.ephemeral(ctx, channel, user, "Not approved: "+escape(err.Error()))
 		}
 	})
 }
@@ -185,7 +186,7 @@ func (h *Handler) rejectSubmitted(cb slack.InteractionCallback) any {
 	user := cb.User.ID
 	h.later(func(ctx context.Context) {
 		if _, err := h.decide(ctx, user, v.IncidentID, v.StepID, v.Digest, workflows.VerdictReject, reason); err != nil {
-			h.ephemeral(ctx, v.Channel, user, "Not rejected: "+err.Error())
+			h.ephemeral(ctx, v.Channel, user, "Not rejected: "+escape(err.Error()))
 		}
 	})
 	return nil

@@ -262,24 +262,27 @@ func TestReplayedAndDoubleClicksDecideOnce(t *testing.T) {
 	first := signed(t, app.server.URL+"/slack/interactions", testSecret, time.Now(), body)
 	replay := first.Clone(context.Background())
 	replay.Body = io.NopCloser(strings.NewReader(body))
+	// A second real click: Slack gives it its own trigger_id, so its own signed body.
+	second := signed(t, app.server.URL+"/slack/interactions", testSecret, time.Now(), strings.Replace(body, "trig-2", "trig-3", 1))
 
 	var wg sync.WaitGroup
-	for _, req := range []*http.Request{first, replay, signed(t, app.server.URL+"/slack/interactions", testSecret, time.Now(), body)} {
+	for _, req := range []*http.Request{first, replay, second} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			code, _ := do(t, req)
-			assert.Equal(t, http.StatusOK, code)
+			assert.Equal(t, http.StatusOK, code, "a replay is acknowledged too")
 		}()
 	}
 	wg.Wait()
 	app.handler.Wait()
-	accepted, refused, _ := app.svc.snapshot()
+	accepted, refused, signals := app.svc.snapshot()
 	assert.Len(t, accepted, 1, "one decision")
-	assert.Len(t, refused, 2)
-	for _, e := range app.fake.Ephemerals() {
-		assert.Contains(t, e.Text, "already decided")
-	}
+	assert.Len(t, refused, 1, "the second click is refused; the replay never reaches the incident")
+	assert.Len(t, signals, 1, "one refusal on the timeline")
+	eph := app.fake.Ephemerals()
+	require.Len(t, eph, 1, "the replay posts nothing")
+	assert.Contains(t, eph[0].Text, "already decided")
 }
 
 func TestRejectAsksForAReason(t *testing.T) {

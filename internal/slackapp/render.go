@@ -3,8 +3,11 @@ package slackapp
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/slack-go/slack"
 
@@ -48,20 +51,30 @@ var stateEmoji = map[string]string{
 	"rejected": "⛔", "failed": "❌", "reverted": "↩️", "canceled": "🚫",
 }
 
-// cardText is the notification and fallback text of the card.
+// cardText is the notification and fallback text of the card. Slack parses it as mrkdwn
+// too, so it is escaped like the blocks.
 func cardText(c ports.Card) string {
-	return fmt.Sprintf("Incident %s: %s [%s]", c.ShortID, c.Title, c.State)
+	return escape(fmt.Sprintf("Incident %s: %s [%s]", c.ShortID, c.Title, c.State))
 }
 
-// CardBlocks renders the incident card.
+// md is a mrkdwn text object. Verbatim: Slack must not turn bare words into mentions or
+// links by itself; every link and mention quench means is written out by quench.
+func md(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, true)
+}
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+
+// CardBlocks renders the incident card. Everything that comes from an alert, a person, a
+// runbook or a step's result is escaped before it goes into mrkdwn (see escape), so
+// "<!channel>" or "<https://evil|Approve here>" in an alert label shows as typed.
 func CardBlocks(c ports.Card) []slack.Block {
-	md := func(s string) *slack.TextBlockObject {
-		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
-	}
 	blocks := []slack.Block{
-		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(fmt.Sprintf("%s %s", c.ShortID, c.Title), 150), false, false)),
+		slack.NewHeaderBlock(plain(truncate(fmt.Sprintf("%s %s", c.ShortID, c.Title), 150))),
 	}
-	fields := []*slack.TextBlockObject{md("*State*\n" + c.State), md("*Runbook*\n" + escape(c.Runbook))}
+	fields := []*slack.TextBlockObject{md("*State*\n" + escape(c.State)), md("*Runbook*\n" + escape(c.Runbook))}
 	if c.Severity != "" {
 		fields = append(fields, md("*Severity*\n"+escape(c.Severity)))
 	}
@@ -75,28 +88,27 @@ func CardBlocks(c ports.Card) []slack.Block {
 
 	var steps []string
 	for _, s := range c.Steps {
-		line := fmt.Sprintf("%s `%s` %s", stateEmoji[s.State], s.ID, escape(s.Action))
+		line := fmt.Sprintf("%s `%s` %s", stateEmoji[s.State], escape(s.ID), escape(s.Action))
 		if s.Summary != "" {
 			line += " — " + escape(truncate(s.Summary, 200))
 		}
 		steps = append(steps, line)
 	}
 	if len(steps) > 0 {
-		blocks = append(blocks, slack.NewSectionBlock(md(truncate(strings.Join(steps, "\n"), 2900)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(md(truncateEscaped(strings.Join(steps, "\n"), 2900)), nil, nil))
 	}
 
 	for _, p := range c.Pending {
 		blocks = append(blocks, slack.NewDividerBlock(), slack.NewSectionBlock(md(approvalText(p)), nil, nil))
 		value := ButtonValue{IncidentID: c.IncidentID, StepID: p.StepID, Digest: p.Digest}.encode()
-		approve := slack.NewButtonBlockElement(ActionApprove, value, slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false)).WithStyle(slack.StylePrimary)
+		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve")).WithStyle(slack.StylePrimary)
 		if p.Destructive {
 			approve = approve.WithConfirm(slack.NewConfirmationBlockObject(
-				slack.NewTextBlockObject(slack.PlainTextType, "Run "+truncate(p.Action, 80)+"?", false, false),
-				md(fmt.Sprintf("This changes production: *%s* with\n%s\ndigest `%s`", escape(p.Action), paramsText(p.Params), shortDigest(p.Digest))),
-				slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false),
-				slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false)))
+				plain("Run "+truncate(p.Action, 80)+"?"),
+				md(fmt.Sprintf("This changes production: *%s* with\n%s\ndigest `%s`", escape(p.Action), paramsText(p.Params), escape(shortDigest(p.Digest)))),
+				plain("Approve"), plain("Cancel")))
 		}
-		reject := slack.NewButtonBlockElement(ActionReject, value, slack.NewTextBlockObject(slack.PlainTextType, "Reject", false, false)).WithStyle(slack.StyleDanger)
+		reject := slack.NewButtonBlockElement(ActionReject, value, plain("Reject")).WithStyle(slack.StyleDanger)
 		blocks = append(blocks, slack.NewActionBlock("approval:"+p.StepID+":"+shortDigest(p.Digest), approve, reject))
 	}
 	if len(c.Decisions) > 0 {
@@ -104,34 +116,34 @@ func CardBlocks(c ports.Card) []slack.Block {
 		for _, d := range c.Decisions {
 			lines = append(lines, fmt.Sprintf("• %s (<!date^%d^{date_short_pretty} {time}|%s>)", escape(d.Text), d.At.Unix(), d.At.UTC().Format("2006-01-02 15:04 UTC")))
 		}
-		blocks = append(blocks, slack.NewSectionBlock(md(truncate("*Decisions*\n"+strings.Join(lines, "\n"), 2900)), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(md(truncateEscaped("*Decisions*\n"+strings.Join(lines, "\n"), 2900)), nil, nil))
 	}
 
 	var links []string
 	if c.UIURL != "" {
-		links = append(links, fmt.Sprintf("<%s|Temporal Web UI>", c.UIURL))
+		links = append(links, link(c.UIURL, "Temporal Web UI"))
 	}
 	for _, l := range c.Links {
-		links = append(links, fmt.Sprintf("<%s|%s>", l.URL, escape(l.Name)))
+		links = append(links, link(l.URL, l.Name))
 	}
 	for _, e := range c.Evidence {
-		links = append(links, fmt.Sprintf("evidence `%s` (sha256 %s)", escape(e.Name), shortDigest(e.SHA256)))
+		links = append(links, fmt.Sprintf("evidence `%s` (sha256 %s)", escape(e.Name), escape(shortDigest(e.SHA256))))
 	}
-	ctx := fmt.Sprintf("`%s` · /quench status %s", c.IncidentID, c.ShortID)
+	ctx := fmt.Sprintf("`%s` · /quench status %s", escape(c.IncidentID), escape(c.ShortID))
 	if len(links) > 0 {
 		ctx += " · " + strings.Join(links, " · ")
 	}
-	blocks = append(blocks, slack.NewContextBlock("", md(truncate(ctx, 2900))))
+	blocks = append(blocks, slack.NewContextBlock("", md(truncateEscaped(ctx, 2900))))
 	return blocks
 }
 
 // approvalText says exactly what an approval lets run.
 func approvalText(p ports.CardApproval) string {
-	subject := fmt.Sprintf("step `%s` (%s)", p.StepID, escape(p.Action))
+	subject := fmt.Sprintf("step `%s` (%s)", escape(p.StepID), escape(p.Action))
 	if p.Undo {
 		subject = "the undo of " + subject
 	}
-	text := fmt.Sprintf(":raised_hand: *Approval needed* for %s\n%s\ndigest `%s`", subject, paramsText(p.Params), shortDigest(p.Digest))
+	text := fmt.Sprintf(":raised_hand: *Approval needed* for %s\n%s\ndigest `%s`", subject, paramsText(p.Params), escape(shortDigest(p.Digest)))
 	if p.Prompt != "" {
 		text = escape(p.Prompt) + "\n" + text
 	}
@@ -144,9 +156,11 @@ func approvalText(p ports.CardApproval) string {
 	if p.Destructive {
 		text += "\n:warning: changes production"
 	}
-	return truncate(text, 2900)
+	return truncateEscaped(text, 2900)
 }
 
+// paramsText shows the params in a code block. Slack reads <…> and &… inside code blocks
+// too, so keys and values are escaped there as well.
 func paramsText(params map[string]string) string {
 	if len(params) == 0 {
 		return "(no params)"
@@ -156,10 +170,11 @@ func paramsText(params map[string]string) string {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	fence := strings.NewReplacer("```", "'''")
 	var b strings.Builder
 	b.WriteString("```")
 	for _, k := range keys {
-		fmt.Fprintf(&b, "%s=%s\n", k, strings.ReplaceAll(params[k], "```", "'''"))
+		fmt.Fprintf(&b, "%s=%s\n", escape(fence.Replace(k)), escape(fence.Replace(params[k])))
 	}
 	b.WriteString("```")
 	return b.String()
@@ -167,19 +182,18 @@ func paramsText(params map[string]string) string {
 
 // rejectModal asks for the reason of a Reject.
 func rejectModal(v ButtonValue) slack.ModalViewRequest {
-	input := slack.NewPlainTextInputBlockElement(slack.NewTextBlockObject(slack.PlainTextType, "why not", false, false), reasonInput)
+	input := slack.NewPlainTextInputBlockElement(plain("why not"), reasonInput)
 	input.Multiline = true
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
 		CallbackID:      CallbackReject,
 		PrivateMetadata: v.encode(),
-		Title:           slack.NewTextBlockObject(slack.PlainTextType, "Reject step", false, false),
-		Submit:          slack.NewTextBlockObject(slack.PlainTextType, "Reject", false, false),
-		Close:           slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
+		Title:           plain("Reject step"),
+		Submit:          plain("Reject"),
+		Close:           plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType,
-				fmt.Sprintf("Reject step `%s` of incident `%s`?", v.StepID, ShortOf(v.IncidentID)), false, false), nil, nil),
-			slack.NewInputBlock(reasonBlock, slack.NewTextBlockObject(slack.PlainTextType, "Reason", false, false), nil, input),
+			slack.NewSectionBlock(md(fmt.Sprintf("Reject step `%s` of incident `%s`?", escape(v.StepID), escape(ShortOf(v.IncidentID)))), nil, nil),
+			slack.NewInputBlock(reasonBlock, plain("Reason"), nil, input),
 		}},
 	}
 }
@@ -192,11 +206,60 @@ func ShortOf(id string) string {
 	return id[len(id)-6:]
 }
 
+// who shows an identity: a well-formed Slack user ID as a mention (Slack renders it as the
+// person's name), anything else escaped, as text.
 func who(id string) string {
-	if u, ok := strings.CutPrefix(id, "slack:"); ok {
+	if u, ok := strings.CutPrefix(id, "slack:"); ok && slackUserID.MatchString(u) {
 		return "<@" + u + ">"
 	}
 	return escape(id)
+}
+
+// userMention is the mention of the Slack user who sent a request; an ID that is not
+// Slack's shape is shown escaped instead of put into markup.
+func userMention(userID string) string { return who("slack:" + userID) }
+
+// Slack's IDs: users (U…, W… on Enterprise Grid) and user groups (S…). Nothing else is
+// put into mention markup.
+var (
+	slackUserID  = regexp.MustCompile(`^[UW][A-Z0-9]{2,30}$`)
+	slackGroupID = regexp.MustCompile(`^S[A-Z0-9]{2,30}$`)
+)
+
+// link is a mrkdwn link when raw is a URL quench can vouch for (see safeURL), with its
+// label escaped; otherwise the label alone, marked as not linked, so neither a label nor a
+// URL can carry markup or point a trusted-looking label elsewhere.
+func link(raw, label string) string {
+	label = strings.TrimSpace(label)
+	u, ok := safeURL(raw)
+	if !ok {
+		if label == "" {
+			label = "link"
+		}
+		return escape(label) + " (not linked: not a plain http(s) URL)"
+	}
+	if label == "" {
+		label = u
+	}
+	return "<" + escape(u) + "|" + escape(label) + ">"
+}
+
+// safeURL accepts an absolute http(s) URL with a host, no user info, and none of the
+// characters that end or split Slack's <url|label> syntax, no whitespace or controls.
+func safeURL(raw string) (string, bool) {
+	if raw == "" || len(raw) > 2000 || strings.ContainsAny(raw, "|<>\"") {
+		return "", false
+	}
+	for _, r := range raw {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return "", false
+		}
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	return raw, true
 }
 
 func shortDigest(d string) string {
@@ -207,10 +270,11 @@ func shortDigest(d string) string {
 	return d
 }
 
-// escape makes text safe for Slack's mrkdwn (&, <, > are control characters).
-func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+// escape makes text safe for Slack's mrkdwn: &, < and > are its control characters
+// (<!channel>, <@U…>, <url|label>); escaped, they show as typed.
+func escape(s string) string { return mrkdwnEscaper.Replace(s) }
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func truncate(s string, n int) string {
 	r := []rune(s)
@@ -218,4 +282,21 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// truncateEscaped truncates mrkdwn quench built, never inside an entity (&lt;) or a <…>
+// sequence: a cut there would leave a bare & or < for Slack to read.
+func truncateEscaped(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	cut := string(r[:n-1])
+	if i := strings.LastIndexByte(cut, '<'); i >= 0 && !strings.Contains(cut[i:], ">") {
+		cut = cut[:i]
+	}
+	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
+		cut = cut[:i]
+	}
+	return cut + "…"
 }

@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -30,6 +31,16 @@ func RunSocketMode(ctx context.Context, h *Handler, opts SocketOptions) error {
 	}
 	api := newAPI(opts.BotToken, opts.APIURL, opts.HTTPClient, slack.OptionAppLevelToken(opts.AppToken))
 	client := socketmode.New(api, socketmode.OptionLog(log.New(slogWriter{logger}, "", 0)))
+	// Slack redelivers an envelope it saw no ack for; one delivery acts, the others only ack.
+	seen := newSeenCache(maxSeen)
+	firstTime := func(req *socketmode.Request) bool {
+		now := time.Now()
+		if req.EnvelopeID == "" || seen.firstTime("envelope:"+req.EnvelopeID, now.Add(replayWindow), now) {
+			return true
+		}
+		logger.Warn("ignored a redelivered Slack envelope: it was handled once already", "envelope", req.EnvelopeID)
+		return false
+	}
 	runErr := make(chan error, 1)
 	go func() { runErr <- client.RunContext(ctx) }()
 	for {
@@ -50,10 +61,18 @@ func RunSocketMode(ctx context.Context, h *Handler, opts SocketOptions) error {
 				if !ok || evt.Request == nil {
 					continue
 				}
+				if !firstTime(evt.Request) {
+					ack(ctx, client, evt.Request, ephemeralMsg(ReplayedText), logger)
+					continue
+				}
 				ack(ctx, client, evt.Request, h.Command(cmd), logger)
 			case socketmode.EventTypeInteractive:
 				cb, ok := evt.Data.(slack.InteractionCallback)
 				if !ok || evt.Request == nil {
+					continue
+				}
+				if !firstTime(evt.Request) {
+					ack(ctx, client, evt.Request, nil, logger)
 					continue
 				}
 				ack(ctx, client, evt.Request, h.Interaction(cb), logger)

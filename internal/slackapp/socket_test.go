@@ -61,3 +61,35 @@ func TestSocketModeServesTheSameHandlers(t *testing.T) {
 	assert.Equal(t, "slack:UALICE", accepted[0].Approver)
 	assert.Equal(t, workflows.VerdictApprove, accepted[0].Verdict)
 }
+
+// A redelivered envelope (same envelope_id) is acknowledged and does nothing more.
+func TestSocketModeRedeliveryActsOnce(t *testing.T) {
+	app := newTestApp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunSocketMode(ctx, app.handler, SocketOptions{AppToken: "xapp-test", BotToken: "xoxb-test",
+			APIURL: app.fake.APIURL(), Logger: slog.New(slog.DiscardHandler)})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	require.True(t, app.fake.Socket.WaitConnected(10*time.Second))
+	cmd := map[string]any{"command": "/quench", "text": "start provider-outage", "user_id": "UALICE",
+		"trigger_id": "trig-socket", "team_id": "T1", "response_url": app.fake.ResponseURL("sock")}
+	id, err := app.fake.Socket.Send("slash_commands", cmd)
+	require.NoError(t, err)
+	first, ok := app.fake.Socket.WaitAck(id, 10*time.Second)
+	require.True(t, ok)
+	assert.Contains(t, string(first), "Working on")
+	require.NoError(t, app.fake.Socket.Redeliver(id, "slash_commands", cmd))
+	second, ok := app.fake.Socket.WaitAck(id, 10*time.Second)
+	require.True(t, ok, "the redelivery is acknowledged")
+	assert.Contains(t, string(second), "nothing new happened")
+	app.handler.Wait()
+	app.svc.mu.Lock()
+	defer app.svc.mu.Unlock()
+	require.Len(t, app.svc.starts, 1)
+	assert.Equal(t, "slack-command:T1:trig-socket", app.svc.starts[0].Key)
+}

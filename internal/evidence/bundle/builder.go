@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"strings"
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/traffic/redact"
 )
 
 // DefaultMaxBundleBytes caps an encoded bundle, well under the evidence store's 4 MiB limit:
@@ -163,10 +165,11 @@ func (b *Builder) Build(m Manifest) (ports.TrafficSnapshot, error) {
 	m.GroupsTotal, m.GroupsKept = len(b.groups), len(bundle.Groups)
 	m.SamplesCap, m.SamplesKept = b.samples.cap, len(bundle.Samples)
 	m.LinesSHA256 = hex.EncodeToString(b.digest.Sum(nil))
-	if m.Redaction == "" {
-		m.Redaction = redactionNote
-	}
 	bundle.Manifest = m
+	if m.Redaction == "" {
+		bundle.redacted = true
+		bundle.noteRedaction()
+	}
 	bundle.Headline = ports.TrafficHeadline{
 		Requests: total.inc.requests, BaselineRequests: total.base.requests,
 		ErrorRate: bundle.Totals.Incident.ErrorRate, BaselineErrorRate: bundle.Totals.Baseline.ErrorRate,
@@ -179,7 +182,24 @@ func (b *Builder) Build(m Manifest) (ports.TrafficSnapshot, error) {
 	return ports.TrafficSnapshot{Bundle: data, Headline: bundle.Headline}, nil
 }
 
-const redactionNote = "input/output: e-mails, phone numbers, card numbers, SSNs, API keys, bearer tokens, JWTs, private keys and secret=value pairs masked; sha256 of the raw text kept"
+// RedactionNote says what redaction did to the samples' text, and no more: the redactor
+// masks the shapes it has rules for; text in no shape it knows stays as written.
+func RedactionNote(samples int, masked map[string]int) string {
+	if samples == 0 {
+		return "no request text kept: the bundle has no samples"
+	}
+	what := "nothing"
+	if len(masked) > 0 {
+		parts := make([]string, 0, len(masked))
+		for _, k := range redact.Kinds(masked) {
+			parts = append(parts, fmt.Sprintf("%d %s", masked[k], k))
+		}
+		what = strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf("the input/output of the %d samples went through quench's redactor, which masks only the secret and "+
+		"personal-data shapes it has rules for (a secret in no known shape stays as written); it masked %s; "+
+		"the sha256 of each raw text is kept", samples, what)
+}
 
 // EncodeCapped encodes b, dropping samples (newest kept) and then the least busy groups
 // until it fits in maxBytes; the manifest records each cut. A bundle that cannot fit even
@@ -214,6 +234,9 @@ func EncodeCapped(b *Bundle, maxBytes int) ([]byte, error) {
 			b.Groups = b.Groups[:len(b.Groups)/2]
 		}
 		b.Manifest.SamplesKept, b.Manifest.GroupsKept = len(b.Samples), len(b.Groups)
+		if b.redacted {
+			b.noteRedaction() // count only what the samples kept hold
+		}
 		b.Manifest.Truncated = fmt.Sprintf("bundle over %d bytes: kept %d of %d samples and %d of %d groups",
 			maxBytes, len(b.Samples), origSamples, len(b.Groups), origGroups)
 		if data, err = encode(); err != nil {

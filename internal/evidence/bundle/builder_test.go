@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +94,59 @@ func TestEncodeCappedDropsSeriesFirst(t *testing.T) {
 	if len(got.Series) != 0 || len(got.Samples) != 1 || len(got.Manifest.Notes) != 1 {
 		t.Fatalf("series %d, samples %d, notes %v: want the series dropped, the sample kept and a note saying so",
 			len(got.Series), len(got.Samples), got.Manifest.Notes)
+	}
+}
+
+// The manifest says what the redactor masked in the samples kept, by kind and count, and
+// claims nothing beyond it; no planted secret reaches the bundle.
+func TestManifestListsWhatWasMasked(t *testing.T) {
+	b, err := NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"Tr0ub4dor-synthetic", "dXNlcjpwYXNzd29yZA==", "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}
+	b.Add(Request{Time: now.Add(-time.Minute), Provider: "openai", RequestModel: "gpt-4o",
+		Input:  `{"password": "` + secrets[0] + `"} and Authorization: Basic ` + secrets[1],
+		Output: "use " + secrets[2] + " and " + secrets[2]}, []byte("raw1"))
+	b.Add(Request{Time: now.Add(-2 * time.Minute), Provider: "openai", RequestModel: "gpt-4o",
+		Input: "What is 2+2?", Output: "4"}, []byte("raw2"))
+	snap, err := b.Build(Manifest{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if strings.Contains(string(snap.Bundle), s) {
+			t.Fatalf("secret %q in the bundle", s)
+		}
+	}
+	var got Bundle
+	if err := json.Unmarshal(snap.Bundle, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"secret_value": 1, "auth_header": 1, "github_token": 2}
+	if !maps.Equal(got.Manifest.Masked, want) {
+		t.Fatalf("masked %v, want %v", got.Manifest.Masked, want)
+	}
+	for _, s := range []string{"2 samples", "1 auth_header, 2 github_token, 1 secret_value", "masks only the secret and personal-data shapes it has rules for"} {
+		if !strings.Contains(got.Manifest.Redaction, s) {
+			t.Errorf("redaction note %q does not say %q", got.Manifest.Redaction, s)
+		}
+	}
+	if strings.Contains(got.Manifest.Redaction, "secret=value pairs masked") {
+		t.Errorf("the old blanket claim is back: %q", got.Manifest.Redaction)
+	}
+
+	// Cut to size: the counts cover only the samples kept.
+	b2, _ := NewBuilder(ports.SnapshotRequest{Window: 30 * time.Minute, Baseline: time.Hour, Now: now, Samples: 10})
+	b2.Add(Request{Time: now.Add(-time.Minute), Input: "token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}, nil)
+	b2.SetMaxBytes(1500)
+	snap, err = b2.Build(Manifest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = Bundle{}
+	_ = json.Unmarshal(snap.Bundle, &got)
+	if len(got.Samples) != 0 || got.Manifest.Masked != nil || !strings.Contains(got.Manifest.Redaction, "no samples") {
+		t.Fatalf("after the cut: %d samples, masked %v, note %q", len(got.Samples), got.Manifest.Masked, got.Manifest.Redaction)
 	}
 }

@@ -34,6 +34,20 @@ type Bundle struct {
 	// Series are the incident window as time series per provider, from sources that have
 	// them (Prometheus range queries), to see when it started. Dropped first when capping.
 	Series []Series `json:"series,omitempty"`
+
+	// redacted: the builder redacted the samples and wrote the manifest's redaction, so a
+	// cut of samples recounts what is masked in those kept.
+	redacted bool
+}
+
+// noteRedaction writes the manifest's redaction note and counts from the samples kept.
+func (b *Bundle) noteRedaction() {
+	var masked redact.Result
+	for _, s := range b.Samples {
+		masked.Add(s.masked)
+	}
+	b.Manifest.Masked = masked.Masked
+	b.Manifest.Redaction = RedactionNote(len(b.Samples), masked.Masked)
 }
 
 // Series is one signal of one provider over the incident window.
@@ -76,7 +90,10 @@ type Manifest struct {
 	// LinesSHA256 is the sha256 of every line counted in either window, in file order,
 	// each followed by "\n": the exact input the numbers were computed from.
 	LinesSHA256 string `json:"lines_sha256"`
-	Redaction   string `json:"redaction"`
+	// Redaction says what was done to request text, claiming no more than the redactor
+	// does; Masked counts what it masked in the samples kept, by kind (redact.Kind…).
+	Redaction string         `json:"redaction"`
+	Masked    map[string]int `json:"masked,omitempty"`
 	// Sources other than a log file (an API) say what they read: the queries or endpoints
 	// behind the numbers, a digest of each raw answer, and anything a reader should know
 	// (a capped read, a field the source does not have).
@@ -119,6 +136,8 @@ type Sample struct {
 	Output          string    `json:"output,omitempty"`
 	OutputSHA256    string    `json:"output_sha256,omitempty"`
 	OutputTruncated bool      `json:"output_truncated,omitempty"`
+
+	masked map[string]int // what the redactor masked in Input and Output, by kind
 }
 
 func topChange(changes []Change, total *pair) string {
@@ -187,6 +206,7 @@ func (s *sampler) offer(r *Record) {
 	*n++
 }
 
+// result is the samples, redacted.
 func (s *sampler) result() []Sample {
 	newestFirst := func(ring []Record) []Record {
 		out := append([]Record(nil), ring...)
@@ -214,30 +234,39 @@ func sampleOf(r *Record) Sample {
 		ErrorType: string(r.ErrorType), FinishReasons: r.FinishReasons,
 		DurationMs: r.DurationMs, InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, CostUSD: r.CostUSD,
 	}
+	var masked redact.Result
 	if r.Input != "" {
-		s.Input, s.InputTruncated = redactText(r.Input)
+		var m map[string]int
+		s.Input, s.InputTruncated, m = redactText(r.Input)
 		s.InputSHA256 = redact.Digest(r.Input)
+		masked.Add(m)
 	}
 	if r.Output != "" {
-		s.Output, s.OutputTruncated = redactText(r.Output)
+		var m map[string]int
+		s.Output, s.OutputTruncated, m = redactText(r.Output)
 		s.OutputSHA256 = redact.Digest(r.Output)
+		masked.Add(m)
 	}
+	s.masked = masked.Masked
 	return s
 }
 
-// redactText masks then cuts: cutting first could split a secret so that it no longer
-// looks like one and survives.
-func redactText(text string) (string, bool) {
+// redactText masks then cuts to the sample's length: cutting first could split a secret so
+// that it no longer looks like one and survives. Raw text over maxRedactBytes is cut before
+// (the redactor's time grows with it); a key block cut there has no END line, which the
+// redactor masks all the same.
+func redactText(text string) (string, bool, map[string]int) {
 	truncated := false
 	if len(text) > maxRedactBytes {
 		text = text[:maxRedactBytes]
 		truncated = true
 	}
-	out := []rune(redact.String(text))
+	res := redact.Redact(text)
+	out := []rune(res.Text)
 	if len(out) > maxSampleRunes {
-		return string(out[:maxSampleRunes]) + "…", true
+		return string(out[:maxSampleRunes]) + "…", true, res.Masked
 	}
-	return string(out), truncated
+	return string(out), truncated, res.Masked
 }
 
 // Limits that keep a bundle well under the evidence store's size limit.

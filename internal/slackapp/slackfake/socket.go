@@ -92,6 +92,20 @@ func (s *Socket) Send(typ string, payload any) (string, error) {
 	return id, s.conn.WriteJSON(env)
 }
 
+// Redeliver sends an envelope again with the same ID, as Slack does when it saw no ack in
+// time; the envelope's earlier ack is forgotten so WaitAck waits for the new one.
+func (s *Socket) Redeliver(id, typ string, payload any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn == nil {
+		return fmt.Errorf("no Socket Mode client is connected")
+	}
+	delete(s.acks, id)
+	env := map[string]any{"envelope_id": id, "type": typ, "payload": payload, "accepts_response_payload": true,
+		"retry_attempt": 1, "retry_reason": "timeout"}
+	return s.conn.WriteJSON(env)
+}
+
 // WaitAck waits for the ack of an envelope and returns its payload.
 func (s *Socket) WaitAck(id string, timeout time.Duration) (json.RawMessage, bool) {
 	ok := s.wait(timeout, func() bool { _, ok := s.acks[id]; return ok })

@@ -1,6 +1,9 @@
 package redact
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestString(t *testing.T) {
 	cases := []struct{ name, in, want string }{
@@ -47,15 +50,33 @@ func TestDigest(t *testing.T) {
 	}
 }
 
-func FuzzString(f *testing.F) {
-	for _, s := range []string{"a@b.io", "4111 1111 1111 1111", "+1 (555) 123-4567", "Bearer abcdefgh12"} {
-		f.Add(s)
+// FuzzRedact: the redactor never panics, reports a mask whenever it changed the text,
+// is idempotent (masks never look like secrets), and a secret of the corpus planted
+// between any two texts is masked.
+func FuzzRedact(f *testing.F) {
+	cases := loadSecretCorpus(f)
+	for i, s := range []string{"a@b.io", "4111 1111 1111 1111", "+1 (555) 123-4567", "Bearer abcdefgh12",
+		`{"password": "`, "authorization:", "-----BEGIN PRIVATE KEY-----", "key: value", `\"`, "sk-", "https://u:"} {
+		f.Add(s, "tail "+s, i)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := String(s)
-		// Redacting twice changes nothing more: masks never look like data.
-		if again := String(out); again != out {
-			t.Fatalf("not idempotent: %q → %q → %q", s, out, again)
+	f.Fuzz(func(t *testing.T, before, after string, pick int) {
+		for _, s := range []string{before, after, before + after} {
+			res := Redact(s)
+			if len(res.Masked) == 0 && res.Text != s {
+				t.Fatalf("changed without saying so: %q → %q", s, res.Text)
+			}
+			if again := Redact(res.Text); again.Text != res.Text {
+				t.Fatalf("not idempotent: %q → %q → %q", s, res.Text, again.Text)
+			}
+		}
+		c := cases[uint(pick)%uint(len(cases))]
+		// Blank lines around the planted text: a line of its own, as in a log or a prompt.
+		text := before + "\n\n" + c.text + "\n\n" + after
+		out := Redact(text).Text
+		for _, secret := range c.secrets {
+			if strings.Count(out, secret) > strings.Count(before+after, secret) {
+				t.Fatalf("planted secret %q (%s) survived in %q", secret, c.name, out)
+			}
 		}
 	})
 }
