@@ -34,6 +34,9 @@ func (e kindError) Error() string        { return e.err.Error() }
 func (e kindError) Unwrap() error        { return e.err }
 func (e kindError) Is(target error) bool { return target == e.kind }
 
+// NotFound marks err as naming no incident (errors.Is(err, ErrNotFound)).
+func NotFound(err error) error { return mark(err, ErrNotFound) }
+
 // Conflict marks err as a conflict with the incident's current state (errors.Is(err, ErrConflict)).
 func Conflict(err error) error { return mark(err, ErrConflict) }
 
