@@ -29,7 +29,7 @@ type StartOptions struct {
 
 // NewCmdStart is `incident start RUNBOOK [key=value...]`.
 func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) error) *cobra.Command {
-	opts := &StartOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity}
+	opts := &StartOptions{IO: f.IO, Incidents: actingClient(f), Identity: actingIdentity(f)}
 	cmd := &cobra.Command{
 		Use:   "start RUNBOOK [key=value...]",
 		Short: "Start an incident from a runbook",
