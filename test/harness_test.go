@@ -164,8 +164,8 @@ func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 	}
 	p.temporal, p.http = addrs.Temporal, addrs.HTTP
 	cred, err := apiclient.ReadCredential(cfg.DataDir)
-	if err != nil || cred.URL != "http://"+addrs.HTTP || !cred.AllowAs {
-		t.Fatalf("quench dev is ready but its CLI credential is %+v (%v); want one for http://%s with allow_as", cred, err, addrs.HTTP)
+	if err != nil || cred.URL != "http://"+addrs.HTTP {
+		t.Fatalf("quench dev is ready but its CLI credential is %+v (%v); want one for http://%s", cred, err, addrs.HTTP)
 	}
 	p.token = cred.Token
 	return p, nil
