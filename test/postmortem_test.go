@@ -36,7 +36,7 @@ func TestPostmortemOfACompletedIncident(t *testing.T) {
 	md := dev.mustQuench(t, "incident", "postmortem", started.ShortID, "--data-dir", cfg.DataDir)
 	for _, want := range []string{
 		"# Postmortem: incident " + started.ShortID,
-		"**Started by**: alice (via api)",
+		"**Started by**: alice (via cli)",
 		"**Final state**: resolved",
 		"**Resolution**: resolved by alice",
 		"| failover | `gateway.switch` | done | 1 |",
