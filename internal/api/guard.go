@@ -55,6 +55,10 @@ func (hs Hosts) Allowed(r *http.Request) bool {
 		if strings.EqualFold(host, net.JoinHostPort(n, port)) {
 			return true
 		}
+		// A client leaves out the scheme's default port.
+		if (port == "80" || port == "443") && strings.EqualFold(strings.Trim(host, "[]"), n) {
+			return true
+		}
 	}
 	return false
 }
