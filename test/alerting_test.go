@@ -48,7 +48,7 @@ func TestAlertingPrometheusToQuench(t *testing.T) {
 			t.Errorf("POST /hooks/alertmanager with Authorization %q: %d, want 401", auth, code)
 		}
 	}
-	if got := listIncidents(t, base); len(got) != 0 {
+	if got := listIncidents(t, dev); len(got) != 0 {
 		t.Fatalf("incidents after refused webhooks: %+v, want none", got)
 	}
 	if getRoute(t, base).Provider != "primary" {
@@ -96,7 +96,7 @@ func TestAlertingPrometheusToQuench(t *testing.T) {
 	// One alert group, one incident, and it ended resolved.
 	var rows []incidents.Summary
 	pollUntil(t, "the incident listed as resolved", time.Minute, func() bool {
-		rows = listIncidents(t, base)
+		rows = listIncidents(t, dev)
 		return len(rows) == 1 && rows[0].State == workflows.StateResolved
 	})
 	if rows[0].IncidentID != incidentID || rows[0].Runbook != "provider-outage" {
@@ -256,10 +256,10 @@ func postHook(t *testing.T, base, authorization string, body []byte) int {
 }
 
 // listIncidents lists every incident, open or closed, through the HTTP API.
-func listIncidents(t *testing.T, base string) []incidents.Summary {
+func listIncidents(t *testing.T, dev *devProcess) []incidents.Summary {
 	t.Helper()
 	var rows []incidents.Summary
-	doJSON(t, http.MethodGet, base+"/api/v1/incidents?all=1", "", nil, http.StatusOK, &rows)
+	doJSON(t, http.MethodGet, "http://"+dev.http+"/api/v1/incidents?all=1", dev.token, nil, http.StatusOK, &rows)
 	return rows
 }
 

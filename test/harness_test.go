@@ -18,6 +18,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/serve"
 	"github.com/quench-dev/quench/internal/devstack"
+	"github.com/quench-dev/quench/internal/incidents/apiclient"
 )
 
 // quenchBin is the quench binary built once by TestMain.
@@ -50,6 +51,9 @@ type devProcess struct {
 	waitErr  error
 	temporal string // host:port
 	http     string // host:port
+	dataDir  string
+	// token is the CLI credential quench dev wrote: the API takes it as cli:<OS user>.
+	token string
 }
 
 // devConfig is how a test runs `quench dev`.
@@ -81,8 +85,33 @@ func startDev(t testing.TB, cfg devConfig) *devProcess {
 	}
 }
 
+// allowAs makes sure quench dev runs with dev.allow_as: true, so a test can play several
+// people with the CLI's --as: in the config a test passes with --config, or in one of its
+// own. Nothing outside development turns it on.
+func allowAs(t testing.TB, args []string) []string {
+	t.Helper()
+	for i, a := range args {
+		if a == "--config" && i+1 < len(args) {
+			data, err := os.ReadFile(args[i+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(data), "allow_as:") {
+				if strings.Contains(string(data), "\ndev:") || strings.HasPrefix(string(data), "dev:") {
+					t.Fatalf("%s has a dev: section: add allow_as: true to it", args[i+1])
+				}
+				writeFile(t, args[i+1], string(data)+"\ndev:\n  allow_as: true\n")
+			}
+			return args
+		}
+	}
+	path := filepath.Join(t.TempDir(), "quench.yaml")
+	writeFile(t, path, "dev:\n  allow_as: true\n")
+	return append([]string{"--config", path}, args...)
+}
+
 func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
-	args := append([]string{"dev", "--data-dir", cfg.DataDir, "--temporal-port", "0", "--no-ui", "--http", "127.0.0.1:0"}, cfg.Args...)
+	args := append([]string{"dev", "--data-dir", cfg.DataDir, "--temporal-port", "0", "--no-ui", "--http", "127.0.0.1:0"}, allowAs(t, cfg.Args)...)
 	cmd := exec.Command(quenchBin, args...)
 	cmd.Env = append(os.Environ(), "QUENCH_CONFIG=")
 	cmd.Dir = cfg.DataDir
@@ -90,7 +119,7 @@ func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
+	p := &devProcess{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{}), dataDir: cfg.DataDir}
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -134,6 +163,11 @@ func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 		t.Fatalf("quench dev's %s = %s (%v); want its Temporal and HTTP addresses", serve.AddressFile, data, err)
 	}
 	p.temporal, p.http = addrs.Temporal, addrs.HTTP
+	cred, err := apiclient.ReadCredential(cfg.DataDir)
+	if err != nil || cred.URL != "http://"+addrs.HTTP {
+		t.Fatalf("quench dev is ready but its CLI credential is %+v (%v); want one for http://%s", cred, err, addrs.HTTP)
+	}
+	p.token = cred.Token
 	return p, nil
 }
 
@@ -166,10 +200,11 @@ type cliResult struct {
 	ExitCode       int
 }
 
-// quench runs the CLI against the dev server's Temporal.
+// quench runs the CLI against the dev server: reads go to its Temporal, actions through
+// its API with the credential in its data dir.
 func (p *devProcess) quench(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	return runQuench(t, append([]string{"--temporal-address", p.temporal}, args...)...)
+	return runQuench(t, append([]string{"--temporal-address", p.temporal, "--data-dir", p.dataDir}, args...)...)
 }
 
 func runQuench(t *testing.T, args ...string) cliResult {

@@ -24,7 +24,7 @@ func TestPostmortemOfACompletedIncident(t *testing.T) {
 	base := "http://" + dev.http
 
 	var started incidents.Started
-	doJSON(t, "POST", base+"/api/v1/incidents", "alice", map[string]any{"runbook": "provider-outage", "params": map[string]string{"route": "chat"}}, http.StatusCreated, &started)
+	doJSON(t, "POST", base+"/api/v1/incidents", dev.token, map[string]any{"runbook": "provider-outage", "params": map[string]string{"route": "chat"}, "act_as": "alice"}, http.StatusCreated, &started)
 	w := dev.watch(t, started.IncidentID)
 	w.waitFor(t, workflows.EventStepStarted, "recovered")
 	dev.mustQuench(t, "incident", "note", started.ShortID, "--as", "alice", "primary status page says degraded")
@@ -36,7 +36,7 @@ func TestPostmortemOfACompletedIncident(t *testing.T) {
 	md := dev.mustQuench(t, "incident", "postmortem", started.ShortID, "--data-dir", cfg.DataDir)
 	for _, want := range []string{
 		"# Postmortem: incident " + started.ShortID,
-		"**Started by**: alice (via api)",
+		"**Started by**: alice (via cli)",
 		"**Final state**: resolved",
 		"**Resolution**: resolved by alice",
 		"| failover | `gateway.switch` | done | 1 |",

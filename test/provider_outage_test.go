@@ -29,7 +29,7 @@ func TestProviderOutageThroughHTTP(t *testing.T) {
 		t.Fatalf("route before the incident: %+v, want primary", got)
 	}
 	var started incidents.Started
-	doJSON(t, "POST", base+"/api/v1/incidents", "alice", map[string]any{"runbook": "provider-outage", "params": map[string]string{"route": "chat"}}, http.StatusCreated, &started)
+	doJSON(t, "POST", base+"/api/v1/incidents", dev.token, map[string]any{"runbook": "provider-outage", "params": map[string]string{"route": "chat"}, "act_as": "alice"}, http.StatusCreated, &started)
 
 	w := dev.watch(t, started.IncidentID)
 	w.waitFor(t, workflows.EventStepDone, "failover")
@@ -37,18 +37,19 @@ func TestProviderOutageThroughHTTP(t *testing.T) {
 		t.Fatalf("route after failover: %+v, want fallback", got)
 	}
 	w.waitFor(t, workflows.EventStepStarted, "recovered")
-	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/resolve", "alice", map[string]string{"reason": "provider status page green"}, http.StatusAccepted, nil)
+	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/resolve", dev.token, map[string]string{"reason": "provider status page green", "act_as": "alice"}, http.StatusAccepted, nil)
 	w.waitFor(t, workflows.EventApprovalAsked, "failback")
 
 	var st workflows.Status
-	doJSON(t, "GET", base+"/api/v1/incidents/"+started.ShortID, "", nil, http.StatusOK, &st)
+	doJSON(t, "GET", base+"/api/v1/incidents/"+started.ShortID, dev.token, nil, http.StatusOK, &st)
 	if len(st.Pending) != 1 {
 		t.Fatalf("pending approvals: %+v", st.Pending)
 	}
-	// No identity, no decision.
+	// No token, no decision; a token nobody holds, neither.
 	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/decisions", "", map[string]string{"verdict": "approve", "digest": st.Pending[0].Digest}, http.StatusUnauthorized, nil)
+	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/decisions", "forged", map[string]string{"verdict": "approve", "digest": st.Pending[0].Digest}, http.StatusUnauthorized, nil)
 	var res workflows.DecisionResult
-	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/decisions", "bob", map[string]string{"verdict": "approve", "digest": st.Pending[0].Digest, "reason": "primary healthy"}, http.StatusOK, &res)
+	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/decisions", dev.token, map[string]string{"verdict": "approve", "digest": st.Pending[0].Digest, "reason": "primary healthy", "act_as": "bob"}, http.StatusOK, &res)
 	if res.Outcome != "approved" {
 		t.Fatalf("decision outcome %+v", res)
 	}
@@ -56,13 +57,13 @@ func TestProviderOutageThroughHTTP(t *testing.T) {
 	if got := getRoute(t, base); got.Provider != "primary" {
 		t.Fatalf("route after fail back: %+v, want primary", got)
 	}
-	doJSON(t, "GET", base+"/api/v1/incidents/"+started.ShortID, "", nil, http.StatusOK, &st)
+	doJSON(t, "GET", base+"/api/v1/incidents/"+started.ShortID, dev.token, nil, http.StatusOK, &st)
 	if st.State != workflows.StateResolved {
 		t.Fatalf("final state %s", st.State)
 	}
 	// Malformed input gets a 4xx that names the problem.
-	doJSON(t, "POST", base+"/api/v1/incidents", "alice", map[string]any{"runbok": "provider-outage"}, http.StatusBadRequest, nil)
-	doJSON(t, "POST", base+"/api/v1/incidents", "alice", map[string]any{"runbook": "nope"}, http.StatusBadRequest, nil)
+	doJSON(t, "POST", base+"/api/v1/incidents", dev.token, map[string]any{"runbok": "provider-outage"}, http.StatusBadRequest, nil)
+	doJSON(t, "POST", base+"/api/v1/incidents", dev.token, map[string]any{"runbook": "nope"}, http.StatusBadRequest, nil)
 }
 
 func getRoute(t *testing.T, base string) routeView {
@@ -72,7 +73,8 @@ func getRoute(t *testing.T, base string) routeView {
 	return r
 }
 
-func doJSON(t *testing.T, method, url, user string, body any, wantCode int, out any) {
+// doJSON sends body as JSON with the bearer token (none when "") and decodes the answer.
+func doJSON(t *testing.T, method, url, token string, body any, wantCode int, out any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -89,8 +91,8 @@ func doJSON(t *testing.T, method, url, user string, body any, wantCode int, out 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if user != "" {
-		req.Header.Set("X-Quench-User", user)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -69,7 +69,7 @@ func (s *storyRun) fireAlert(t *testing.T, runbook string) ingest.IncidentResult
 func (s *storyRun) status(t *testing.T, id string) workflows.Status {
 	t.Helper()
 	var st workflows.Status
-	doJSON(t, http.MethodGet, s.base+"/api/v1/incidents/"+id, "", nil, http.StatusOK, &st)
+	doJSON(t, http.MethodGet, s.base+"/api/v1/incidents/"+id, s.dev.token, nil, http.StatusOK, &st)
 	return st
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,17 +101,37 @@ type HTTP struct {
 	Slack *slackapp.Handler
 }
 
+// HTTPOptions are what only some processes give the HTTP server.
+type HTTPOptions struct {
+	// Dev is quench dev's local CLI credential (nil for quench server).
+	Dev *api.DevCredential
+}
+
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
 // refuses to serve the API without tokens, or a hook without credentials, on an address
 // other machines can reach, unless the config says so explicitly.
 func HTTPServer(cfg *config.Config, svc *incidents.Service, a *Adapters, logger *slog.Logger) (*HTTP, error) {
+	return HTTPServerWith(cfg, svc, a, logger, HTTPOptions{})
+}
+
+// APIIdentity is the identity of the api.tokens entry name: api:<name>, or the name as it
+// is when it already says what it is ("cli:alice").
+func APIIdentity(name string) string {
+	if strings.Contains(name, ":") {
+		return name
+	}
+	return "api:" + name
+}
+
+// HTTPServerWith is HTTPServer with the options of a particular process.
+func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, logger *slog.Logger, opts HTTPOptions) (*HTTP, error) {
 	tokens := map[string]string{}
 	for who, ref := range cfg.API.Tokens {
 		v, err := config.Secret(ref)
 		if err != nil {
 			return nil, fmt.Errorf("api.tokens.%s: %w", who, err)
 		}
-		tokens[who] = v
+		tokens[APIIdentity(who)] = v
 	}
 	if len(tokens) == 0 && !config.IsLoopback(cfg.HTTP.Listen) {
 		return nil, fmt.Errorf("refusing to serve the API on %s without authentication: configure api.tokens, or listen on 127.0.0.1", cfg.HTTP.Listen)
@@ -141,8 +162,10 @@ func HTTPServer(cfg *config.Config, svc *incidents.Service, a *Adapters, logger 
 		// against the live table, as the CLI does against its config.
 		svc.Routes = a.Routes
 	}
-	apiHandler := api.New(api.Options{Incidents: svc, Routes: a.Routes.Handler(), Tokens: tokens, Registry: reg,
-		UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger})
+	listenHost, _, _ := net.SplitHostPort(cfg.HTTP.Listen)
+	apiHandler := api.New(api.Options{Incidents: svc, Routes: a.Routes.Handler(), Tokens: tokens, Dev: opts.Dev,
+		Hosts:    api.Hosts{Names: cfg.HTTP.Hosts, ListenHost: listenHost},
+		Registry: reg, UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger})
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", hookHandler)
 	slack, err := slackHandler(mux, cfg, a, svc, logger)
@@ -155,7 +178,10 @@ func HTTPServer(cfg *config.Config, svc *incidents.Service, a *Adapters, logger 
 	}
 	mountLangfuseHook(mux, cfg, a.LangfusePrompts, svc)
 	h := &HTTP{
-		Server:               &http.Server{Addr: cfg.HTTP.Listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		// Every route (hooks, Slack, GitHub too) refuses cross-origin browser requests and
+		// paths with .. segments; the Host check is the API's own (webhook senders reach
+		// quench by whatever name or address they were given).
+		Server:               &http.Server{Addr: cfg.HTTP.Listen, Handler: api.Guard(mux, logger), ReadHeaderTimeout: 5 * time.Second},
 		Registry:             reg,
 		Hooks:                hookHandler,
 		UnauthenticatedHooks: open,

@@ -133,7 +133,8 @@ func TestHTTPServerServesHooksUnmatchedAndMetrics(t *testing.T) {
 // With the embedded table as the gateway, the API refuses a start naming a route the live
 // table does not have, before anything reaches Temporal (there is none in this test).
 func TestHTTPServerRefusesUnknownRoutesFromTheLiveTable(t *testing.T) {
-	web, err := hooksServer(t, hooksConfig(t, "http:\n  listen: 127.0.0.1:0\ngateway:\n  routes:\n    chat: [openai, anthropic]\n"))
+	t.Setenv("QUENCH_TEST_ALICE_TOKEN", "alice-token")
+	web, err := hooksServer(t, hooksConfig(t, "http:\n  listen: 127.0.0.1:0\ngateway:\n  routes:\n    chat: [openai, anthropic]\napi:\n  tokens:\n    alice: env:QUENCH_TEST_ALICE_TOKEN\n"))
 	require.NoError(t, err)
 	srv := httptest.NewServer(web.Server.Handler)
 	defer srv.Close()
@@ -141,7 +142,7 @@ func TestHTTPServerRefusesUnknownRoutesFromTheLiveTable(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/incidents",
 		strings.NewReader(`{"runbook":"provider-outage","params":{"route":"nosuchroute"}}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Quench-User", "alice")
+	req.Header.Set("Authorization", "Bearer alice-token")
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
@@ -149,4 +150,17 @@ func TestHTTPServerRefusesUnknownRoutesFromTheLiveTable(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, string(body))
 	assert.Contains(t, string(body), "nosuchroute")
 	assert.Contains(t, string(body), "chat", "the refusal names the known routes")
+
+	// The hooks refuse a browser's cross-origin post too, before they parse it.
+	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/hooks/generic", strings.NewReader(`{"key":"k","status":"firing","labels":{"alertname":"x"}}`))
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+func TestAPIIdentity(t *testing.T) {
+	assert.Equal(t, "api:deploy-bot", APIIdentity("deploy-bot"))
+	assert.Equal(t, "cli:alice", APIIdentity("cli:alice"), "a name that says what it is stays")
 }

@@ -50,7 +50,8 @@ Then, in another terminal:      quench incident start provider-outage`,
 	pf.StringVar(&f.TemporalAddress, "temporal-address", "", "Temporal frontend host:port (default 127.0.0.1:7233 or $TEMPORAL_ADDRESS)")
 	pf.StringVar(&f.Namespace, "namespace", "", "Temporal namespace (default \"default\" or $TEMPORAL_NAMESPACE)")
 	pf.StringVar(&f.RunbooksDir, "runbooks-dir", "", "directory of your own runbooks, added to the built-in ones")
-	pf.StringVar(&f.As, "as", "", "who you are, for approvals (default $QUENCH_USER or your OS user)")
+	pf.StringVar(&f.DataDir, "data-dir", "", "data dir of the quench dev to act through: the CLI uses the credential it writes there (default data_dir from the config, else ./quench-data)")
+	pf.StringVar(&f.As, "as", "", "development only: act as this identity; refused unless quench dev runs with dev.allow_as: true (default: your credential's identity, cli:<OS user>)")
 
 	dev, demoCmd := serve.NewCmdDev(f, nil), demo.NewCmdDemo(f, nil)
 	root.AddCommand(

@@ -13,6 +13,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/incidents/apiclient"
 	"github.com/quench-dev/quench/internal/incidents/incidentsfake"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
@@ -60,7 +61,7 @@ func TestExitCodes(t *testing.T) {
 				IncidentsClient: func() (incidents.Client, error) { return fake, nil },
 				Incidents:       func() (*incidents.Service, error) { return nil, errors.New("no Temporal in this test") },
 				Runbooks:        func() (*runbooks.Library, error) { return lib, nil },
-				Identity:        func() string { return "alice" },
+				Actor:           func() (cmdutil.Actor, error) { return cmdutil.Actor{Client: fake, Identity: "cli:alice"}, nil },
 			}
 			code := Run(context.Background(), f, tc.args)
 			if code != tc.code {
@@ -108,5 +109,39 @@ func TestCommandPackagesDoNotImportEachOther(t *testing.T) {
 				t.Errorf("%s imports the command package %s: move what they share to a non-command package", file, path)
 			}
 		}
+	}
+}
+
+// TestActingCommandsNeedACredential runs the production factory: a command that acts
+// finds no credential in the data dir and says how to get one; --as against a quench dev
+// that does not allow it is a usage error; reads do not need the credential.
+func TestActingCommandsNeedACredential(t *testing.T) {
+	t.Setenv("QUENCH_CONFIG", "")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"--data-dir", dir, "incident", "approve", "abcdef"}, ExitError, "no credential to act with"},
+		{[]string{"--data-dir", dir, "incident", "start", "provider-outage"}, ExitError, "quench dev writes one to " + filepath.Join(dir, "cli-credential")},
+		{[]string{"--data-dir", dir, "incident", "note", "abcdef", "hi"}, ExitError, "no credential"},
+	} {
+		ios, _, _, errOut := cmdutil.Test()
+		f := cmdutil.New()
+		f.IO = ios
+		if code := Run(context.Background(), f, tc.args); code != tc.code || !strings.Contains(errOut.String(), tc.stderr) {
+			t.Errorf("quench %s: exit %d, stderr %q; want %d with %q", strings.Join(tc.args, " "), code, errOut, tc.code, tc.stderr)
+		}
+	}
+	if _, err := apiclient.WriteCredential(dir, apiclient.Credential{URL: "http://127.0.0.1:1", Token: "t", Identity: "cli:alice"}); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, errOut := cmdutil.Test()
+	f := cmdutil.New()
+	f.IO = ios
+	if code := Run(context.Background(), f, []string{"--data-dir", dir, "incident", "approve", "abcdef", "--as", "bob"}); code != ExitUsage ||
+		!strings.Contains(errOut.String(), "--as is for development only") {
+		t.Errorf("--as without dev.allow_as: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -42,6 +42,7 @@ type Config struct {
 	Hooks           Hooks   `yaml:"hooks"`
 	GitHub          GitHub  `yaml:"github"`
 	Slack           Slack   `yaml:"slack"`
+	Dev             Dev     `yaml:"dev"`
 
 	// Path is the file this was read from ("" when none).
 	Path string `yaml:"-"`
@@ -62,6 +63,17 @@ type Temporal struct {
 // HTTP is the ingress/API listener.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// Hosts are the names the API answers to in the Host header ("quench.example",
+	// "quench.example:8443"), besides localhost, 127.0.0.1 and [::1] and the listen address
+	// at its port. A request naming any other host is refused (DNS rebinding).
+	Hosts []string `yaml:"hosts"`
+}
+
+// Dev holds settings for local development only.
+type Dev struct {
+	// AllowAs lets the CLI act as another identity with --as through quench dev's local
+	// credential, so one developer can play several approvers. Never on a shared quench.
+	AllowAs bool `yaml:"allow_as"`
 }
 
 // Gateway configures the embedded routing table: route -> providers, first is primary.
@@ -92,9 +104,17 @@ type Traffic struct {
 	Prometheus Prometheus      `yaml:"prometheus"`
 }
 
-// API configures the HTTP API's callers: identity -> token secret reference.
+// API configures the HTTP API: its callers (server side) and where the CLI finds it
+// (client side).
 type API struct {
+	// Tokens maps a caller's name to its token's secret reference. The caller's identity is
+	// api:<name> (or the name itself when it has a prefix, e.g. "cli:alice").
 	Tokens map[string]string `yaml:"tokens"`
+	// URL is the quench server the CLI acts through (https://quench.example); empty: the
+	// local credential of quench dev in the data dir.
+	URL string `yaml:"url"`
+	// Token is the CLI's token for URL, as a secret reference (env:QUENCH_API_TOKEN).
+	Token string `yaml:"token"`
 }
 
 // Hooks configures the alert webhooks, POST /hooks/{source}.
@@ -237,6 +257,12 @@ func (c *Config) validate() error {
 	for who, ref := range c.API.Tokens {
 		if !isSecretRef(ref) {
 			problems = append(problems, fmt.Sprintf("api.tokens.%s: write env:NAME or file:/path, never the token itself", who))
+		}
+	}
+	problems = append(problems, c.API.problems()...)
+	for _, h := range c.HTTP.Hosts {
+		if h == "" || strings.ContainsAny(h, "/ @") {
+			problems = append(problems, fmt.Sprintf("http.hosts: %q is not a host name: write quench.example or quench.example:8443", h))
 		}
 	}
 	for _, source := range HookSources {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/quench-dev/quench/internal/api"
 	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/datadir"
@@ -40,7 +42,9 @@ type Options struct {
 	// Lock is the caller's exclusive lock on the data dir (datadir.Acquire), taken before
 	// the caller wrote anything there; the caller releases it after Stop. Without it Start
 	// takes the lock itself, before anything in the data dir is opened, and Stop releases it.
-	Lock   *datadir.Lock
+	Lock *datadir.Lock
+	// Dev is the local CLI credential the API accepts (quench dev); nil for none.
+	Dev    *api.DevCredential
 	Logger *slog.Logger
 }
 
@@ -114,14 +118,14 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.Stop()
 		return nil, err
 	}
-	if err := s.start(ctx, cfg, opts.OpenApprovals); err != nil {
+	if err := s.start(ctx, cfg, opts.OpenApprovals, opts.Dev); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error {
+func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *api.DevCredential) error {
 	var err error
 	s.Client, err = client.Dial(app.TemporalClientOptions(client.Options{
 		HostPort: s.Server.FrontendAddress(), Namespace: s.Server.Namespace(),
@@ -146,7 +150,7 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error 
 	}
 	s.Incidents = incidents.New(s.Client, s.Runbooks, s.Server.Namespace())
 	s.Incidents.Signer, s.Incidents.People = s.Decisions.Signer, s.Decisions.People
-	if s.Web, err = app.HTTPServer(cfg, s.Incidents, s.Adapters, s.logger); err != nil {
+	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev}); err != nil {
 		return err
 	}
 	ln, err := app.Listen(s.Web.Server)
@@ -155,7 +159,7 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error 
 		return err
 	}
 	s.HTTPAddr = ln.Addr().String()
-	s.HTTPURL = "http://" + s.HTTPAddr
+	s.HTTPURL = "http://" + dialable(s.HTTPAddr)
 	go func() { s.httpErr <- s.Web.Server.Serve(ln) }()
 	return app.StartSlackSocketMode(ctx, cfg, s.Web, s.logger)
 }
@@ -163,6 +167,19 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool) error 
 // Lock is the stack's lock on its data dir: whatever else writes there does so while the
 // stack runs.
 func (s *Stack) Lock() *datadir.Lock { return s.lock }
+
+// dialable is addr with a wildcard host (0.0.0.0, ::) replaced by 127.0.0.1: where a
+// client on this machine connects, and a name the API answers to.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
 
 // Err delivers the HTTP server's error if it stops serving on its own.
 func (s *Stack) Err() <-chan error { return s.httpErr }

@@ -57,10 +57,10 @@ func PickID(short string, ids []string) (string, error) {
 // the status) or a prefix of at least MinDigestPrefix characters, as `incident show` prints.
 func PickApproval(st workflows.Status, stepID, digest string) (workflows.PendingApproval, error) {
 	if st.ClosedAt != nil {
-		return workflows.PendingApproval{}, fmt.Errorf("incident %s is closed (%s): nothing to decide", st.ShortID, st.State)
+		return workflows.PendingApproval{}, Conflict(fmt.Errorf("incident %s is closed (%s): nothing to decide", st.ShortID, st.State))
 	}
 	if len(st.Pending) == 0 {
-		return workflows.PendingApproval{}, fmt.Errorf("incident %s has no approval pending (see `quench incident show %s`)", st.ShortID, st.ShortID)
+		return workflows.PendingApproval{}, Conflict(fmt.Errorf("incident %s has no approval pending (see `quench incident show %s`)", st.ShortID, st.ShortID))
 	}
 	if digest != "" && len(digest) < MinDigestPrefix {
 		return workflows.PendingApproval{}, Invalid(fmt.Errorf("digest %s is too short: give at least %d characters of the digest `quench incident show %s` prints", digest, MinDigestPrefix, st.ShortID))
@@ -72,7 +72,7 @@ func PickApproval(st workflows.Status, stepID, digest string) (workflows.Pending
 		}
 	}
 	if len(candidates) == 0 {
-		return workflows.PendingApproval{}, fmt.Errorf("step %s of incident %s is not waiting for approval; waiting: %s", stepID, st.ShortID, pendingSteps(st))
+		return workflows.PendingApproval{}, Conflict(fmt.Errorf("step %s of incident %s is not waiting for approval; waiting: %s", stepID, st.ShortID, pendingSteps(st)))
 	}
 	if digest != "" {
 		var matched []workflows.PendingApproval
@@ -82,7 +82,7 @@ func PickApproval(st workflows.Status, stepID, digest string) (workflows.Pending
 			}
 		}
 		if len(matched) == 0 {
-			return workflows.PendingApproval{}, fmt.Errorf("digest %s does not match what incident %s is waiting on: the params changed, review them with `quench incident show %s`", digest, st.ShortID, st.ShortID)
+			return workflows.PendingApproval{}, Conflict(fmt.Errorf("digest %s does not match what incident %s is waiting on: the params changed, review them with `quench incident show %s`", digest, st.ShortID, st.ShortID))
 		}
 		candidates = matched
 	}

@@ -267,15 +267,16 @@ const fullDigestLen = 64
 // ErrNoSigner: this process cannot vouch for who decides, so it does not send decisions.
 var ErrNoSigner = errors.New("decisions are signed by a quench front door: approve through `quench dev`'s or `quench server`'s API, or Slack")
 
-// ErrRefused marks a decision the incident itself refused (not an approver, four-eyes,
-// params changed, already decided, a proof that does not hold); the incident recorded the
-// attempt on its timeline.
-var ErrRefused = errors.New("the incident refused the decision")
-
+// refusedError is a decision the incident itself refused and recorded on its timeline (not
+// an approver, four-eyes, a proof that does not hold, params changed, already decided): it
+// is ErrRefused, and ErrConflict too when the incident had moved on, so the API answers 409
+// for a stale request and 403 for a refused decider.
 type refusedError struct{ msg string }
 
-func (e refusedError) Error() string        { return e.msg }
-func (e refusedError) Is(target error) bool { return target == ErrRefused }
+func (e refusedError) Error() string { return e.msg }
+func (e refusedError) Is(target error) bool {
+	return target == ErrRefused || (target == ErrConflict && isConflict(e.msg))
+}
 
 // Decide signs a decision as made by d.Approver through d.Via, with the groups d.Groups
 // the front door verified, and sends it; it waits for the workflow's answer. The caller is

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/quench-dev/quench/internal/strictjson"
 )
 
 // The parsers read payloads through a strict JSON layer rather than json.Unmarshal into
@@ -21,12 +23,21 @@ import (
 //     names the field.
 // Every error is a *FieldError naming the JSON path, so the 4xx tells the sender what to fix.
 
-// maxJSONDepth bounds nesting. No source nests deeper than ~5 levels; a deeper document is
-// an attack or a mistake, and refusing it early keeps the scan cheap.
-const maxJSONDepth = 32
+// maxJSONDepth bounds nesting (strictjson's bound, shared with the HTTP API).
+const maxJSONDepth = strictjson.MaxDepth
 
 // bodyField names the whole body in a FieldError.
-const bodyField = "body"
+const bodyField = strictjson.Body
+
+// checkStrictJSON is strictjson.Check with its error as a *FieldError.
+func checkStrictJSON(body []byte) error {
+	err := strictjson.Check(body)
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		return &FieldError{Field: se.Path, Msg: se.Msg}
+	}
+	return err
+}
 
 // jsonObject is a decoded JSON object whose fields are read by exact name.
 type jsonObject struct {
@@ -200,13 +211,7 @@ func parseFloatField(path string, v json.RawMessage) (float64, error) {
 
 // shortForMsg quotes attacker-controlled text for an error message without letting it grow
 // the message (or a log line) without bound.
-func shortForMsg(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	return cutUTF8(s, max) + "…"
-}
+func shortForMsg(s string) string { return strictjson.ShortForMsg(s) }
 
 // cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
 func cutUTF8(s string, n int) string {

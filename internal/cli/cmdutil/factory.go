@@ -1,11 +1,14 @@
 package cmdutil
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
 	"sync"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/incidents/apiclient"
 	"github.com/quench-dev/quench/runbooks"
 )
 
@@ -26,7 +30,8 @@ type Factory struct {
 	TemporalAddress string
 	Namespace       string
 	RunbooksDir     string
-	As              string // identity for decisions
+	DataDir         string // where quench dev keeps its data and the CLI credential
+	As              string // --as: act as another identity (dev.allow_as only)
 
 	Config   func() (*config.Config, error)
 	Runbooks func() (*runbooks.Library, error)
@@ -37,7 +42,17 @@ type Factory struct {
 	// Incidents is the Temporal-backed service itself, for the few commands that read
 	// workflow history or Temporal directly (postmortem, bench).
 	Incidents func() (*incidents.Service, error)
-	Identity  func() string
+	// Actor is what commands that act on incidents (start, approve, reject, resolve,
+	// abort, note) use: a client of the quench API holding a credential, and who it acts as.
+	Actor func() (Actor, error)
+	// Identity is the demo's own name for itself (it runs its own stack in-process).
+	Identity func() string
+}
+
+// Actor acts on incidents as one authenticated identity.
+type Actor struct {
+	Client   incidents.Client
+	Identity string
 }
 
 // New returns the production factory.
@@ -56,6 +71,9 @@ func New() *Factory {
 		}
 		if f.RunbooksDir != "" {
 			c.RunbooksDir = f.RunbooksDir
+		}
+		if f.DataDir != "" {
+			c.DataDir = f.DataDir
 		}
 		return c, nil
 	})
@@ -111,6 +129,13 @@ func New() *Factory {
 		}
 		return svc, nil
 	}
+	f.Actor = sync.OnceValues(func() (Actor, error) {
+		c, err := f.Config()
+		if err != nil {
+			return Actor{}, err
+		}
+		return NewActor(context.Background(), c, f.As)
+	})
 	f.Identity = func() string {
 		if f.As != "" {
 			return f.As
@@ -143,4 +168,45 @@ func ClientOptions(c *config.Config, addressFlag, namespaceFlag bool) (client.Op
 	// The SDK logs every retry at INFO; a CLI user wants only what matters.
 	opts.Logger = log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return opts, nil
+}
+
+// NewActor finds the credential the CLI acts with: api.url and api.token from the config
+// (a quench server; the token's identity is set on the server), else the credential quench
+// dev wrote to the data dir (the OS user running it). as is --as, allowed only by a quench
+// dev whose config has dev.allow_as.
+func NewActor(ctx context.Context, c *config.Config, as string) (Actor, error) {
+	if c.API.URL != "" {
+		if as != "" {
+			return Actor{}, FlagErrorf("--as is refused against a quench server (api.url): you act as the identity api.tokens gives your token on the server")
+		}
+		token, err := config.Secret(c.API.Token)
+		if err != nil {
+			return Actor{}, fmt.Errorf("api.token: %w (the CLI needs its token to act through %s)", err, c.API.URL)
+		}
+		cl := apiclient.New(c.API.URL, token)
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		who, err := cl.Identity(ctx)
+		if err != nil {
+			return Actor{}, fmt.Errorf("ask %s who this token is: %w", c.API.URL, err)
+		}
+		return Actor{Client: cl, Identity: who}, nil
+	}
+	cred, err := apiclient.ReadCredential(c.DataDir)
+	if errors.Is(err, apiclient.ErrNoCredential) {
+		return Actor{}, fmt.Errorf("no credential to act with: quench dev writes one to %s when it runs. Start quench dev, or pass --data-dir (or data_dir in the config) naming the data dir it runs with; against a quench server set api.url and api.token (env:NAME) in the config",
+			apiclient.CredentialPath(c.DataDir))
+	}
+	if err != nil {
+		return Actor{}, err
+	}
+	cl := apiclient.New(cred.URL, cred.Token)
+	who := cred.Identity
+	if as != "" {
+		if !cred.AllowAs {
+			return Actor{}, FlagErrorf("--as is for development only and this quench dev does not allow it: set dev.allow_as: true in the config quench dev runs with. Without --as you act as %s", cred.Identity)
+		}
+		cl.ActAs, who = as, as
+	}
+	return Actor{Client: cl, Identity: who}, nil
 }

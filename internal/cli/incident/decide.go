@@ -27,7 +27,7 @@ type DecideOptions struct {
 
 // NewCmdDecide is `incident approve ID` or `incident reject ID --reason ...`.
 func NewCmdDecide(f *cmdutil.Factory, verb string, runF func(context.Context, *DecideOptions) error) *cobra.Command {
-	opts := &DecideOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity}
+	opts := &DecideOptions{IO: f.IO, Incidents: actingClient(f), Identity: actingIdentity(f)}
 	verdict := workflows.VerdictApprove
 	short := "Approve the step an incident is waiting on"
 	if verb == "reject" {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/incidents"
 )
 
 // NewCmdIncident is the `incident` command group.
@@ -30,6 +31,26 @@ func NewCmdIncident(f *cmdutil.Factory) *cobra.Command {
 		NewCmdPostmortem(f, nil),
 	)
 	return cmd
+}
+
+// actingClient is the client of the commands that act (start, approve, reject, resolve,
+// abort, note): the quench API with a credential, so the API says who acts. Reads (list,
+// show, watch) stay on Temporal: they change nothing, they work wherever Temporal is
+// reachable (a cluster operator without an API token), and watch long-polls the history
+// instead of polling an HTTP endpoint.
+func actingClient(f *cmdutil.Factory) func() (incidents.Client, error) {
+	return func() (incidents.Client, error) {
+		a, err := f.Actor()
+		return a.Client, err
+	}
+}
+
+// actingIdentity is who actingClient acts as; the run functions call it after the client.
+func actingIdentity(f *cmdutil.Factory) func() string {
+	return func() string {
+		a, _ := f.Actor()
+		return a.Identity
+	}
 }
 
 // completeIncidentIDs offers the short IDs of open incidents.

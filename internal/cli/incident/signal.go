@@ -27,7 +27,7 @@ type SignalOptions struct {
 
 // NewCmdSignal is `incident resolve ID`, `incident abort ID` or `incident note ID TEXT`.
 func NewCmdSignal(f *cmdutil.Factory, verb string, runF func(context.Context, *SignalOptions) error) *cobra.Command {
-	opts := &SignalOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity, Verb: verb}
+	opts := &SignalOptions{IO: f.IO, Incidents: actingClient(f), Identity: actingIdentity(f), Verb: verb}
 	cmd := &cobra.Command{ValidArgsFunction: completeIncidentIDs(f)}
 	switch verb {
 	case "resolve":

@@ -16,7 +16,9 @@ import (
 type StartOptions struct {
 	IO        *cmdutil.IOStreams
 	Incidents func() (incidents.Client, error)
-	Identity  func() string
+	// Watcher follows the timeline with --watch (reads go to Temporal); nil: Incidents.
+	Watcher  func() (incidents.Client, error)
+	Identity func() string
 
 	Runbook  string
 	Params   []string
@@ -29,7 +31,7 @@ type StartOptions struct {
 
 // NewCmdStart is `incident start RUNBOOK [key=value...]`.
 func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) error) *cobra.Command {
-	opts := &StartOptions{IO: f.IO, Incidents: f.IncidentsClient, Identity: f.Identity}
+	opts := &StartOptions{IO: f.IO, Incidents: actingClient(f), Watcher: f.IncidentsClient, Identity: actingIdentity(f)}
 	cmd := &cobra.Command{
 		Use:   "start RUNBOOK [key=value...]",
 		Short: "Start an incident from a runbook",
@@ -88,7 +90,11 @@ func startRun(ctx context.Context, opts *StartOptions) error {
 	if err != nil {
 		return err
 	}
-	watch := &WatchOptions{IO: opts.IO, Incidents: opts.Incidents, Ref: started.IncidentID, Format: cmdutil.FormatTable}
+	watcher := opts.Watcher
+	if watcher == nil {
+		watcher = opts.Incidents
+	}
+	watch := &WatchOptions{IO: opts.IO, Incidents: watcher, Ref: started.IncidentID, Format: cmdutil.FormatTable}
 	switch {
 	case opts.Format == cmdutil.FormatJSON && opts.Watch:
 		// One JSON value per line throughout, so the stream stays JSON Lines.

@@ -10,16 +10,20 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/quench-dev/quench/internal/api"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/devstack"
+	"github.com/quench-dev/quench/internal/incidents/apiclient"
 )
 
 // DevOptions are the inputs of `quench dev`.
@@ -54,7 +58,12 @@ func NewCmdDev(f *cmdutil.Factory, runF func(context.Context, *DevOptions) error
 Port 0 (--temporal-port 0, --ui-port 0, --http 127.0.0.1:0) picks a free port. Once ready,
 quench dev prints where everything is and writes the addresses it got as JSON to
 <data-dir>/` + AddressFile + ` (removed when it stops), for scripts:
-{"temporal": "127.0.0.1:7233", "namespace": "default", "http": "127.0.0.1:8080", "ui": "http://127.0.0.1:8233"}`,
+{"temporal": "127.0.0.1:7233", "namespace": "default", "http": "127.0.0.1:8080", "ui": "http://127.0.0.1:8233"}
+
+It also writes <data-dir>/cli-credential (mode 0600; the data dir is made 0700): a token
+the API takes as cli:<your OS user>. The quench CLI finds it through --data-dir (or data_dir
+in the config) and acts through the API with it; nobody else on the machine can read it.
+dev.allow_as: true in the config lets the CLI act as others with --as (development only).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -102,6 +111,17 @@ func newLogger(w *cmdutil.IOStreams, level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w.ErrOut, &slog.HandlerOptions{Level: l})), nil
 }
 
+// osUser names the OS user running quench dev, whose CLI the local credential is for.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if v := os.Getenv("USER"); v != "" {
+		return v
+	}
+	return "uid-" + strconv.Itoa(os.Getuid())
+}
+
 func devRun(ctx context.Context, opts *DevOptions) error {
 	started := time.Now()
 	logger, err := newLogger(opts.IO, opts.LogLevel)
@@ -132,12 +152,22 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		return err
 	}
 	defer lock.Release()
+	// The CLI of the OS user running quench dev acts through the API with this credential;
+	// it is written to the data dir once the stack holds the data dir's lock.
+	token, err := apiclient.NewToken()
+	if err != nil {
+		return err
+	}
+	dev := &api.DevCredential{Token: token, Identity: "cli:" + osUser(), AllowActAs: cfg.Dev.AllowAs}
 	stack, err := devstack.Start(ctx, devstack.Options{Config: cfg, Lock: lock, FrontendPort: opts.TemporalPort, UIPort: uiPort,
-		UIWriteActions: opts.UIWriteActions, OpenApprovals: open, Logger: logger})
+		UIWriteActions: opts.UIWriteActions, OpenApprovals: open, Dev: dev, Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer stack.Stop()
+	if dev.AllowActAs {
+		logger.Warn("dev.allow_as is on: the CLI may act as anyone with --as; for development only")
+	}
 	if open {
 		logger.Warn("no approver groups configured: anyone may approve (four-eyes still applies); define approvers in quench.yaml")
 	}
@@ -148,8 +178,20 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	}
 	// Removed on a clean stop, so a script never reads the ports of a quench that is gone.
 	defer os.Remove(addrFile)
+	credPath, err := apiclient.WriteCredential(cfg.DataDir, apiclient.Credential{
+		URL: stack.HTTPURL, Token: token, Identity: dev.Identity, AllowAs: dev.AllowActAs, PID: os.Getpid()})
+	if err != nil {
+		return err
+	}
+	defer apiclient.RemoveCredential(cfg.DataDir, token)
+	logger.Info("CLI credential written: quench incident commands act as "+dev.Identity, "path", credPath)
 
-	writeSummary(opts.IO.Out, summaryOf(stack, cfg.DataDir, time.Since(started)))
+	sum := summaryOf(stack, cfg.DataDir, time.Since(started))
+	sum.CLI = fmt.Sprintf("acts as %s with %s", dev.Identity, credPath)
+	if dev.AllowActAs {
+		sum.CLI += " (--as allowed: dev.allow_as)"
+	}
+	writeSummary(opts.IO.Out, sum)
 
 	select {
 	case <-ctx.Done():

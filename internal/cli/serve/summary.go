@@ -27,6 +27,8 @@ type summary struct {
 	// Choices are the adapters app.Resolve chose, in its words: the summary never
 	// describes the config by itself, so it cannot disagree with what runs.
 	Choices []app.Choice
+	// CLI says who the CLI acts as and where its credential is ("" for none).
+	CLI string
 
 	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
 	UIWriteActions bool
@@ -54,6 +56,9 @@ func writeSummary(out io.Writer, s summary) {
 	fmt.Fprintf(out, "  HTTP:       http://%s  (API /api/v1, routes /v1/routes, /healthz, /metrics)\n", s.Addresses.HTTP)
 	printHooks(out, s.Web)
 	fmt.Fprintf(out, "  Data:       %s\n", s.DataDir)
+	if s.CLI != "" {
+		fmt.Fprintf(out, "  CLI:        %s\n", s.CLI)
+	}
 	fmt.Fprintf(out, "  Runbooks:   %d (%s)\n", len(s.Runbooks), strings.Join(s.Runbooks, ", "))
 	for _, c := range s.Choices {
 		fmt.Fprintf(out, "  %-11s %s\n", c.Port+":", c.Adapter)

@@ -336,7 +336,7 @@ func (f *Fake) Signal(_ context.Context, ref, name string, payload any) (string,
 		return "", err
 	}
 	if st.ClosedAt != nil {
-		return "", errors.New("the incident is closed: nothing more can be done to it")
+		return "", incidents.Conflict(errors.New("the incident is closed: nothing more can be done to it"))
 	}
 	at := f.now()
 	switch p := payload.(type) {

@@ -1,4 +1,8 @@
-package ingest
+// Package strictjson checks a JSON request body before encoding/json reads it: one object,
+// no duplicate keys at any level, bounded nesting. encoding/json keeps the last of two equal
+// keys without a word, so {"verdict":"reject","verdict":"approve"} could mean one thing to a
+// proxy or log pipeline and another to quench. The alert hooks and the HTTP API share it.
+package strictjson
 
 import (
 	"bytes"
@@ -8,27 +12,43 @@ import (
 	"unicode/utf8"
 )
 
-// checkStrictJSON verifies that body is one JSON object with no duplicate keys at any level
-// and no nesting deeper than maxJSONDepth. It is a single pass over the bytes: encoding/json
+// MaxDepth bounds nesting. No request nests deeper than ~5 levels; a deeper document is an
+// attack or a mistake, and refusing it early keeps the scan cheap.
+const MaxDepth = 32
+
+// Body names the whole body in an Error's Path.
+const Body = "body"
+
+// Error is a body refused by Check: Path is the JSON path of the problem ("body" for the
+// whole body, e.g. "alerts[2].labels"), Msg says what is wrong.
+type Error struct {
+	Path string
+	Msg  string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Msg) }
+
+// Check verifies that body is one JSON object with no duplicate keys at any level
+// and no nesting deeper than MaxDepth. It is a single pass over the bytes: encoding/json
 // would take the last of two equal keys without a word, and its Token stream, which could
 // tell, costs a third of a parse. The scan checks structure only; json.Unmarshal (which
-// decodeBody runs next) validates numbers, literals and escapes, and reports where JSON is
-// malformed. FuzzParseStrictJSON holds it to checkStrictJSONReference, the same rules over Token.
-func checkStrictJSON(body []byte) error {
+// the caller runs next) validates numbers, literals and escapes, and reports where JSON is
+// malformed. ingest's FuzzParseStrictJSON holds it to a reference over encoding/json's Token.
+func Check(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &FieldError{Field: bodyField, Msg: "empty: expected a JSON object"}
+		return &Error{Path: Body, Msg: "empty: expected a JSON object"}
 	}
 	s := &strictScanner{b: body}
 	s.skipSpace()
 	if s.i < len(s.b) && s.b[s.i] != '{' {
-		return &FieldError{Field: bodyField, Msg: "must be a JSON object, got " + rawKind(s.b[s.i:])}
+		return &Error{Path: Body, Msg: "must be a JSON object, got " + kind(s.b[s.i])}
 	}
 	if err := s.value(); err != nil {
 		return err
 	}
 	s.skipSpace()
 	if s.i != len(s.b) {
-		return &FieldError{Field: bodyField, Msg: "trailing data after the JSON object: send one object per request"}
+		return &Error{Path: Body, Msg: "trailing data after the JSON object: send one object per request"}
 	}
 	return nil
 }
@@ -65,7 +85,7 @@ func (s *strictScanner) malformed() error {
 	if err := json.Unmarshal(s.b, &v); err != nil {
 		msg += ": " + err.Error()
 	}
-	return &FieldError{Field: bodyField, Msg: msg}
+	return &Error{Path: Body, Msg: msg}
 }
 
 func (s *strictScanner) pathString() string {
@@ -75,13 +95,13 @@ func (s *strictScanner) pathString() string {
 		case seg.array:
 			fmt.Fprintf(&b, "[%d]", seg.index)
 		case b.Len() > 0:
-			b.WriteString("." + shortForMsg(seg.key))
+			b.WriteString("." + ShortForMsg(seg.key))
 		default:
-			b.WriteString(shortForMsg(seg.key))
+			b.WriteString(ShortForMsg(seg.key))
 		}
 	}
 	if b.Len() == 0 {
-		return bodyField
+		return Body
 	}
 	return b.String()
 }
@@ -93,8 +113,8 @@ func (s *strictScanner) value() error {
 	}
 	switch c := s.b[s.i]; {
 	case c == '{' || c == '[':
-		if len(s.path) >= maxJSONDepth {
-			return &FieldError{Field: s.pathString(), Msg: fmt.Sprintf("nested deeper than %d levels", maxJSONDepth)}
+		if len(s.path) >= MaxDepth {
+			return &Error{Path: s.pathString(), Msg: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}
 		}
 		if c == '{' {
 			return s.object()
@@ -180,7 +200,7 @@ func (s *strictScanner) object() error {
 		key := decodedKey(raw, escaped)
 		s.path[len(s.path)-1].key = key
 		if !seen.add(key) {
-			return &FieldError{Field: s.pathString(), Msg: "duplicate key: each key may appear once"}
+			return &Error{Path: s.pathString(), Msg: "duplicate key: each key may appear once"}
 		}
 		s.skipSpace()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
@@ -265,4 +285,40 @@ func (k *keySet) add(key string) bool {
 	}
 	k.many[key] = struct{}{}
 	return true
+}
+
+// kind names the JSON type a value starting with c has, for messages.
+func kind(c byte) string {
+	switch c {
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// ShortForMsg quotes attacker-controlled text for an error message without letting it grow
+// the message (or a log line) without bound.
+func ShortForMsg(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return cutUTF8(s, max) + "…"
+}
+
+// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
 }
