@@ -124,10 +124,14 @@ func TestQueryDispatchedBeforeADecisionThatClosesIsAnswered(t *testing.T) {
 
 			// A query reaches the worker while the incident waits; the worker holds it.
 			held, release := gate.arm()
-			queried := make(chan error, 1)
+			type answer struct {
+				st  workflows.Status
+				err error
+			}
+			queried := make(chan answer, 1)
 			go func() {
-				_, err := svc.Status(ctx, id)
-				queried <- err
+				st, err := svc.Status(ctx, id)
+				queried <- answer{st, err}
 			}()
 			select {
 			case <-held:
@@ -140,7 +144,16 @@ func TestQueryDispatchedBeforeADecisionThatClosesIsAnswered(t *testing.T) {
 			require.NoError(t, testClient.GetWorkflow(ctx, id, "").Get(ctx, nil))
 
 			close(release)
-			require.NoError(t, <-queried, "the query that waited across the decision")
+			got := <-queried
+			require.NoError(t, got.err, "the query that waited across the decision")
+			// Answered from a replay that ran the decision: the incident as it closed.
+			require.NotNil(t, got.st.ClosedAt, "the answer shows the incident closed")
+			require.Empty(t, got.st.Pending)
+			want := workflows.StepRejected
+			if verdict == workflows.VerdictApprove {
+				want = workflows.StepDone
+			}
+			require.Equal(t, want, got.st.Steps[1].State, "the answer shows the decision")
 		})
 	}
 }
