@@ -39,10 +39,13 @@ steps:
 `
 
 // Deciding an approval while its timeout timer is pending (rejected or approved, alone or
-// next to a signal) leaves a history that replays: a query on an incident the worker no
-// longer caches (a closed one) replays it from the start, as `quench demo`'s watch does.
+// next to a signal) leaves a history that replays, both in the replayer and through a query
+// on the closed incident (which the worker no longer caches, so it replays from the start).
+// The races are timing-dependent: QUENCH_REPLAY_ROUNDS=N repeats them, QUENCH_DUMP=DIR
+// keeps each history as JSON. (The query that failed in `quench demo` needs a query
+// dispatched before the decision: see query_race_test.go.)
 func TestDecidedGateWithPendingTimerReplays(t *testing.T) {
-	rounds := 3
+	rounds := 1
 	if s := os.Getenv("QUENCH_REPLAY_ROUNDS"); s != "" {
 		n, err := strconv.Atoi(s)
 		require.NoError(t, err)
