@@ -43,7 +43,8 @@ func WorkerOptions() worker.Options {
 }
 
 // NewWorker builds a worker running quench's workflows and activities over the resolved
-// adapters.
+// adapters. Dial c with TemporalClientOptions: without its query-task interceptor, a status
+// query can fail with a nondeterminism error (querytask.go).
 func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activities.Policy, logger *slog.Logger) worker.Worker {
 	w := worker.New(c, workflows.TaskQueue, WorkerOptions())
 	workflows.Register(w)

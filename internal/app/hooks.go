@@ -66,9 +66,10 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
-// TemporalClientOptions adds what the ingress's Temporal client needs: an interceptor that
-// lets ingest tell a signal-with-start that started an incident from one that found it running.
+// TemporalClientOptions adds what quench's Temporal clients need: an interceptor that lets
+// ingest tell a signal-with-start that started an incident from one that found it running,
+// and, for the worker, one that keeps query tasks replaying (queryTaskDialOption).
 func TemporalClientOptions(opts client.Options) client.Options {
-	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, ingest.ClientDialOption())
+	opts.ConnectionOptions.DialOptions = append(opts.ConnectionOptions.DialOptions, ingest.ClientDialOption(), queryTaskDialOption())
 	return opts
 }
