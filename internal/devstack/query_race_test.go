@@ -1,7 +1,9 @@
 package devstack
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"io"
 	"log/slog"
 	"os"
@@ -20,6 +22,7 @@ import (
 	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -92,16 +95,20 @@ func TestQueryDispatchedBeforeADecisionThatClosesIsAnswered(t *testing.T) {
 	opts.MaxConcurrentWorkflowTaskPollers = 4
 	w := worker.New(workerClient, workflows.TaskQueue, opts)
 	workflows.Register(w)
-	activities.Register(w, activities.Deps{Policy: activities.Policy{OpenGroups: true}, Logger: logger})
+	// Decisions count only when a front door signed them: this test is that front door.
+	signer, err := trust.NewSigner(bytes.Repeat([]byte{7}, ed25519.SeedSize))
+	require.NoError(t, err)
+	activities.Register(w, activities.Deps{Policy: activities.Policy{OpenGroups: true, DecisionKeys: []ed25519.PublicKey{signer.PublicKey()}}, Logger: logger})
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
 	rbDir := filepath.Join(dir, "runbooks")
 	require.NoError(t, os.MkdirAll(rbDir, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(rbDir, "gate-timeout.yaml"), []byte(gateRunbook), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(rbDir, "gate-timeout.yaml"), []byte(gateTimeoutRunbook), 0o644))
 	lib, err := runbooks.LoadLibrary(rbDir)
 	require.NoError(t, err)
 	svc := incidents.New(testClient, lib, srv.Namespace())
+	svc.Signer = signer
 
 	for _, verdict := range []string{workflows.VerdictReject, workflows.VerdictApprove} {
 		t.Run(verdict, func(t *testing.T) {

@@ -20,9 +20,9 @@ import (
 	"github.com/quench-dev/quench/workflows"
 )
 
-// gateRunbook is the shape of provider-outage's fail back: a wait the resolve signal ends,
+// gateTimeoutRunbook is the shape of provider-outage's fail back: a wait the resolve signal ends,
 // then a gate whose approval has a timeout, so a decision cancels a pending timer.
-const gateRunbook = `name: gate-timeout
+const gateTimeoutRunbook = `name: gate-timeout
 title: an approval with a timeout after a wait
 steps:
   - id: recovered
@@ -54,7 +54,7 @@ func TestDecidedGateWithPendingTimerReplays(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	stack, err := StartInDir(ctx, DirOptions{Dir: dir, Runbooks: map[string]string{"gate-timeout.yaml": gateRunbook},
+	stack, err := StartInDir(ctx, DirOptions{Dir: dir, Runbooks: map[string]string{"gate-timeout.yaml": gateTimeoutRunbook},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	defer stack.Stop()
