@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/grpc"
 
@@ -78,7 +79,7 @@ func TestQueryDispatchedBeforeADecisionThatClosesIsAnswered(t *testing.T) {
 
 	gate := &queryGate{}
 	dial := func(opts ...grpc.DialOption) client.Client {
-		c, err := client.Dial(app.TemporalClientOptions(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(),
+		c, err := client.Dial(app.TemporalClientOptions(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace(), Logger: sdklog.NewStructuredLogger(logger),
 			ConnectionOptions: client.ConnectionOptions{DialOptions: opts}}))
 		require.NoError(t, err)
 		return c
