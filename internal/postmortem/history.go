@@ -8,6 +8,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 
+	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -82,7 +83,7 @@ func scanHistory(events []*historypb.HistoryEvent) historyFacts {
 			}
 			var res workflows.DecisionResult
 			decodeFirst(a.GetOutcome().GetSuccess(), &res)
-			h.decisions = append(h.decisions, Decision{StepID: firstNonEmpty(res.StepID, d.StepID), Approver: d.Approver,
+			h.decisions = append(h.decisions, Decision{StepID: firstNonEmpty(res.StepID, d.StepID), Approver: trust.Display(d.Approver),
 				Verdict: d.Verdict, Reason: d.Reason, Via: d.Via, At: acceptedAt[key].GetEventTime().AsTime(), Outcome: res.Outcome})
 		}
 	}
