@@ -115,6 +115,11 @@ func (l *refusalLines) note(r *http.Request, code int, why, adjective, detail st
 }
 
 func (l *refusalLines) send(ref, why, text string) {
+	// A flood of the same refusal costs no lookups once its line is on the timeline.
+	refKey := "ref\x00" + ref + "\x00" + why
+	if l.recent(refKey) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	id, err := l.inc.Resolve(ctx, ref)
@@ -125,13 +130,14 @@ func (l *refusalLines) send(ref, why, text string) {
 		l.logger.Warn("refused request not noted on the incident's timeline: cannot look the incident up", "incident", ref, "reason", why, "err", err)
 		return
 	}
-	key := id + "\x00" + why
+	key := "id\x00" + id + "\x00" + why
 	if !l.allow(key) {
 		return
 	}
+	l.allow(refKey)
 	if _, err := l.inc.Signal(ctx, id, workflows.SignalNote, workflows.Note{By: RefusalActor, Text: text}); err != nil {
 		// No line was left, so the next refusal may try again.
-		l.forget(key)
+		l.forget(key, refKey)
 		if errors.Is(err, incidents.ErrNotFound) || errors.Is(err, incidents.ErrConflict) {
 			l.logger.Info("refused request not noted: the incident does not exist or is closed", "incident", id, "reason", why)
 			return
@@ -163,10 +169,20 @@ func (l *refusalLines) allow(key string) bool {
 	return true
 }
 
-func (l *refusalLines) forget(key string) {
+// recent reports whether key had a line within the window.
+func (l *refusalLines) recent(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.last, key)
+	t, ok := l.last[key]
+	return ok && l.now().Sub(t) < refusalWindow
+}
+
+func (l *refusalLines) forget(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		delete(l.last, k)
+	}
 }
 
 // wait returns when every line started so far was sent or given up (tests).

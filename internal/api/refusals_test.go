@@ -182,6 +182,11 @@ func TestRefusalWindow(t *testing.T) {
 
 	cross := refusalCase{name: "cross-origin", path: abortPath, headers: map[string]string{"Origin": "https://evil.example"}, code: 403}
 	serveRefusal(t, api, cross)
+	resolves := count(fake, "Resolve")
+	serveRefusal(t, api, cross)
+	if got := count(fake, "Resolve"); got != resolves {
+		t.Errorf("a repeated refusal looked the incident up again (%d lookups, want %d): a flood must cost Temporal nothing", got, resolves)
+	}
 	// The same incident by its full ID is the same incident.
 	serveRefusal(t, api, refusalCase{name: "cross-origin by full ID", path: "/api/v1/incidents/" + incID + "/notes", headers: cross.headers, code: 403})
 	if got := len(refusalNotes(fake)); got != 1 {
@@ -316,5 +321,31 @@ func TestQuoteOutside(t *testing.T) {
 	}
 	if got := quoteOrigin("https://u:p@evil.example"); strings.Contains(got, "u:p") {
 		t.Errorf("quoteOrigin kept the password: %s", got)
+	}
+}
+
+func count(f *incidentsfake.Fake, method string) int {
+	n := 0
+	for _, m := range f.Methods() {
+		if m == method {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRefusalWithoutCredentials: a quench server with no API credentials refuses writes;
+// one aimed at an incident is noted.
+func TestRefusalWithoutCredentials(t *testing.T) {
+	fake := incidentsfake.New(nil)
+	fake.Add(waitingIncident())
+	opts := options(fake, false, &logs{})
+	opts.Tokens, opts.Dev = nil, nil
+	serveRefusal(t, New(opts), refusalCase{name: "no credentials", path: abortPath, headers: map[string]string{"Authorization": ""}, code: 401})
+	if notes := refusalNotes(fake); len(notes) != 1 || !strings.Contains(notes[0].Text, "without credentials") {
+		t.Fatalf("lines %+v, want one saying the request came without credentials", notes)
+	}
+	if st, _ := fake.Get(incID); st.ClosedAt != nil {
+		t.Fatal("the refused abort closed the incident")
 	}
 }
