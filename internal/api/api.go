@@ -2,7 +2,8 @@
 // show, start, decide, resolve, abort, note), freeze state, the embedded routing table,
 // health and metrics. A caller is who its bearer token says (api.tokens, or the local
 // credential of quench dev); a request must name this server in Host, come from no other
-// origin, and send JSON as application/json. Every refusal says what was wrong.
+// origin, and send JSON as application/json. Every refusal says what was wrong; a hostile
+// one aimed at an existing incident also leaves a line on its timeline (refusals.go).
 package api
 
 import (
