@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"os/user"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -14,8 +16,9 @@ import (
 
 // TestFrontDoorsRefuseHostileClients plays a web page and a local impostor against quench
 // dev without dev.allow_as: --as is refused, a cross-origin or wrong-Host post, one
-// without JSON, one naming itself in a header and one without a token change nothing, and
-// the incident is still the one its starter started.
+// without JSON, one naming itself in a header and one without a token change nothing but
+// one line per reason on the incident's timeline, and the incident is still the one its
+// starter started.
 func TestFrontDoorsRefuseHostileClients(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "quench.yaml")
 	writeFile(t, cfgFile, "dev:\n  allow_as: false\n")
@@ -31,6 +34,12 @@ func TestFrontDoorsRefuseHostileClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Let the incident settle where it waits for a human, so anything that changes after
+	// this point is the refused requests' doing.
+	w := dev.watch(t, started.IncidentID)
+	defer w.stop()
+	w.waitFor(t, workflows.EventStepStarted, "recovered")
+	before := decodeJSON[workflows.Status](t, dev.mustQuench(t, "incident", "show", started.ShortID, "-o", "json"))
 	abort := base + "/api/v1/incidents/" + started.ShortID + "/abort"
 	for _, tc := range []struct {
 		name    string
@@ -72,14 +81,59 @@ func TestFrontDoorsRefuseHostileClients(t *testing.T) {
 	doJSON(t, "GET", base+"/api/v1/incidents/zzzzzz", dev.token, nil, http.StatusNotFound, nil)
 	doJSON(t, "GET", base+"/api/v1/incidents/..%2F..%2Fetc%2Fpasswd", dev.token, nil, http.StatusBadRequest, nil)
 
+	// One line per reason: the cross-origin page and the cross-site fetch share one (the
+	// second falls within the first's window), the other five have a line each.
+	reasons := map[string]string{
+		"cross-origin": "cross-(origin|site) POST /api/v1/incidents/" + started.ShortID + "/abort .*\\(403\\)$",
+		"wrong Host":   `sent to Host "evil\.example:\d+", not a name of this quench \(421\)$`,
+		"no JSON":      `with no Content-Type \(only application/json is accepted\) \(415\)$`,
+		"header":       `X-Quench-User header \("bob"\) \(400\)$`,
+		"no token":     `without a bearer token \(401\)$`,
+		"act_as":       `from "cli:` + regexp.QuoteMeta(me.Username) + `" acting as "bob" \(act_as is not allowed here\) \(403\)$`,
+	}
+	for range reasons {
+		w.waitFor(t, workflows.EventNote, "")
+	}
+
 	st := decodeJSON[workflows.Status](t, dev.mustQuench(t, "incident", "show", started.ShortID, "-o", "json"))
 	if st.ClosedAt != nil || st.Requester != "cli:"+me.Username || st.Source != "cli" {
 		t.Fatalf("after the refused requests: closed %v, requester %q via %q; want it open, started by cli:%s via cli", st.ClosedAt, st.Requester, st.Source, me.Username)
 	}
+	var lines []string
+	var others []workflows.Event
 	for _, e := range st.Timeline {
 		if e.Kind == workflows.EventAborted || e.Actor == "bob" || e.Actor == "mallory" {
 			t.Errorf("a refused request left %+v on the timeline", e)
 		}
+		if e.Kind == workflows.EventNote && e.Actor == "quench" {
+			lines = append(lines, e.Text)
+			for _, secret := range []string{dev.token, "Bearer", "Authorization"} {
+				if strings.Contains(e.Text, secret) {
+					t.Errorf("refusal line %q contains %q", e.Text, secret)
+				}
+			}
+			continue
+		}
+		others = append(others, e)
+	}
+	for name, pattern := range reasons {
+		n := 0
+		for _, line := range lines {
+			if strings.HasPrefix(line, "refused a ") && regexp.MustCompile(pattern).MatchString(line) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d refusal lines match %s, want 1; lines:\n%s", name, n, pattern, strings.Join(lines, "\n"))
+		}
+	}
+	t.Logf("refusal lines on %s:\n%s", started.ShortID, strings.Join(lines, "\n"))
+	if len(lines) != len(reasons) {
+		t.Errorf("%d refusal lines, want %d:\n%s", len(lines), len(reasons), strings.Join(lines, "\n"))
+	}
+	// Otherwise unchanged: the same events, steps, state and approvals as before.
+	if !reflect.DeepEqual(others, before.Timeline) || !reflect.DeepEqual(st.Steps, before.Steps) || st.State != before.State || !reflect.DeepEqual(st.Pending, before.Pending) {
+		t.Errorf("the refused requests changed the incident:\nbefore %+v\nafter  %+v", before, st)
 	}
 	if strings.Contains(dev.logs.String(), "level=ERROR msg=\"api request") {
 		t.Errorf("client errors logged at ERROR:\n%s", dev.logs.String())

@@ -2,7 +2,8 @@
 // show, start, decide, resolve, abort, note), freeze state, the embedded routing table,
 // health and metrics. A caller is who its bearer token says (api.tokens, or the local
 // credential of quench dev); a request must name this server in Host, come from no other
-// origin, and send JSON as application/json. Every refusal says what was wrong.
+// origin, and send JSON as application/json. Every refusal says what was wrong; a hostile
+// one aimed at an existing incident also leaves a line on its timeline (refusals.go).
 package api
 
 import (
@@ -60,7 +61,7 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	h := &handler{opts: opts}
+	h := &handler{opts: opts, lines: newRefusalLines(opts.Incidents, opts.Logger)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
@@ -94,15 +95,38 @@ func New(opts Options) http.Handler {
 		h.refuse(w, r, http.StatusNotFound, fmt.Sprintf("no API route %s %s: see the API section of the README", r.Method, strictjson.ShortForMsg(r.URL.Path)))
 	})
 	mux.Handle("/api/", h.guardAPI(api))
-	return Guard(mux, opts.Logger)
+	a := &root{lines: h.lines}
+	a.next = guard(mux, opts.Logger, a)
+	return a
+}
+
+// root is the API's handler; a Guard in front of it (quench's HTTP server) notes its
+// refusals through it.
+type root struct {
+	next  http.Handler
+	lines *refusalLines
+}
+
+func (a *root) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.next.ServeHTTP(w, r) }
+
+func (a *root) noteRefusal(r *http.Request, code int, why, adjective, detail string) {
+	a.lines.note(r, code, why, adjective, detail)
 }
 
 type handler struct {
-	opts Options
+	opts  Options
+	lines *refusalLines
 }
 
 func (h *handler) refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	refuse(w, r, h.opts.Logger, code, msg)
+}
+
+// refuseNoted refuses a hostile request and, when it acts on an existing incident, leaves
+// a line on its timeline (see refusalLines.note for adjective and detail).
+func (h *handler) refuseNoted(w http.ResponseWriter, r *http.Request, code int, msg, why, adjective, detail string) {
+	h.refuse(w, r, code, msg)
+	h.lines.note(r, code, why, adjective, detail)
 }
 
 // guardAPI checks what every /api/v1 request must be before the mux routes it.
@@ -110,11 +134,18 @@ func (h *handler) guardAPI(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !h.opts.Hosts.Allowed(r):
-			h.refuse(w, r, http.StatusMisdirectedRequest, fmt.Sprintf("Host %q is not a name of this quench: use the address it listens on or localhost, or add the name to http.hosts in the config", strictjson.ShortForMsg(r.Host)))
+			h.refuseNoted(w, r, http.StatusMisdirectedRequest, fmt.Sprintf("Host %q is not a name of this quench: use the address it listens on or localhost, or add the name to http.hosts in the config", strictjson.ShortForMsg(r.Host)),
+				whyWrongHost, "", "sent to Host "+quoteOutside(r.Host)+", not a name of this quench")
 		case r.Header.Get("X-Quench-User") != "":
-			h.refuse(w, r, http.StatusBadRequest, "X-Quench-User is not accepted: who you are comes only from your bearer token (api.tokens, or quench dev's CLI credential)")
+			h.refuseNoted(w, r, http.StatusBadRequest, "X-Quench-User is not accepted: who you are comes only from your bearer token (api.tokens, or quench dev's CLI credential)",
+				whyIdentityHeader, "", "naming its sender in an X-Quench-User header ("+quoteOutside(r.Header.Get("X-Quench-User"))+")")
 		case r.Method != http.MethodGet && r.Method != http.MethodHead && !jsonContentType(r):
-			h.refuse(w, r, http.StatusUnsupportedMediaType, "send Content-Type: application/json (and a JSON object, or no body where none is needed)")
+			ct := "no Content-Type"
+			if v := r.Header.Get("Content-Type"); v != "" {
+				ct = "Content-Type " + quoteOutside(v)
+			}
+			h.refuseNoted(w, r, http.StatusUnsupportedMediaType, "send Content-Type: application/json (and a JSON object, or no body where none is needed)",
+				whyNotJSON, "", "with "+ct+" (only application/json is accepted)")
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -125,9 +156,9 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, c caller)
 
 func (h *handler) authed(next authedFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, code, msg := h.authenticate(r)
+		c, code, msg, detail := h.authenticate(r)
 		if code != 0 {
-			h.refuse(w, r, code, msg)
+			h.refuseNoted(w, r, code, msg, whyUnauthenticated, "", detail)
 			return
 		}
 		next(w, r, c)
@@ -252,7 +283,7 @@ func (h *handler) decide(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	who, code, msg := h.actor(c, b.ActAs)
 	if code != 0 {
-		h.refuse(w, r, code, msg)
+		h.refuseActor(w, r, c, b.ActAs, code, msg)
 		return
 	}
 	if b.Verdict != workflows.VerdictApprove && b.Verdict != workflows.VerdictReject {
@@ -295,7 +326,7 @@ func (h *handler) signal(name string) authedFunc {
 		}
 		by, code, msg := h.actor(c, b.ActAs)
 		if code != 0 {
-			h.refuse(w, r, code, msg)
+			h.refuseActor(w, r, c, b.ActAs, code, msg)
 			return
 		}
 		var payload any
@@ -367,7 +398,8 @@ func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, emptyO
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			h.refuse(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBody))
+			h.refuseNoted(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBody),
+				whyBadBody, "", fmt.Sprintf("with a body larger than %d bytes", MaxBody))
 			return false
 		}
 		h.refuse(w, r, http.StatusBadRequest, "could not read the body: "+err.Error())
@@ -377,13 +409,13 @@ func (h *handler) readJSON(w http.ResponseWriter, r *http.Request, v any, emptyO
 		return true
 	}
 	if err := strictjson.Check(body); err != nil {
-		h.refuse(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		h.refuseNoted(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error(), whyBadBody, "", "with a malformed JSON body: "+quoteOutside(err.Error()))
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		h.refuse(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error())
+		h.refuseNoted(w, r, http.StatusBadRequest, "malformed JSON: "+err.Error(), whyBadBody, "", "with a malformed JSON body: "+quoteOutside(err.Error()))
 		return false
 	}
 	return true

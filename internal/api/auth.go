@@ -27,15 +27,16 @@ type caller struct {
 
 // authenticate finds the caller from the bearer token. With no credential configured at
 // all (a loopback `quench server` without api.tokens), reads stay open and writes are
-// refused by the handlers; a client can never name itself with a header.
-func (h *handler) authenticate(r *http.Request) (caller, int, string) {
+// refused by the handlers; a client can never name itself with a header. On a refusal,
+// detail says what was wrong for a timeline line, without the token.
+func (h *handler) authenticate(r *http.Request) (c caller, code int, msg, detail string) {
 	if len(h.opts.Tokens) == 0 && h.opts.Dev == nil {
-		return caller{}, 0, ""
+		return caller{}, 0, "", ""
 	}
 	auth := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(auth, " ")
 	if auth == "" || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return caller{}, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token> (the quench CLI uses quench dev's <data-dir>/cli-credential, or api.url and api.token from its config)"
+		return caller{}, http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token> (the quench CLI uses quench dev's <data-dir>/cli-credential, or api.url and api.token from its config)", "without a bearer token"
 	}
 	token = strings.TrimSpace(token)
 	var found caller
@@ -50,9 +51,27 @@ func (h *handler) authenticate(r *http.Request) (caller, int, string) {
 		}
 	}
 	if !ok {
-		return caller{}, http.StatusUnauthorized, "unknown bearer token: use a token from api.tokens, or restart the CLI command after quench dev restarted (it writes a new credential each start)"
+		return caller{}, http.StatusUnauthorized, "unknown bearer token: use a token from api.tokens, or restart the CLI command after quench dev restarted (it writes a new credential each start)", "with an unknown bearer token"
 	}
-	return found, 0, ""
+	return found, 0, "", ""
+}
+
+// refuseActor refuses a request whose actor could not be settled and notes it: acting as
+// someone else without the right, or with no credentials at all.
+func (h *handler) refuseActor(w http.ResponseWriter, r *http.Request, c caller, actAs string, code int, msg string) {
+	if actAs == "" {
+		h.refuseNoted(w, r, code, msg, whyUnauthenticated, "", "without credentials (this quench has no API tokens)")
+		return
+	}
+	from := "from a caller without credentials"
+	if c.Identity != "" {
+		from = "from " + quoteOutside(c.Identity)
+	}
+	why := "act_as is not allowed here"
+	if code == http.StatusBadRequest {
+		why = "not a valid identity"
+	}
+	h.refuseNoted(w, r, code, msg, whyActAs, "", from+" acting as "+quoteOutside(actAs)+" ("+why+")")
 }
 
 // actor is the identity a request acts as: the caller's, or with act_as the one it names,

@@ -65,20 +65,41 @@ func (hs Hosts) Allowed(r *http.Request) bool {
 
 // sameOrigin reports why r comes from another origin, or "" when it does not: a browser
 // names the page's origin in Origin and says how it relates in Sec-Fetch-Site; tools that
-// are not browsers send neither.
-func sameOrigin(r *http.Request) string {
+// are not browsers send neither. adjective and detail describe it for a timeline line.
+func sameOrigin(r *http.Request) (why, adjective, detail string) {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return "Sec-Fetch-Site: " + site
+		return "Sec-Fetch-Site: " + site, "cross-site", "(Sec-Fetch-Site " + quoteOutside(site) + ")"
 	}
 	origin := r.Header.Get("Origin")
 	if origin == "" {
-		return ""
+		return "", "", ""
 	}
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) || u.Path != "" {
-		return "Origin: " + origin
+		return "Origin: " + origin, "cross-origin", "from Origin " + quoteOrigin(origin)
 	}
-	return ""
+	return "", "", ""
+}
+
+// noterFor finds who notes a refusal of r: the given noter, next itself, or the handler a
+// ServeMux next would route r to.
+func noterFor(next http.Handler, noter refusalNoter, r *http.Request) refusalNoter {
+	if noter != nil {
+		return noter
+	}
+	if n, ok := next.(refusalNoter); ok {
+		return n
+	}
+	if mux, ok := next.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	}); ok {
+		if h, _ := mux.Handler(r); h != nil {
+			if n, ok := h.(refusalNoter); ok {
+				return n
+			}
+		}
+	}
+	return nil
 }
 
 // Guard checks every request quench's HTTP server takes, before next (a ServeMux, which
@@ -87,10 +108,21 @@ func sameOrigin(r *http.Request) string {
 //     visits must not post alerts, start incidents or read answers (webhook senders and
 //     scripts send no Origin and pass);
 //   - a path with . or .. segments gets 400: no quench path has them.
+//
+// A cross-origin request aimed at an incident is also noted on its timeline when the
+// handler next routes it to is the API (New).
 func Guard(next http.Handler, logger *slog.Logger) http.Handler {
+	return guard(next, logger, nil)
+}
+
+// guard is Guard with the noter to use; nil finds it behind next.
+func guard(next http.Handler, logger *slog.Logger, noter refusalNoter) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why := sameOrigin(r); why != "" {
+		if why, adjective, detail := sameOrigin(r); why != "" {
 			refuse(w, r, logger, http.StatusForbidden, "cross-origin request refused ("+why+"): quench answers only requests from its own origin or from tools that are not browsers")
+			if n := noterFor(next, noter, r); n != nil {
+				n.noteRefusal(r, http.StatusForbidden, whyCrossOrigin, adjective, detail)
+			}
 			return
 		}
 		if traversal(r) {
