@@ -73,25 +73,7 @@ func orBody(path string) string {
 }
 
 // rawKind names the JSON type of raw, for error messages and type checks.
-func rawKind(raw json.RawMessage) string {
-	t := bytes.TrimLeft(raw, " \t\r\n")
-	if len(t) == 0 {
-		return "nothing"
-	}
-	switch t[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
+func rawKind(raw json.RawMessage) string { return strictjson.Kind(raw) }
 
 // at is the path of a field of o, for error messages (a long key name is cut).
 func (o jsonObject) at(name string) string {
@@ -214,12 +196,4 @@ func parseFloatField(path string, v json.RawMessage) (float64, error) {
 func shortForMsg(s string) string { return strictjson.ShortForMsg(s) }
 
 // cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
-}
+func cutUTF8(s string, n int) string { return strictjson.CutUTF8(s, n) }

@@ -30,32 +30,6 @@ type cachedMembers struct {
 	at      time.Time
 }
 
-// GroupsOf returns the quench groups userID is in. A user group Slack cannot list counts as
-// one the user is not in: a click is refused rather than allowed on a guess.
-func (r *GroupResolver) GroupsOf(ctx context.Context, userID string) []string {
-	var groups []string
-	ids := make([]string, 0, len(r.Map))
-	for id := range r.Map {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		members, err := r.members(ctx, id)
-		if err != nil {
-			r.logger().Warn("could not list a Slack user group's members; its approvers are refused until it can", "usergroup", id, "err", Classify(err))
-			continue
-		}
-		if slices.Contains(members, userID) {
-			for _, g := range r.Map[id] {
-				if !slices.Contains(groups, g) {
-					groups = append(groups, g)
-				}
-			}
-		}
-	}
-	return groups
-}
-
 // VerifiedGroups returns the Slack user groups of Map that userID is in, as Slack itself
 // reports, named "slack:S…" for a signed decision; the incident's policy says which
 // approver groups they stand for.

@@ -369,11 +369,11 @@ func TestSlashCommands(t *testing.T) {
 func TestGroupsAreCachedBriefly(t *testing.T) {
 	app := newTestApp(t)
 	r := app.handler.Groups
-	assert.Equal(t, []string{"sre"}, r.GroupsOf(context.Background(), "UALICE"))
-	assert.Empty(t, r.GroupsOf(context.Background(), "UBOB"))
+	assert.Equal(t, []string{"slack:SSRE"}, r.VerifiedGroups(context.Background(), "UALICE"))
+	assert.Empty(t, r.VerifiedGroups(context.Background(), "UBOB"))
 	assert.Len(t, app.fake.Calls("usergroups.users.list"), 1, "the second lookup used the cache")
 
 	app.fake.Fail("usergroups.users.list", slackfake.Failure{Status: http.StatusInternalServerError})
 	r.TTL = time.Nanosecond
-	assert.Empty(t, r.GroupsOf(context.Background(), "UALICE"), "a group Slack cannot list admits nobody")
+	assert.Empty(t, r.VerifiedGroups(context.Background(), "UALICE"), "a group Slack cannot list admits nobody")
 }

@@ -290,6 +290,8 @@ func (k *keySet) add(key string) bool {
 // kind names the JSON type a value starting with c has, for messages.
 func kind(c byte) string {
 	switch c {
+	case '{':
+		return "an object"
 	case '[':
 		return "an array"
 	case '"':
@@ -302,6 +304,16 @@ func kind(c byte) string {
 	return "a number"
 }
 
+// Kind names the JSON type of a raw value ("an object", "a string", ..., "nothing" when it
+// is empty), for error messages and type checks.
+func Kind(raw []byte) string {
+	t := bytes.TrimLeft(raw, " \t\r\n")
+	if len(t) == 0 {
+		return "nothing"
+	}
+	return kind(t[0])
+}
+
 // ShortForMsg quotes attacker-controlled text for an error message without letting it grow
 // the message (or a log line) without bound.
 func ShortForMsg(s string) string {
@@ -309,11 +321,11 @@ func ShortForMsg(s string) string {
 	if len(s) <= max {
 		return s
 	}
-	return cutUTF8(s, max) + "…"
+	return CutUTF8(s, max) + "…"
 }
 
-// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
+// CutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
+func CutUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
