@@ -179,12 +179,12 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	}
 	lock, err := lockShared(cfg, "quench server")
 	if err != nil {
-		return err
+		return serverDataDirError(cfg.DataDir, err)
 	}
 	defer lock.Release()
 	adapters, err := app.Resolve(cfg, logger)
 	if err != nil {
-		return err
+		return serverDataDirError(cfg.DataDir, err)
 	}
 	c, namespace, err := dialRemote(opts, cfg)
 	if err != nil {

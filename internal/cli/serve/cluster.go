@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -56,4 +57,15 @@ func prepareNamespace(ctx context.Context, c client.Client, cfg *config.Config, 
 		return fmt.Errorf("namespace %q lacks quench's search attributes %s: run `quench setup` once with the same --temporal-address and --namespace, or start the worker with --setup", namespace, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// serverDataDirError says why quench server touches its data dir: the embedded routing
+// table it serves at /v1/routes lives there (the only thing the server reads from it).
+// Other errors, the data dir held by quench dev among them, pass unchanged.
+func serverDataDirError(dir string, err error) error {
+	var pathErr *fs.PathError
+	if err == nil || !errors.As(err, &pathErr) {
+		return err
+	}
+	return fmt.Errorf("quench server needs a writable data dir (%s) for the embedded routing table it serves at /v1/routes: %w", dir, err)
 }
