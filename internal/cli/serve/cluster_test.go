@@ -183,4 +183,3 @@ func TestServerSaysWhatNeedsItsDataDir(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "quench server needs a writable data dir ("+filepath.Join(file, "data")+") for the embedded routing table it serves at /v1/routes")
 }
-
