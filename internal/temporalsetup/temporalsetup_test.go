@@ -171,6 +171,16 @@ func TestEnsureSaysWhichPermissionItLacks(t *testing.T) {
 	_, err = admin.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
 		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
 	require.NoError(t, err)
+	rep, err = temporalsetup.Ensure(ctx, admin, temporalsetup.Options{Namespace: ns, DryRun: true})
+	require.NoError(t, err)
+	assert.False(t, rep.Ready)
+	assert.False(t, rep.Changed)
+	want := map[string]string{"namespace:" + ns: temporalsetup.Present}
+	for _, name := range workflows.SearchAttributes {
+		want["search_attribute:"+name] = temporalsetup.Missing
+	}
+	assert.Equal(t, want, results(rep), "a dry run reports what is missing")
+
 	rep, err = temporalsetup.Ensure(ctx, dial(t, ns, denyMethod("/AddSearchAttributes")), temporalsetup.Options{Namespace: ns, Retention: time.Hour})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lacks permission to add search attributes QuenchRunbook, QuenchService, QuenchSeverity, QuenchShortID, QuenchStatus")

@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/temporalsetup"
 )
@@ -68,4 +69,15 @@ func serverDataDirError(dir string, err error) error {
 		return err
 	}
 	return fmt.Errorf("quench server needs a writable data dir (%s) for the embedded routing table it serves at /v1/routes: %w", dir, err)
+}
+
+// warnIfNotReady says at start what /readyz will say: the server starts anyway (liveness
+// holds, and Temporal or the namespace may come later), but the operator reads why it is
+// not taking traffic in the first lines of the log.
+func warnIfNotReady(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, app.ReadyTimeout)
+	defer cancel()
+	if err := app.TemporalReadyCheck(c, namespace).Check(ctx); err != nil {
+		logger.Warn("not ready: /readyz answers 503 until this is fixed", "reason", err.Error())
+	}
 }

@@ -183,3 +183,47 @@ func TestServerSaysWhatNeedsItsDataDir(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "quench server needs a writable data dir ("+filepath.Join(file, "data")+") for the embedded routing table it serves at /v1/routes")
 }
+
+// quench server on a cluster where nobody ran setup: it starts (liveness), logs why it is
+// not ready, and its /readyz says the same until the namespace exists.
+func TestServerStartsNotReadyUntilSetup(t *testing.T) {
+	srv := startTemporal(t)
+	defer func() { _ = srv.Stop() }()
+	const ns = "quench-server-fresh"
+	opts, logs := remoteOptions(t, srv, ns)
+	opts.HTTPListen = "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serverRun(ctx, opts) }()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	var addr string
+	require.Eventually(t, func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("quench server stopped: %v\n%s", err, logs.String())
+		default:
+		}
+		_, rest, ok := strings.Cut(logs.String(), `msg="http server running" addr=`)
+		if ok {
+			addr, _, _ = strings.Cut(rest, " ")
+		}
+		return ok
+	}, time.Minute, 20*time.Millisecond)
+	assert.Contains(t, logs.String(), `msg="not ready: /readyz answers 503 until this is fixed" reason="namespace \"quench-server-fresh\" is not registered: run `+"`quench setup`"+`"`)
+
+	resp, err := http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err)
+	var body map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Equal(t, "temporal: namespace \"quench-server-fresh\" is not registered: run `quench setup`", body["reason"])
+
+	resp, err = http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}

@@ -198,6 +198,7 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if decisions.Signer == nil {
 		logger.Warn("no decisions.signing_key configured: approvals through the API and Slack are refused until it is set")
 	}
+	warnIfNotReady(ctx, c, namespace, logger)
 	svc := incidents.New(c, lib, namespace)
 	svc.Signer, svc.People = decisions.Signer, decisions.People
 	web, err := app.HTTPServer(cfg, svc, adapters, logger)
