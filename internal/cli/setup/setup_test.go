@@ -133,3 +133,26 @@ func TestSetupFlags(t *testing.T) {
 	cmd.SetErr(io.Discard)
 	require.ErrorContains(t, cmd.Execute(), `unknown output format "xml"`)
 }
+
+// On a terminal each line has a mark (+ created, = present, ! missing or refused) under a
+// header naming the cluster; scripts get the bare lines.
+func TestSetupReportOnATerminal(t *testing.T) {
+	rep := &temporalsetup.Report{Address: "temporal.internal:7233", Namespace: "quench", Changed: true, Ready: true, Actions: []temporalsetup.Action{
+		{Kind: temporalsetup.KindNamespace, Name: "quench", Result: temporalsetup.Created, Detail: "retention 720h0m0s"},
+		{Kind: temporalsetup.KindSearchAttribute, Name: "QuenchRunbook", Type: "Keyword", Result: temporalsetup.Present},
+	}}
+	ios, _, out, _ := cmdutil.Test()
+	ios.TTY = true
+	writeReport(ios, rep, false, true)
+	assert.Equal(t, "Temporal temporal.internal:7233, namespace quench\n"+
+		"  + created namespace quench (retention 720h0m0s)\n"+
+		"  = search attribute QuenchRunbook (Keyword) already present\n"+
+		"namespace quench is ready for quench worker and quench server\n", out.String())
+
+	out.Reset()
+	rep.Actions = append(rep.Actions, temporalsetup.Action{Kind: temporalsetup.KindSearchAttribute, Name: "QuenchStatus", Type: "Keyword",
+		Result: temporalsetup.LacksPermission, Detail: "add search attributes QuenchStatus to namespace quench (OperatorService/AddSearchAttributes)"})
+	writeReport(ios, rep, false, false)
+	assert.Contains(t, out.String(), "  ! lacks permission: add search attributes QuenchStatus to namespace quench (OperatorService/AddSearchAttributes)\n")
+	assert.NotContains(t, out.String(), "is ready", "a failed run does not claim the namespace is ready")
+}
