@@ -125,7 +125,7 @@ var ErrNamespaceNotFound = errors.New("namespace not registered")
 // A search attribute present with another type is an error naming it; a refused call is
 // a LacksPermission action and an error saying what to ask for.
 func Ensure(ctx context.Context, c client.Client, opts Options) (*Report, error) {
-	rep := &Report{Address: opts.Address, Namespace: opts.Namespace}
+	rep := &Report{Address: opts.Address, Namespace: opts.Namespace, Actions: []Action{}}
 	if opts.Namespace == "" {
 		return rep, errors.New("no namespace given: set --namespace, TEMPORAL_NAMESPACE or temporal.namespace")
 	}

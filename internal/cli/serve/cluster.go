@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,7 +66,8 @@ func prepareNamespace(ctx context.Context, c client.Client, cfg *config.Config, 
 // Other errors, the data dir held by quench dev among them, pass unchanged.
 func serverDataDirError(dir string, err error) error {
 	var pathErr *fs.PathError
-	if err == nil || !errors.As(err, &pathErr) {
+	if err == nil || !errors.As(err, &pathErr) ||
+		!(within(dir, pathErr.Path) || within(pathErr.Path, dir)) { // the dir, a file in it or a parent being made
 		return err
 	}
 	return fmt.Errorf("quench server needs a writable data dir (%s) for the embedded routing table it serves at /v1/routes: %w", dir, err)
@@ -80,4 +82,16 @@ func warnIfNotReady(ctx context.Context, c client.Client, namespace string, logg
 	if err := app.TemporalReadyCheck(c, namespace).Check(ctx); err != nil {
 		logger.Warn("not ready: /readyz answers 503 until this is fixed", "reason", err.Error())
 	}
+}
+
+// within: path is dir or under it. A file error elsewhere (a prompts repo, say) is not
+// the data dir's.
+func within(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,6 +183,9 @@ func TestServerSaysWhatNeedsItsDataDir(t *testing.T) {
 		AddressFlag: never, NamespaceFlag: never, LogLevel: "error"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "quench server needs a writable data dir ("+filepath.Join(file, "data")+") for the embedded routing table it serves at /v1/routes")
+
+	elsewhere := &fs.PathError{Op: "open", Path: "/srv/prompts/chat.txt", Err: fs.ErrNotExist}
+	assert.Equal(t, error(elsewhere), serverDataDirError("/var/lib/quench", elsewhere), "a file outside the data dir is not the data dir's problem")
 }
 
 // quench server on a cluster where nobody ran setup: it starts (liveness), logs why it is
