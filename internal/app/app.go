@@ -5,8 +5,6 @@
 package app
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,9 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -100,12 +95,16 @@ type HTTP struct {
 	HookSources []string
 	// Slack handles Slack's commands and clicks (nil without slack config); Socket Mode uses it too.
 	Slack *slackapp.Handler
+	// Readiness serves /readyz.
+	Readiness *Readiness
 }
 
 // HTTPOptions are what only some processes give the HTTP server.
 type HTTPOptions struct {
 	// Dev is quench dev's local CLI credential (nil for quench server).
 	Dev *api.DevCredential
+	// ReadyChecks are what /readyz asks besides Temporal (a shared store, say).
+	ReadyChecks []ReadyCheck
 }
 
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
@@ -173,6 +172,9 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	if err != nil {
 		return nil, err
 	}
+	readiness := NewReadiness(readyChecks(svc, opts.ReadyChecks)...)
+	// Outside the API's Host check: probes reach a pod by its IP.
+	mux.Handle("GET /readyz", readiness)
 	mux.Handle("/", apiHandler)
 	if err := mountGitHubHook(mux, cfg, a.GitHub, svc, logger); err != nil {
 		return nil, err
@@ -187,6 +189,7 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 		Hooks:                hookHandler,
 		UnauthenticatedHooks: open,
 		Slack:                slack,
+		Readiness:            readiness,
 	}
 	for _, source := range config.HookSources {
 		if !hooks.Disabled[source] {
@@ -208,18 +211,4 @@ func Listen(srv *http.Server) (net.Listener, error) {
 // Runbooks loads the runbook library of the config.
 func Runbooks(cfg *config.Config) (*runbooks.Library, error) {
 	return runbooks.LoadLibrary(cfg.RunbooksDir)
-}
-
-// EnsureSearchAttributes registers quench's search attributes on a real cluster. A worker
-// without the operator permission logs a warning: an admin registers them once.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string, logger *slog.Logger) {
-	attrs := map[string]enumspb.IndexedValueType{}
-	for _, name := range workflows.SearchAttributes {
-		attrs[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	_, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: attrs})
-	var exists *serviceerror.AlreadyExists
-	if err != nil && !errors.As(err, &exists) {
-		logger.Warn("could not register quench's search attributes; ask an admin to add them as Keyword", "names", workflows.SearchAttributes, "err", err)
-	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/quench-dev/quench/internal/cli/incident"
 	"github.com/quench-dev/quench/internal/cli/runbook"
 	"github.com/quench-dev/quench/internal/cli/serve"
+	"github.com/quench-dev/quench/internal/cli/setup"
 )
 
 // Exit codes.
@@ -62,6 +63,7 @@ Then, in another terminal:      quench incident start provider-outage`,
 		dev,
 		serve.NewCmdWorker(f, nil),
 		serve.NewCmdServer(f, nil),
+		setup.NewCmdSetup(f, nil),
 		bench.NewCmdBench(f),
 		demoCmd,
 	)

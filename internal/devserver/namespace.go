@@ -20,16 +20,13 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/quench-dev/quench/workflows"
+	"github.com/quench-dev/quench/internal/temporalsetup"
 )
 
-// searchAttributes are quench's custom search attributes, all Keyword.
+// searchAttributes are quench's custom search attributes; `quench setup` registers the
+// same list on a cluster.
 func searchAttributes() map[string]enumspb.IndexedValueType {
-	out := make(map[string]enumspb.IndexedValueType, len(workflows.SearchAttributes))
-	for _, name := range workflows.SearchAttributes {
-		out[name] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-	}
-	return out
+	return temporalsetup.SearchAttributes()
 }
 
 // prepareDatabase creates the schema when the file is new and the namespace when it is

@@ -81,7 +81,7 @@ func TestSummaryPrintsTheResolvedChoices(t *testing.T) {
 		return ""
 	}
 	assert.Equal(t, "127.0.0.1:41001 (namespace default)", line("Temporal"))
-	assert.Equal(t, "http://127.0.0.1:41002  (API /api/v1, routes /v1/routes, /healthz, /metrics)", line("HTTP"))
+	assert.Equal(t, "http://127.0.0.1:41002  (API /api/v1, routes /v1/routes, /healthz, /readyz, /metrics)", line("HTTP"))
 	assert.Equal(t, "POST /hooks/{alertmanager,generic}", line("Hooks"))
 	assert.Equal(t, "2 (provider-outage, prompt-regression)", line("Runbooks"))
 	for _, c := range a.Choices {

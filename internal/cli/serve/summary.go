@@ -53,7 +53,7 @@ func writeSummary(out io.Writer, s summary) {
 			fmt.Fprintln(out, "              read-only: terminate, cancel, signal, update, reset, start and batch are off (--ui-write-actions turns them on)")
 		}
 	}
-	fmt.Fprintf(out, "  HTTP:       http://%s  (API /api/v1, routes /v1/routes, /healthz, /metrics)\n", s.Addresses.HTTP)
+	fmt.Fprintf(out, "  HTTP:       http://%s  (API /api/v1, routes /v1/routes, /healthz, /readyz, /metrics)\n", s.Addresses.HTTP)
 	printHooks(out, s.Web)
 	fmt.Fprintf(out, "  Data:       %s\n", s.DataDir)
 	if s.CLI != "" {

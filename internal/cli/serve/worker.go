@@ -32,6 +32,8 @@ type RemoteOptions struct {
 	PromptsPath string
 	TrafficLog  string
 	LogLevel    string
+	// Setup (worker --setup) registers the namespace and search attributes before polling.
+	Setup bool
 }
 
 func newRemoteOptions(f *cmdutil.Factory) *RemoteOptions {
@@ -57,23 +59,29 @@ func NewCmdWorker(f *cmdutil.Factory, runF func(context.Context, *RemoteOptions)
 		},
 	}
 	cmd.Flags().StringVar(&opts.DataDir, "data-dir", "", "routing table and evidence directory (default ./quench-data)")
+	cmd.Flags().BoolVar(&opts.Setup, "setup", false, "register the namespace and quench's search attributes when missing, as `quench setup` does, before polling")
 	addTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
 	cmd.Flags().StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
 
 func dialRemote(opts *RemoteOptions, cfg *config.Config) (client.Client, string, error) {
+	c, copts, err := dialRemoteOptions(opts, cfg)
+	return c, copts.Namespace, err
+}
+
+func dialRemoteOptions(opts *RemoteOptions, cfg *config.Config) (client.Client, client.Options, error) {
 	copts, err := cmdutil.ClientOptions(cfg, opts.AddressFlag(), opts.NamespaceFlag())
 	if err != nil {
-		return nil, "", err
+		return nil, copts, err
 	}
 	logger, _ := newLogger(opts.IO, opts.LogLevel)
 	copts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
 	c, err := client.Dial(app.TemporalClientOptions(copts))
 	if err != nil {
-		return nil, "", fmt.Errorf("cannot reach Temporal at %s: %w (set --temporal-address or TEMPORAL_ADDRESS; TLS and API key via TEMPORAL_TLS*, TEMPORAL_API_KEY)", copts.HostPort, err)
+		return nil, copts, fmt.Errorf("cannot reach Temporal at %s: %w (set --temporal-address or TEMPORAL_ADDRESS; TLS and API key via TEMPORAL_TLS*, TEMPORAL_API_KEY)", copts.HostPort, err)
 	}
-	return c, copts.Namespace, nil
+	return c, copts, nil
 }
 
 func workerRun(ctx context.Context, opts *RemoteOptions) error {
@@ -98,12 +106,15 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 	if err != nil {
 		return err
 	}
-	c, namespace, err := dialRemote(opts, cfg)
+	c, copts, err := dialRemoteOptions(opts, cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	app.EnsureSearchAttributes(ctx, c, namespace, logger)
+	namespace := copts.Namespace
+	if err := prepareNamespace(ctx, c, cfg, copts.HostPort, namespace, opts.Setup, logger); err != nil {
+		return err
+	}
 	decisions, err := app.ResolveDecisions(cfg, "")
 	if err != nil {
 		return err
@@ -168,12 +179,12 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	}
 	lock, err := lockShared(cfg, "quench server")
 	if err != nil {
-		return err
+		return serverDataDirError(cfg.DataDir, err)
 	}
 	defer lock.Release()
 	adapters, err := app.Resolve(cfg, logger)
 	if err != nil {
-		return err
+		return serverDataDirError(cfg.DataDir, err)
 	}
 	c, namespace, err := dialRemote(opts, cfg)
 	if err != nil {
@@ -187,6 +198,7 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if decisions.Signer == nil {
 		logger.Warn("no decisions.signing_key configured: approvals through the API and Slack are refused until it is set")
 	}
+	warnIfNotReady(ctx, c, namespace, logger)
 	svc := incidents.New(c, lib, namespace)
 	svc.Signer, svc.People = decisions.Signer, decisions.People
 	web, err := app.HTTPServer(cfg, svc, adapters, logger)
