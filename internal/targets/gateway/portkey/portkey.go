@@ -253,3 +253,42 @@ func (r *remote) Same(got, want gwstate.Snapshot) bool {
 	}
 	return reflect.DeepEqual(a, b)
 }
+
+// secretWords mark a config field whose value may be a credential (a target's api_key,
+// an Azure or Bedrock secret): a config with one stays out of workflow history.
+var secretWords = []string{"api_key", "apikey", "secret", "password", "token", "authorization", "credential", "private_key", "access_key"}
+
+// Secret names the first secret-looking field in the config, or "" (gwstate.Private).
+func (r *remote) Secret(s gwstate.Snapshot) string {
+	var v any
+	if json.Unmarshal(s.State, &v) != nil {
+		return "(unparsable config)"
+	}
+	return secretField(v)
+}
+
+func secretField(v any) string {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, child := range t {
+			lk := strings.ToLower(k)
+			for _, w := range secretWords {
+				if strings.Contains(lk, w) {
+					if sv, ok := child.(string); ok && sv != "" { // max_tokens: 100 is no secret
+						return k
+					}
+				}
+			}
+			if f := secretField(child); f != "" {
+				return f
+			}
+		}
+	case []any:
+		for _, child := range t {
+			if f := secretField(child); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
