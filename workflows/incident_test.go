@@ -37,7 +37,8 @@ func TestStepsRunInOrderWithRenderedParams(t *testing.T) {
 		"notify tell",
 		"gateway.restore failover/undo",
 	}, h.sequence())
-	assert.Equal(t, map[string]string{"route": "chat", "to": "mistral"}, h.callsOf(runbooks.ActionGatewaySwitch)[0].Params)
+	assert.Equal(t, map[string]string{"route": "chat", "to": "mistral", "previous": mustEncode(t, harnessRouteState)}, h.callsOf(runbooks.ActionGatewaySwitch)[0].Params,
+		"the switch gets the state gateway.read found")
 	assert.Equal(t, "abcdef: 120 requests, now on mistral", h.callsOf(runbooks.ActionNotify)[0].Params["text"])
 	assert.Equal(t, testIncidentID+"/failover", h.callsOf(runbooks.ActionGatewaySwitch)[0].IdempotencyKey)
 	for _, s := range st.Steps {
@@ -175,7 +176,9 @@ func TestUndoWithApproval(t *testing.T) {
 		require.Len(t, pending, 1)
 		assert.True(t, pending[0].Undo)
 		assert.Equal(t, runbooks.ActionGatewayRestore, pending[0].Action)
-		assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), pending[0].Digest)
+		assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{
+			"route": "chat", "previous": mustEncode(t, harnessRouteState), "switched_to": "anthropic"}), pending[0].Digest,
+			"the approver approves restoring exactly the saved state")
 		assert.Equal(t, DecisionResult{StepID: "failover", Undo: true, Subject: "the undo of step failover (gateway.restore)", Outcome: "approved"}, d.result,
 			"the result says the undo was approved, not the step")
 		decided := eventsOf(st, EventDecision, "failover")

@@ -1,0 +1,78 @@
+package workflows
+
+import (
+	"fmt"
+	"maps"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// gatewayReadVersion guards the gateway.read activity scheduled before gateway.switch:
+// incidents recorded before it switch without it (their gateway keeps the state locally).
+const gatewayReadVersion = "gateway-read-before-switch"
+
+// activityParams are the params an activity step runs with: the rendered ones, plus what
+// the incident's history holds for it. A gateway.switch gets the route's state read just
+// before (so what it replaces is in history before the gateway is touched); a step that
+// runs the action of a registered undo (the fail back) gets that undo's saved state. Only
+// the activity input gains them: the step's params, which approvals sign, stay as rendered.
+func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, params map[string]string) (map[string]string, error) {
+	switch step.Action {
+	case runbooks.ActionGatewaySwitch:
+		if params["previous"] != "" ||
+			workflow.GetVersion(ctx, gatewayReadVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return params, nil
+		}
+		var rs ports.RouteState
+		in := w.stepInput(ctx, step.ID, activities.GatewayReadActivity, params, "read")
+		if err := workflow.ExecuteActivity(ctx, activities.GatewayReadActivity, in).Get(ctx, &rs); err != nil {
+			return nil, err
+		}
+		prev, err := activities.EncodeRouteState(rs)
+		if err != nil {
+			return nil, fmt.Errorf("reading route %s before the switch: %w", params["route"], err)
+		}
+		out := maps.Clone(params)
+		out["previous"] = prev
+		return out, nil
+	case runbooks.ActionGatewayRestore:
+		return w.inheritUndo(step.Action, params), nil
+	}
+	return params, nil
+}
+
+// inheritUndo fills params the step lacks from the newest registered undo of the same
+// action whose params agree with every param the step has: the fail-back step names only
+// the route, the switch's undo also carries the state to restore.
+func (w *incident) inheritUndo(action string, params map[string]string) map[string]string {
+	for k := len(w.status.Undo) - 1; k >= 0; k-- {
+		e := w.status.Undo[k]
+		if e.State != undoRegistered || e.Undo.Action != action || !agrees(params, e.Undo.Params) {
+			continue
+		}
+		out := maps.Clone(params)
+		if out == nil {
+			out = map[string]string{}
+		}
+		for key, v := range e.Undo.Params {
+			if _, ok := out[key]; !ok {
+				out[key] = v
+			}
+		}
+		return out
+	}
+	return params
+}
+
+func agrees(params, undo map[string]string) bool {
+	for k, v := range params {
+		if u, ok := undo[k]; !ok || u != v {
+			return false
+		}
+	}
+	return true
+}
