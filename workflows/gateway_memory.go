@@ -45,27 +45,38 @@ func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, para
 	return params, nil
 }
 
-// inheritUndo fills params the step lacks from the newest registered undo of the same
-// action whose params agree with every param the step has: the fail-back step names only
-// the route, the switch's undo also carries the state to restore.
+// inheritUndo fills params the fail-back step lacks from the switch's undo: the step names
+// only the route, the undo also carries the state to restore. Of the registered undos of
+// the same action whose params agree with every param the step has, the oldest holds the
+// state from before the incident (a second switch of the route saved the first one's
+// result), and the newest says what the route was last switched to.
 func (w *incident) inheritUndo(action string, params map[string]string) map[string]string {
-	for k := len(w.status.Undo) - 1; k >= 0; k-- {
-		e := w.status.Undo[k]
+	var oldest, newest map[string]string
+	for _, e := range w.status.Undo {
 		if e.State != undoRegistered || e.Undo.Action != action || !agrees(params, e.Undo.Params) {
 			continue
 		}
-		out := maps.Clone(params)
-		if out == nil {
-			out = map[string]string{}
+		if oldest == nil {
+			oldest = e.Undo.Params
 		}
-		for key, v := range e.Undo.Params {
-			if _, ok := out[key]; !ok {
-				out[key] = v
-			}
-		}
-		return out
+		newest = e.Undo.Params
 	}
-	return params
+	if oldest == nil {
+		return params
+	}
+	out := maps.Clone(params)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for key, v := range oldest {
+		if _, ok := out[key]; !ok {
+			out[key] = v
+		}
+	}
+	if v, ok := newest["switched_to"]; ok && params["switched_to"] == "" && oldest["previous"] != "" {
+		out["switched_to"] = v
+	}
+	return out
 }
 
 func agrees(params, undo map[string]string) bool {

@@ -55,3 +55,22 @@ func TestFailBackOfAnotherRouteInheritsNothing(t *testing.T) {
 	require.NotEmpty(t, restore)
 	assert.Equal(t, map[string]string{"route": "batch"}, restore[0].Params, "the undo of route chat is not the fail back of route batch")
 }
+
+func TestFailBackAfterTwoSwitchesRestoresTheStateFromBeforeTheIncident(t *testing.T) {
+	h := newHarness(t)
+	h.readAnswer = func(in activities.StepInput) ports.RouteState {
+		if in.StepID == "failover" {
+			return ports.RouteState{Provider: "openai", State: "before"}
+		}
+		return ports.RouteState{Provider: "anthropic", State: "after-first"}
+	}
+	second := runbooks.Step{ID: "again", Action: runbooks.ActionGatewaySwitch, With: map[string]string{"route": "{{ .params.route }}", "to": "local"}}
+	st := h.run(testInput(testSpec(switchStep("failover"), second, restoreStep("failback"))))
+
+	assert.Equal(t, StateCompleted, st.State)
+	restore := h.callsOf(runbooks.ActionGatewayRestore)
+	require.Len(t, restore, 1, "the fail back cleared both undos of the route")
+	assert.Equal(t, mustEncode(t, ports.RouteState{Provider: "openai", State: "before"}), restore[0].Params["previous"],
+		"the fail back goes to where the route was before the incident, not to the first switch's result")
+	assert.Equal(t, "local", restore[0].Params["switched_to"], "and knows what the route was last switched to")
+}

@@ -43,6 +43,8 @@ type harness struct {
 	mu       sync.Mutex
 	calls    []activities.StepInput
 	reads    []activities.StepInput // gateway.read
+	// readAnswer, when set, is what gateway.read answers (else harnessRouteState).
+	readAnswer func(activities.StepInput) ports.RouteState
 	behave   map[string]func(activities.StepInput) (activities.StepResult, error)
 	measures []ports.VerifyResult // answered in order; the last one repeats
 	// measureErr, when set, is every measurement's error.
@@ -91,6 +93,9 @@ func newHarness(t *testing.T) *harness {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.reads = append(h.reads, in)
+		if h.readAnswer != nil {
+			return h.readAnswer(in), nil
+		}
 		return harnessRouteState, nil
 	}, activity.RegisterOptions{Name: activities.GatewayReadActivity})
 	return h

@@ -72,13 +72,8 @@ func (t *Table) restoreTo(ctx context.Context, req ports.RestoreRequest) (ports.
 				"cannot restore route %s to %s: it is no longer one of the route's providers (%s); switch the route by hand",
 				r.Route, want, strings.Join(r.Providers, ", "))
 		}
-		// A switch made by an older quench also saved the provider here: it is done with.
-		if sv := st.Saved[req.Holder]; sv != nil {
-			delete(sv, r.Route)
-			if len(sv) == 0 {
-				delete(st.Saved, req.Holder)
-			}
-		}
+		// A provider saved here by a switch of an older quench stays: that switch's own
+		// undo (carrying no state) still needs it.
 		if r.Provider == want {
 			return ports.RouteChange{Route: r.Route, From: want, To: want, Version: r.Version, NoOp: true, At: now,
 				Note: fmt.Sprintf("route %s is already back on %s", r.Route, want)}, nil
