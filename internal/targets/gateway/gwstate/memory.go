@@ -2,21 +2,38 @@ package gwstate
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/quench-dev/quench/internal/ports"
 )
 
-// Private is a Remote whose route state may hold a secret (a Portkey config can carry a
-// provider's api_key): such a state never goes into workflow history.
-type Private interface {
-	// Secret names the first field of s that looks like a secret, or "".
-	Secret(s Snapshot) string
+// Redactor is a Remote whose route state may hold secrets (a Portkey config can carry a
+// provider's api_key): they never go into workflow history. Redact replaces them with
+// placeholders; Unredact fills the placeholders from the gateway's current state, which
+// still has them (a switch never changes a key).
+type Redactor interface {
+	Redact(s Snapshot) (json.RawMessage, error)
+	Unredact(redacted json.RawMessage, cur Snapshot) (json.RawMessage, error)
 }
 
-// ReadRoute reads the route's state for the incident's history (ports.RouteReader). A
-// state too big for history, or holding a secret, is left out (KeptLocally says why): the
-// switch then saves it in the data dir as before.
+// full is the saved state with its secrets put back from cur.
+func (g *Gateway) full(route string, saved, cur Snapshot) (Snapshot, error) {
+	r, ok := g.remote.(Redactor)
+	if !ok {
+		return saved, nil
+	}
+	state, err := r.Unredact(saved.State, cur)
+	if err != nil {
+		return Snapshot{}, ports.Permanentf("route %s on %s: %v", route, g.name, err)
+	}
+	return Snapshot{State: state, Provider: saved.Provider}, nil
+}
+
+// ReadRoute reads the route's state for the incident's history (ports.RouteReader), its
+// secrets replaced by placeholders. A state too big for history, or whose secrets cannot
+// be told apart, is left out (KeptLocally says why): the switch then saves it in the data
+// dir as before.
 func (g *Gateway) ReadRoute(ctx context.Context, route string) (ports.RouteState, error) {
 	if route == "" {
 		return ports.RouteState{}, ports.Permanentf("no route given")
@@ -26,17 +43,18 @@ func (g *Gateway) ReadRoute(ctx context.Context, route string) (ports.RouteState
 		return ports.RouteState{}, err
 	}
 	rs := ports.RouteState{Provider: cur.Provider}
-	if p, ok := g.remote.(Private); ok {
-		if field := p.Secret(cur); field != "" {
-			rs.KeptLocally = fmt.Sprintf("the route's state on %s has a secret-looking field %q, so it stays in this worker's data dir, not in history", g.name, field)
+	state := cur.State
+	if r, ok := g.remote.(Redactor); ok {
+		if state, err = r.Redact(cur); err != nil {
+			rs.KeptLocally = fmt.Sprintf("the route's state on %s stays in this worker's data dir, not in history: %v", g.name, err)
 			return rs, nil
 		}
 	}
-	if len(cur.State) > ports.MaxRouteStateBytes {
-		rs.KeptLocally = fmt.Sprintf("the route's state on %s is %d bytes, more than the %d that go into history, so it stays in this worker's data dir", g.name, len(cur.State), ports.MaxRouteStateBytes)
+	if len(state) > ports.MaxRouteStateBytes {
+		rs.KeptLocally = fmt.Sprintf("the route's state on %s is %d bytes, more than the %d that go into history, so it stays in this worker's data dir", g.name, len(state), ports.MaxRouteStateBytes)
 		return rs, nil
 	}
-	rs.State = string(cur.State)
+	rs.State = string(state)
 	return rs, nil
 }
 
@@ -48,7 +66,14 @@ func (g *Gateway) ReadRoute(ctx context.Context, route string) (ports.RouteState
 func (g *Gateway) switchFrom(ctx context.Context, req ports.SwitchRequest) (ports.RouteChange, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	prev := Snapshot{State: []byte(req.Previous.State), Provider: req.Previous.Provider}
+	cur, err := g.remote.Read(ctx, req.Route)
+	if err != nil {
+		return ports.RouteChange{}, err
+	}
+	prev, err := g.full(req.Route, Snapshot{State: []byte(req.Previous.State), Provider: req.Previous.Provider}, cur)
+	if err != nil {
+		return ports.RouteChange{}, err
+	}
 	plan, err := g.remote.Plan(req.Route, prev, req.To)
 	if err != nil {
 		return ports.RouteChange{}, err
@@ -59,10 +84,6 @@ func (g *Gateway) switchFrom(ctx context.Context, req ports.SwitchRequest) (port
 			Note: fmt.Sprintf("route %s is already on %s: nothing switched", req.Route, prev.Provider)}, nil
 	}
 	done := ports.RouteChange{Route: req.Route, From: prev.Provider, To: plan.Want.Provider, At: now}
-	cur, err := g.remote.Read(ctx, req.Route)
-	if err != nil {
-		return ports.RouteChange{}, err
-	}
 	switch {
 	case g.remote.Same(cur, plan.Want):
 		return done, nil // an earlier attempt set it and its result was lost
@@ -81,8 +102,11 @@ func (g *Gateway) switchFrom(ctx context.Context, req ports.SwitchRequest) (port
 func (g *Gateway) restoreTo(ctx context.Context, req ports.RestoreRequest) (ports.RouteChange, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	saved := Snapshot{State: []byte(req.Previous.State), Provider: req.Previous.Provider}
 	cur, err := g.remote.Read(ctx, req.Route)
+	if err != nil {
+		return ports.RouteChange{}, err
+	}
+	saved, err := g.full(req.Route, Snapshot{State: []byte(req.Previous.State), Provider: req.Previous.Provider}, cur)
 	if err != nil {
 		return ports.RouteChange{}, err
 	}

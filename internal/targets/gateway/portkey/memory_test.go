@@ -98,37 +98,79 @@ func TestSwitchRefusesARouteChangedSinceTheRead(t *testing.T) {
 	}
 }
 
-func TestConfigWithAKeyStaysOutOfHistory(t *testing.T) {
-	const withKey = `{"strategy":{"mode":"fallback"},"targets":[{"provider":"openai","api_key":"sk-live-123","override_params":{"max_tokens":100}},{"virtual_key":"anthropic-prod"}]}`
-	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": withKey})
+// Keys in a config: "sk-live" inline, one escaped, one in a nested object, and a
+// max_tokens number that is no secret.
+const withKeys = `{"strategy":{"mode":"fallback"},"targets":[` +
+	`{"provider":"openai","api_key":"sk-live-123","override_params":{"max_tokens":100}},` +
+	`{"provider":"azure-openai","azure":{"client_secret":"c\u0073-456"},"virtual_key":"azure-eu"},` +
+	`{"virtual_key":"anthropic-prod","authorization":"Bearer sk-ant-789"}]}`
+
+func TestKeysStayOutOfHistoryAndComeBackOnRestore(t *testing.T) {
+	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": withKeys})
+	t.Cleanup(s.Close)
+	a, b := worker(t, s), worker(t, s)
+	ctx := context.Background()
+	before := s.Config("pc-chat")
+	prev, err := a.ReadRoute(ctx, "chat")
+	if err != nil || prev.State == "" || prev.KeptLocally != "" {
+		t.Fatalf("read = %+v %v", prev, err)
+	}
+	for _, secret := range []string{"sk-live-123", "c\\u0073-456", "cs-456", "sk-ant-789"} {
+		if strings.Contains(prev.State, secret) {
+			t.Fatalf("secret %q in the state for history: %s", secret, prev.State)
+		}
+	}
+	if !strings.Contains(prev.State, `"max_tokens":100`) || strings.Count(prev.State, placeholderPrefix) != 3 {
+		t.Fatalf("redacted state: %s", prev.State)
+	}
+	ch, err := a.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k", Previous: &prev})
+	if err != nil || ch.To != "azure-eu" {
+		t.Fatalf("switch on A: %+v %v", ch, err)
+	}
+	if !strings.Contains(string(s.Config("pc-chat")), "sk-live-123") {
+		t.Fatalf("the switch wrote a placeholder instead of the key: %s", s.Config("pc-chat"))
+	}
+	again, err := b.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k", Previous: &prev})
+	if err != nil || again.NoOp || s.Count("PUT", "") != 1 {
+		t.Fatalf("retry on B: %+v %v, %d PUTs", again, err, s.Count("PUT", ""))
+	}
+	if _, err := b.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r", Previous: &prev}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(s.Config("pc-chat"), before) {
+		t.Fatalf("restore on B:\n%s\nwant\n%s", s.Config("pc-chat"), before)
+	}
+}
+
+func TestRestoreRefusesWhenAKeyChangedMeanwhile(t *testing.T) {
+	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": withKeys})
 	t.Cleanup(s.Close)
 	g := worker(t, s)
 	ctx := context.Background()
-	before := s.Config("pc-chat")
 	prev, err := g.ReadRoute(ctx, "chat")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if prev.State != "" || !strings.Contains(prev.KeptLocally, `"api_key"`) || strings.Contains(prev.KeptLocally, "sk-live") {
-		t.Fatalf("read = %+v: the body holds a key and must stay out of history", prev)
-	}
-	// The switch and restore fall back to this worker's data dir.
 	if _, err := g.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "k", Previous: &prev}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r", Previous: &prev}); err != nil {
-		t.Fatal(err)
+	s.SetConfig("pc-chat", strings.Replace(string(s.Config("pc-chat")), "sk-live-123", "sk-live-rotated", 1))
+	puts := s.Count("PUT", "")
+	_, err = g.Restore(ctx, ports.RestoreRequest{Route: "chat", Holder: "inc-1", Key: "r", Previous: &prev})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "restore it by hand") || strings.Contains(err.Error(), "sk-live") {
+		t.Fatalf("want a permanent refusal naming no key, got %v", err)
 	}
-	if !bytes.Equal(s.Config("pc-chat"), before) {
-		t.Fatalf("restore from the local memory: %s, want %s", s.Config("pc-chat"), before)
+	if s.Count("PUT", "") != puts {
+		t.Fatal("a refused restore wrote the config")
 	}
 }
 
-func TestNumericTokenFieldsAreNoSecret(t *testing.T) {
-	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": `{"targets":[{"virtual_key":"a","override_params":{"max_tokens":100}},{"virtual_key":"b"}]}`})
+func TestConfigWithoutKeysGoesToHistoryAsIs(t *testing.T) {
+	const body = `{"targets":[{"virtual_key":"a","override_params":{"max_tokens":100,"token_budget":{"n":1}}},{"virtual_key":"b","api_key":""}]}`
+	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": body})
 	t.Cleanup(s.Close)
 	prev, err := worker(t, s).ReadRoute(context.Background(), "chat")
-	if err != nil || prev.State == "" {
-		t.Fatalf("read = %+v %v", prev, err)
+	if err != nil || prev.State != string(s.Config("pc-chat")) {
+		t.Fatalf("read = %+v %v, want the body unchanged (no string secret in it)", prev, err)
 	}
 }
