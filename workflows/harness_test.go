@@ -40,13 +40,13 @@ type harness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
 
-	mu       sync.Mutex
-	calls    []activities.StepInput
-	reads    []activities.StepInput // gateway.read
+	mu    sync.Mutex
+	calls []activities.StepInput
+	reads []activities.StepInput // gateway.read
 	// readAnswer, when set, is what gateway.read answers (else harnessRouteState).
 	readAnswer func(activities.StepInput) ports.RouteState
-	behave   map[string]func(activities.StepInput) (activities.StepResult, error)
-	measures []ports.VerifyResult // answered in order; the last one repeats
+	behave     map[string]func(activities.StepInput) (activities.StepResult, error)
+	measures   []ports.VerifyResult // answered in order; the last one repeats
 	// measureErr, when set, is every measurement's error.
 	measureErr error
 	measured   int
