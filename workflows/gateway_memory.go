@@ -87,3 +87,23 @@ func agrees(params, undo map[string]string) bool {
 	}
 	return true
 }
+
+// savedStateParams are the params an undo carries as the state it restores: recorded by
+// the step, not chosen by anyone, and up to a few KB (a Portkey config).
+var savedStateParams = []string{"previous", "switched_to"}
+
+// approvalParams are the undo params a human approves and the digest covers: the saved
+// state is left out, as it was before undos carried it, so a card shows what a person can
+// judge (restore route chat) and stays within chat message limits.
+func approvalParams(params map[string]string) map[string]string {
+	for _, k := range savedStateParams {
+		if _, ok := params[k]; ok {
+			out := maps.Clone(params)
+			for _, k := range savedStateParams {
+				delete(out, k)
+			}
+			return out
+		}
+	}
+	return params
+}
