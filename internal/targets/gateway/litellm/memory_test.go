@@ -92,3 +92,27 @@ func TestSwitchFromHistoryAlreadyOnTargetIsANoOp(t *testing.T) {
 		t.Fatalf("switch to the active provider: %+v %v", ch, err)
 	}
 }
+
+func TestSwitchFromHistoryThatDoesNotTakeIsReportedAndRetried(t *testing.T) {
+	s := proxy(t)
+	a, b := gateway(t, s, ModeBlock), gateway(t, s, ModeBlock)
+	ctx := context.Background()
+	before := s.State()
+	prev, err := a.ReadRoute(ctx, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-1", Key: "inc-1/failover", Previous: &prev}
+	s.IgnoreWrites(true)
+	if _, err := a.Switch(ctx, req); err == nil || ports.IsPermanent(err) || !strings.Contains(err.Error(), "did not take") {
+		t.Fatalf("want a retryable error saying the change did not take, got %v", err)
+	}
+	if !bytes.Equal(s.State(), before) {
+		t.Fatal("a switch that did not take left the proxy changed")
+	}
+	s.IgnoreWrites(false)
+	ch, err := b.Switch(ctx, req)
+	if err != nil || ch.To != "anthropic" || ch.NoOp {
+		t.Fatalf("retry on B: %+v %v", ch, err)
+	}
+}
