@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/quench-dev/quench/internal/ports"
@@ -38,8 +39,12 @@ func (a *GatewayActivities) Switch(ctx context.Context, in StepInput) (StepResul
 	if err != nil {
 		return StepResult{}, err
 	}
+	prev, err := previousOf(ActionGatewaySwitch, in)
+	if err != nil {
+		return StepResult{}, err
+	}
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
-		change, err := a.Gateway.Switch(ctx, ports.SwitchRequest{Route: route, To: to, Holder: id.holder, Key: id.key})
+		change, err := a.Gateway.Switch(ctx, ports.SwitchRequest{Route: route, To: to, Holder: id.holder, Key: id.key, Previous: prev})
 		if err != nil {
 			return StepResult{}, classify(ActionGatewaySwitch, err)
 		}
@@ -54,11 +59,25 @@ func (a *GatewayActivities) Switch(ctx context.Context, in StepInput) (StepResul
 			}
 			return res, nil
 		}
-		res.Summary = fmt.Sprintf("route %s switched from %s to %s (version %d)", change.Route, change.From, change.To, change.Version)
+		res.Summary = fmt.Sprintf("route %s switched from %s to %s", change.Route, change.From, change.To)
+		if change.Version > 0 {
+			res.Summary += fmt.Sprintf(" (version %d)", change.Version)
+		}
+		undo := map[string]string{"route": change.Route}
+		if prev != nil {
+			// The state the switch replaced travels with the undo (and, through the
+			// workflow, to the fail-back step), so any worker can put it back.
+			undo["previous"] = in.Params["previous"]
+			undo["switched_to"] = change.To
+			res.Outputs["previous"] = in.Params["previous"]
+			if prev.KeptLocally != "" {
+				res.Summary += "; " + prev.KeptLocally
+			}
+		}
 		res.Undo = &UndoAction{
 			Key:         "gateway/" + change.Route,
 			Action:      ActionGatewayRestore,
-			Params:      map[string]string{"route": change.Route},
+			Params:      undo,
 			Description: fmt.Sprintf("point route %s back at %s", change.Route, change.From),
 		}
 		return res, nil
@@ -79,8 +98,15 @@ func (a *GatewayActivities) Restore(ctx context.Context, in StepInput) (StepResu
 	if err != nil {
 		return StepResult{}, err
 	}
+	// Without `previous` (an undo registered by an older quench, a step whose switch did
+	// not carry it) the gateway falls back to the state it saved in its own data dir.
+	prev, err := previousOf(ActionGatewayRestore, in)
+	if err != nil {
+		return StepResult{}, err
+	}
+	req := ports.RestoreRequest{Route: route, Holder: id.holder, Key: id.key, Previous: prev, SwitchedTo: in.Params["switched_to"]}
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
-		change, err := a.Gateway.Restore(ctx, ports.RestoreRequest{Route: route, Holder: id.holder, Key: id.key})
+		change, err := a.Gateway.Restore(ctx, req)
 		if err != nil {
 			return StepResult{}, classify(ActionGatewayRestore, err)
 		}
@@ -95,11 +121,67 @@ func (a *GatewayActivities) Restore(ctx context.Context, in StepInput) (StepResu
 		case change.NoOp:
 			res.Summary = fmt.Sprintf("route %s: nothing to restore", route)
 		default:
-			res.Summary = fmt.Sprintf("route %s restored from %s to %s (version %d)", change.Route, change.From, change.To, change.Version)
+			res.Summary = fmt.Sprintf("route %s restored from %s to %s", change.Route, change.From, change.To)
+			if change.Version > 0 {
+				res.Summary += fmt.Sprintf(" (version %d)", change.Version)
+			}
 			if change.Note != "" {
 				res.Summary += "; " + change.Note
 			}
 		}
 		return res, nil
 	})
+}
+
+// Read returns the route's state before gateway.switch changes it (gateway.read): the
+// workflow runs it first, so what the switch replaces is in history before the gateway is
+// touched, and hands it to the switch as its `previous` param.
+func (a *GatewayActivities) Read(ctx context.Context, in StepInput) (ports.RouteState, error) {
+	if err := a.ready(); err != nil {
+		return ports.RouteState{}, err
+	}
+	route, err := paramsOf(ActionGatewaySwitch, in).required("route", "the route apps read, e.g. chat")
+	if err != nil {
+		return ports.RouteState{}, err
+	}
+	reader, ok := a.Gateway.(ports.RouteReader)
+	if !ok {
+		return ports.RouteState{KeptLocally: "this gateway cannot read a route's state for history; it keeps it itself"}, nil
+	}
+	return withHeartbeat(ctx, func(ctx context.Context) (ports.RouteState, error) {
+		rs, err := reader.ReadRoute(ctx, route)
+		if err != nil {
+			return ports.RouteState{}, classify(GatewayReadActivity, err)
+		}
+		return rs, nil
+	})
+}
+
+// EncodeRouteState is a RouteState as the `previous` param of gateway.switch and
+// gateway.restore carry it.
+func EncodeRouteState(rs ports.RouteState) (string, error) {
+	b, err := json.Marshal(rs)
+	if err != nil {
+		return "", err
+	}
+	if len(b) > 2*ports.MaxRouteStateBytes {
+		return "", fmt.Errorf("route state of %d bytes is too big for history", len(b))
+	}
+	return string(b), nil
+}
+
+// previousOf decodes the step's `previous` param; nil when absent.
+func previousOf(action string, in StepInput) (*ports.RouteState, error) {
+	raw := in.Params["previous"]
+	if raw == "" {
+		return nil, nil
+	}
+	if len(raw) > 2*ports.MaxRouteStateBytes {
+		return nil, invalidParams(action, "param \"previous\" is %d bytes; it is the route state gateway.read returned, at most %d bytes", len(raw), 2*ports.MaxRouteStateBytes)
+	}
+	var rs ports.RouteState
+	if err := json.Unmarshal([]byte(raw), &rs); err != nil || rs.Provider == "" {
+		return nil, invalidParams(action, "param \"previous\" is not a route state from gateway.read (a JSON object with a provider); leave it out to use the gateway's saved state")
+	}
+	return &rs, nil
 }

@@ -37,6 +37,7 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 	for name, fn := range map[string]any{
 		ActionGatewaySwitch:   gateway.Switch,
 		ActionGatewayRestore:  gateway.Restore,
+		GatewayReadActivity:   gateway.Read,
 		ActionGatewayBlock:    gateway.Block,
 		ActionGatewayUnblock:  gateway.Unblock,
 		ActionTrafficSnapshot: traffic.Snapshot,

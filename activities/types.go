@@ -84,4 +84,7 @@ type Policy struct {
 const (
 	PolicyActivity = "incident.policy" // local activity: returns Policy
 	VerifyActivity = "traffic.measure" // VerifyInput -> VerifyResult
+	// GatewayReadActivity reads a route's state before gateway.switch changes it, so what
+	// the switch replaces is in history first: StepInput -> ports.RouteState.
+	GatewayReadActivity = "gateway.read"
 )

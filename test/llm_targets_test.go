@@ -126,7 +126,9 @@ func TestVerifyFailureRevertsAndEscalates(t *testing.T) {
 	if got := llmRoute(t, base, "search"); got.Provider != "primary" {
 		t.Fatalf("route search after close: %+v, want primary (its undo runs at close)", got)
 	}
-	recordClosed(t, dev, started.IncidentID, "failover-verify-revert")
+	// Recorded under a new name since switches read the route first (gateway.read):
+	// failover-verify-revert.json stays as the history of an incident from before it.
+	recordClosed(t, dev, started.IncidentID, "failover-verify-revert-gateway-read")
 }
 
 func llmRoute(t *testing.T, base, route string) routeView {

@@ -40,10 +40,13 @@ type harness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
 
-	mu       sync.Mutex
-	calls    []activities.StepInput
-	behave   map[string]func(activities.StepInput) (activities.StepResult, error)
-	measures []ports.VerifyResult // answered in order; the last one repeats
+	mu    sync.Mutex
+	calls []activities.StepInput
+	reads []activities.StepInput // gateway.read
+	// readAnswer, when set, is what gateway.read answers (else harnessRouteState).
+	readAnswer func(activities.StepInput) ports.RouteState
+	behave     map[string]func(activities.StepInput) (activities.StepResult, error)
+	measures   []ports.VerifyResult // answered in order; the last one repeats
 	// measureErr, when set, is every measurement's error.
 	measureErr error
 	measured   int
@@ -86,8 +89,20 @@ func newHarness(t *testing.T) *harness {
 		return h.policy, nil
 	}, activity.RegisterOptions{Name: activities.PolicyActivity})
 	h.env.RegisterActivityWithOptions(h.measure, activity.RegisterOptions{Name: activities.VerifyActivity})
+	h.env.RegisterActivityWithOptions(func(_ context.Context, in activities.StepInput) (ports.RouteState, error) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.reads = append(h.reads, in)
+		if h.readAnswer != nil {
+			return h.readAnswer(in), nil
+		}
+		return harnessRouteState, nil
+	}, activity.RegisterOptions{Name: activities.GatewayReadActivity})
 	return h
 }
+
+// harnessRouteState is what the fake gateway.read answers.
+var harnessRouteState = ports.RouteState{Provider: "openai", State: `{"order":["openai","anthropic"]}`}
 
 // stepActivity is the fake of one catalog action.
 func (h *harness) stepActivity(name string) func(context.Context, activities.StepInput) (activities.StepResult, error) {
@@ -111,11 +126,15 @@ func defaultResult(in activities.StepInput) activities.StepResult {
 	p := in.Params
 	switch in.Action {
 	case runbooks.ActionGatewaySwitch:
+		undo := map[string]string{"route": p["route"]}
+		if p["previous"] != "" { // as the real activity: the saved state travels with the undo
+			undo["previous"], undo["switched_to"] = p["previous"], p["to"]
+		}
 		return activities.StepResult{
 			Summary: fmt.Sprintf("route %s: openai -> %s", p["route"], p["to"]),
 			Outputs: map[string]any{"route": p["route"], "from": "openai", "to": p["to"]},
 			Undo: &activities.UndoAction{Key: "gateway/" + p["route"], Action: runbooks.ActionGatewayRestore,
-				Params: map[string]string{"route": p["route"]}, Description: "restore route " + p["route"] + " to openai"},
+				Params: undo, Description: "restore route " + p["route"] + " to openai"},
 		}
 	case runbooks.ActionGatewayRestore:
 		return activities.StepResult{

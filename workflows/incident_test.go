@@ -37,7 +37,8 @@ func TestStepsRunInOrderWithRenderedParams(t *testing.T) {
 		"notify tell",
 		"gateway.restore failover/undo",
 	}, h.sequence())
-	assert.Equal(t, map[string]string{"route": "chat", "to": "mistral"}, h.callsOf(runbooks.ActionGatewaySwitch)[0].Params)
+	assert.Equal(t, map[string]string{"route": "chat", "to": "mistral", "previous": mustEncode(t, harnessRouteState)}, h.callsOf(runbooks.ActionGatewaySwitch)[0].Params,
+		"the switch gets the state gateway.read found")
 	assert.Equal(t, "abcdef: 120 requests, now on mistral", h.callsOf(runbooks.ActionNotify)[0].Params["text"])
 	assert.Equal(t, testIncidentID+"/failover", h.callsOf(runbooks.ActionGatewaySwitch)[0].IdempotencyKey)
 	for _, s := range st.Steps {
@@ -175,13 +176,17 @@ func TestUndoWithApproval(t *testing.T) {
 		require.Len(t, pending, 1)
 		assert.True(t, pending[0].Undo)
 		assert.Equal(t, runbooks.ActionGatewayRestore, pending[0].Action)
-		assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), pending[0].Digest)
+		assert.Equal(t, runbooks.ParamsDigest(runbooks.ActionGatewayRestore, map[string]string{"route": "chat"}), pending[0].Digest,
+			"the approval covers the route, not the saved state the undo carries")
+		assert.Equal(t, map[string]string{"route": "chat"}, pending[0].Params)
 		assert.Equal(t, DecisionResult{StepID: "failover", Undo: true, Subject: "the undo of step failover (gateway.restore)", Outcome: "approved"}, d.result,
 			"the result says the undo was approved, not the step")
 		decided := eventsOf(st, EventDecision, "failover")
 		require.Len(t, decided, 1)
 		assert.Equal(t, "bob approved the undo of step failover (gateway.restore) via cli", decided[0].Text)
 		assert.Len(t, h.callsOf(runbooks.ActionGatewayRestore), 1)
+		assert.Equal(t, mustEncode(t, harnessRouteState), h.callsOf(runbooks.ActionGatewayRestore)[0].Params["previous"],
+			"the approved undo still restores the saved state")
 		assert.Equal(t, undoDone, undoStates(st)["failover"])
 		assert.Equal(t, StateCompleted, st.State)
 	})

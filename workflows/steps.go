@@ -133,15 +133,20 @@ func (w *incident) runActivityStep(ctx workflow.Context, i int, action runbooks.
 		WaitForCancellation: true,
 		Summary:             step.ID,
 	})
-	in := w.stepInput(ctx, step.ID, step.Action, ss.Params, "")
-	var res activities.StepResult
-	err := workflow.ExecuteActivity(actx, step.Action, in).Get(actx, &res)
-	switch {
-	case err == nil:
-		w.finishStep(ctx, i, res)
-		if step.Verify != nil {
-			w.verifyStep(ctx, i)
+	params, err := w.activityParams(actx, step, ss.Params)
+	if err == nil {
+		in := w.stepInput(ctx, step.ID, step.Action, params, "")
+		var res activities.StepResult
+		err = workflow.ExecuteActivity(actx, step.Action, in).Get(actx, &res)
+		if err == nil {
+			w.finishStep(ctx, i, res)
+			if step.Verify != nil {
+				w.verifyStep(ctx, i)
+			}
+			return nil
 		}
+	}
+	switch {
 	case temporal.IsCanceledError(err):
 		w.cancelStep(ctx, i)
 	default:

@@ -85,7 +85,7 @@ func (w *incident) gateUndo(ctx workflow.Context, j int) (bool, error) {
 	w.cancelCurrent = cancel
 	defer func() { w.cancelCurrent = nil; cancel() }()
 	outcome, decisions, err := w.awaitApproval(gateCtx, gateRequest{
-		StepID: e.StepID, Action: e.Undo.Action, Undo: true, Params: e.Undo.Params, Approval: *e.Gate,
+		StepID: e.StepID, Action: e.Undo.Action, Undo: true, Params: approvalParams(e.Undo.Params), Approval: *e.Gate,
 	})
 	if err != nil {
 		return false, err

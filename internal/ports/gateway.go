@@ -19,6 +19,11 @@ type SwitchRequest struct {
 	To     string
 	Holder string
 	Key    string
+	// Previous is the route's state read before the switch (RouteReader), already in the
+	// incident's history. With it the switch is a compare-and-set against it: a retry on
+	// any worker that finds the route already switched changes nothing and reports the
+	// same change. Nil: the adapter's own local memory (incidents started before it).
+	Previous *RouteState
 }
 
 // RestoreRequest puts back the provider Holder saved when it first switched Route.
@@ -26,6 +31,33 @@ type RestoreRequest struct {
 	Route  string
 	Holder string
 	Key    string
+	// Previous is the state to put back, as the switch found it (from the incident's
+	// history). Nil: the adapter's own local memory (incidents started before it).
+	Previous *RouteState
+	// SwitchedTo is the provider the switch set, so a restore can say the route was
+	// changed by someone else meanwhile.
+	SwitchedTo string
+}
+
+// RouteState is a route's state on its gateway as a switch found it: enough to put it back
+// exactly, small (it travels in workflow history) and free of secrets.
+type RouteState struct {
+	Provider string `json:"provider"`
+	// State is adapter-specific and opaque (empty for the embedded routing table).
+	State string `json:"state,omitempty"`
+	// KeptLocally says why State stayed out of history (too big, or it holds a secret): the
+	// adapter then keeps it in its local memory, as before.
+	KeptLocally string `json:"kept_locally,omitempty"`
+}
+
+// MaxRouteStateBytes bounds a RouteState's encoding, so history stays small: a bigger one
+// is not carried, and the adapter falls back to its local memory.
+const MaxRouteStateBytes = 8 << 10
+
+// RouteReader is a Gateway that can read a route's state for the incident's history
+// before switching it. A Gateway without it keeps its saved state locally.
+type RouteReader interface {
+	ReadRoute(ctx context.Context, route string) (RouteState, error)
 }
 
 // RouteChange is what a switch or restore did.

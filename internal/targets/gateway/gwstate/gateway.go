@@ -95,6 +95,11 @@ func (g *Gateway) Switch(ctx context.Context, req ports.SwitchRequest) (ports.Ro
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
 		return ports.RouteChange{}, err
 	}
+	if req.Previous != nil && req.Previous.State != "" {
+		return g.switchFrom(ctx, req)
+	}
+	// No state from history (an incident started before switches carried it, or a state
+	// that may not go into history): save it in this process's data dir, as before.
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var res ports.RouteChange
@@ -172,6 +177,11 @@ func (g *Gateway) Restore(ctx context.Context, req ports.RestoreRequest) (ports.
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
 		return ports.RouteChange{}, err
 	}
+	if req.Previous != nil && req.Previous.State != "" {
+		return g.restoreTo(ctx, req)
+	}
+	// No state from history: an incident started before switches carried it (or one whose
+	// state stayed local); its switch saved the state in this process's data dir.
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var res ports.RouteChange

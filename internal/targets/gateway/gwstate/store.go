@@ -1,14 +1,18 @@
-// Package gwstate is what the real gateway adapters (LiteLLM, Portkey) share: a durable
-// record, in the data dir, of the state each incident saved before it first switched a
-// route, and of every change under its idempotency key; and the switch/restore procedure
-// built on it: Snapshot (read the gateway) → Apply → Verify (read it back) → Revert.
+// Package gwstate is what the real gateway adapters (LiteLLM, Portkey) share: the
+// switch/restore procedure, Snapshot (read the gateway) → Apply → Verify (read it back) →
+// Revert, in two forms.
 //
-// Why the data dir: a restore must put back exactly the state from before the incident
-// (for Portkey the whole config body), also after the worker restarted or when the restore
-// is the runbook's own fail-back step, which carries no saved state in its params. The
-// file is written before the gateway is touched, so a crash between the two is recovered
-// on the retry. Workers that share a gateway must share this directory (quench dev and a
-// single worker do by default; replicas mount one volume), as they share the routing table.
+// The normal form keeps its memory in the incident's history: ReadRoute reads the route's
+// state before the switch (the workflow records it), Switch with that state is a
+// compare-and-set (a retry on any worker that finds the route switched writes nothing), and
+// Restore writes back exactly the state it is given (memory.go).
+//
+// The fallback form keeps a durable record in the data dir of the state each incident saved
+// before it first switched a route, and of every change under its idempotency key: for
+// incidents started before switches carried their state, and for a state that must not go
+// into history (a Portkey config holding a key, or one too big). The file is written before
+// the gateway is touched, so a crash between the two is recovered on the retry; only workers
+// sharing the directory can restore such a state.
 package gwstate
 
 import (

@@ -263,6 +263,9 @@ func (t *Table) Switch(ctx context.Context, req ports.SwitchRequest) (ports.Rout
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
 		return ports.RouteChange{}, err
 	}
+	if req.Previous != nil {
+		return t.switchFrom(ctx, req)
+	}
 	return t.apply(ctx, "switch", req.Route, req.Key, func(st *state, r *Route, now time.Time) (ports.RouteChange, error) {
 		target, err := resolveTarget(r, req.To)
 		if err != nil {
@@ -296,6 +299,11 @@ func (t *Table) Restore(ctx context.Context, req ports.RestoreRequest) (ports.Ro
 	if err := checkRequest(req.Route, req.Holder, req.Key); err != nil {
 		return ports.RouteChange{}, err
 	}
+	if req.Previous != nil {
+		return t.restoreTo(ctx, req)
+	}
+	// No saved state in the request: an incident started before switches carried it in
+	// history. Its switch saved the provider in this table's file.
 	return t.apply(ctx, "restore", req.Route, req.Key, func(st *state, r *Route, now time.Time) (ports.RouteChange, error) {
 		sv, ok := st.Saved[req.Holder][r.Route]
 		if !ok {

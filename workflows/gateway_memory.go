@@ -1,0 +1,109 @@
+package workflows
+
+import (
+	"fmt"
+	"maps"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/runbooks"
+)
+
+// gatewayReadVersion guards the gateway.read activity scheduled before gateway.switch:
+// incidents recorded before it switch without it (their gateway keeps the state locally).
+const gatewayReadVersion = "gateway-read-before-switch"
+
+// activityParams are the params an activity step runs with: the rendered ones, plus what
+// the incident's history holds for it. A gateway.switch gets the route's state read just
+// before (so what it replaces is in history before the gateway is touched); a step that
+// runs the action of a registered undo (the fail back) gets that undo's saved state. Only
+// the activity input gains them: the step's params, which approvals sign, stay as rendered.
+func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, params map[string]string) (map[string]string, error) {
+	switch step.Action {
+	case runbooks.ActionGatewaySwitch:
+		if params["previous"] != "" ||
+			workflow.GetVersion(ctx, gatewayReadVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return params, nil
+		}
+		var rs ports.RouteState
+		in := w.stepInput(ctx, step.ID, activities.GatewayReadActivity, params, "read")
+		if err := workflow.ExecuteActivity(ctx, activities.GatewayReadActivity, in).Get(ctx, &rs); err != nil {
+			return nil, err
+		}
+		prev, err := activities.EncodeRouteState(rs)
+		if err != nil {
+			return nil, fmt.Errorf("reading route %s before the switch: %w", params["route"], err)
+		}
+		out := maps.Clone(params)
+		out["previous"] = prev
+		return out, nil
+	case runbooks.ActionGatewayRestore:
+		return w.inheritUndo(step.Action, params), nil
+	}
+	return params, nil
+}
+
+// inheritUndo fills params the fail-back step lacks from the switch's undo: the step names
+// only the route, the undo also carries the state to restore. Of the registered undos of
+// the same action whose params agree with every param the step has, the oldest holds the
+// state from before the incident (a second switch of the route saved the first one's
+// result), and the newest says what the route was last switched to.
+func (w *incident) inheritUndo(action string, params map[string]string) map[string]string {
+	var oldest, newest map[string]string
+	for _, e := range w.status.Undo {
+		if e.State != undoRegistered || e.Undo.Action != action || !agrees(params, e.Undo.Params) {
+			continue
+		}
+		if oldest == nil {
+			oldest = e.Undo.Params
+		}
+		newest = e.Undo.Params
+	}
+	if oldest == nil {
+		return params
+	}
+	out := maps.Clone(params)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for key, v := range oldest {
+		if _, ok := out[key]; !ok {
+			out[key] = v
+		}
+	}
+	if v, ok := newest["switched_to"]; ok && params["switched_to"] == "" && oldest["previous"] != "" {
+		out["switched_to"] = v
+	}
+	return out
+}
+
+func agrees(params, undo map[string]string) bool {
+	for k, v := range params {
+		if u, ok := undo[k]; !ok || u != v {
+			return false
+		}
+	}
+	return true
+}
+
+// savedStateParams are the params an undo carries as the state it restores: recorded by
+// the step, not chosen by anyone, and up to a few KB (a Portkey config).
+var savedStateParams = []string{"previous", "switched_to"}
+
+// approvalParams are the undo params a human approves and the digest covers: the saved
+// state is left out, as it was before undos carried it, so a card shows what a person can
+// judge (restore route chat) and stays within chat message limits.
+func approvalParams(params map[string]string) map[string]string {
+	for _, k := range savedStateParams {
+		if _, ok := params[k]; ok {
+			out := maps.Clone(params)
+			for _, k := range savedStateParams {
+				delete(out, k)
+			}
+			return out
+		}
+	}
+	return params
+}
