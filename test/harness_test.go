@@ -127,10 +127,13 @@ func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		signalled := false
+		// Ready once the whole start-up summary is in: it follows the ready line and ends
+		// with "Pid:", and tests read what it says.
+		readyLine, signalled := false, false
 		for sc.Scan() {
 			p.logs.Write([]byte(sc.Text() + "\n"))
-			if !signalled && strings.HasPrefix(sc.Text(), "quench dev is ready") {
+			readyLine = readyLine || strings.HasPrefix(sc.Text(), "quench dev is ready")
+			if readyLine && !signalled && strings.HasPrefix(sc.Text(), "Pid:") {
 				signalled = true
 				close(ready)
 			}
