@@ -260,7 +260,9 @@ func namesQuenchReads(t *testing.T) (exact map[string]bool, prefixes []string) {
 	return rec, []string{"TEMPORAL_GRPC_META_"}
 }
 
-// needs says which secrets each command resolves at start, by running what it runs.
+// Every env var of a quench container is one quench reads or quench.yaml references; every
+// secret comes from a Secret or .env; and each command gets past what it resolves at start
+// (config, adapters, decision keys, HTTP server) with exactly its container's environment.
 func TestEnvNamesAgreeWithCodeAndSecretsAreReferences(t *testing.T) {
 	cfg := deployConfig(t)
 	refs := secretRefs(cfg)
