@@ -245,8 +245,14 @@ func namesQuenchReads(t *testing.T) (exact map[string]bool, prefixes []string) {
 	}
 	quenchVar := regexp.MustCompile(`"(QUENCH_[A-Z0-9_]+)"`)
 	err := filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() && path != ".." && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir // .git and the like
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
 		}
 		data, err := os.ReadFile(path)
 		for _, mm := range quenchVar.FindAllSubmatch(data, -1) {
