@@ -110,6 +110,11 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.TimerProcessorMaxPollRPS.Key():      1000,
 		dynamicconfig.VisibilityProcessorMaxPollRPS.Key(): 1000,
 		dynamicconfig.OutboundProcessorMaxPollRPS.Key():   1000,
+		// A query that misses the sticky worker falls back to the task queue and fails with
+		// "no poller seen" when no poll *started* there in this window; a worker whose poll
+		// has been parked longer (an incident idling in a wait or a verify) counts as gone at
+		// 20 s. Longer than a long poll, so a live worker is always seen.
+		dynamicconfig.QueryPollerUnavailableWindow.Key(): 2 * time.Minute,
 		// One partition per task queue: with the default four, a task can land on a
 		// partition no poller is waiting on and must be forwarded first.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,

@@ -251,6 +251,17 @@ func (s *Service) Status(ctx context.Context, ref string) (workflows.Status, err
 		return workflows.Status{}, err
 	}
 	v, err := s.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	// A query that missed the incident's sticky worker goes to the task queue, where a
+	// worker busy with other tasks may not be polling just then ("no poller seen ... worker
+	// may be down"). That says nothing about the incident: ask again a few times.
+	for wait := 250 * time.Millisecond; err != nil && noPollerYet(err) && wait <= 2*time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return workflows.Status{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		v, err = s.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	}
 	if err != nil {
 		return workflows.Status{}, fmt.Errorf("incident %s: %w", ref, explain(err))
 	}
@@ -479,4 +490,9 @@ func isSlug(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// noPollerYet reports Temporal's answer to a query no worker picked up in time.
+func noPollerYet(err error) bool {
+	return strings.Contains(err.Error(), "no poller seen for task queue recently")
 }

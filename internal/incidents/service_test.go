@@ -330,3 +330,32 @@ func TestConfigRoutes(t *testing.T) {
 		t.Fatal("LiteLLM's routes are not in quench's config: cannot tell")
 	}
 }
+
+// A status query no worker picked up in time is asked again; other errors are not, and a
+// query that keeps finding no poller gives up with Temporal's answer.
+func TestStatusAsksAgainWhenNoPollerPickedTheQueryUp(t *testing.T) {
+	const id = "inc-provider-outage-0123456789abcdef"
+	noPoller := serviceerror.NewFailedPrecondition("no poller seen for task queue recently, worker may be down")
+
+	s, ft := newService(t)
+	ft.statuses[id] = workflows.Status{IncidentID: id, State: workflows.StateAwaiting}
+	ft.queryErrs = []error{noPoller, noPoller}
+	st, err := s.Status(context.Background(), id)
+	if err != nil || st.State != workflows.StateAwaiting || len(ft.queries) != 3 {
+		t.Fatalf("status %+v, err %v after %d queries; want the status on the third", st, err, len(ft.queries))
+	}
+
+	s, ft = newService(t)
+	ft.statuses[id] = workflows.Status{IncidentID: id}
+	ft.queryErrs = []error{serviceerror.NewInternal("boom")}
+	if _, err := s.Status(context.Background(), id); err == nil || len(ft.queries) != 1 {
+		t.Fatalf("err %v after %d queries; want the first error, not asked again", err, len(ft.queries))
+	}
+
+	s, ft = newService(t)
+	ft.statuses[id] = workflows.Status{IncidentID: id}
+	ft.queryErr = noPoller
+	if _, err := s.Status(context.Background(), id); err == nil || !strings.Contains(err.Error(), "no poller seen") || len(ft.queries) != 5 {
+		t.Fatalf("err %v after %d queries; want Temporal's answer after 5 tries", err, len(ft.queries))
+	}
+}

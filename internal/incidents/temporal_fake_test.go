@@ -25,7 +25,9 @@ type fakeTemporal struct {
 	pages    [][]string
 	listErr  error
 	queryErr error
-	updErr   error
+	// queryErrs fail the next queries in order before queryErr applies.
+	queryErrs []error
+	updErr    error
 
 	started []client.StartWorkflowOptions
 	inputs  []workflows.IncidentInput
@@ -88,6 +90,11 @@ func (v value) Get(ptr any) error {
 
 func (f *fakeTemporal) QueryWorkflow(_ context.Context, id, _, query string, _ ...any) (converter.EncodedValue, error) {
 	f.queries = append(f.queries, id)
+	if len(f.queryErrs) > 0 {
+		err := f.queryErrs[0]
+		f.queryErrs = f.queryErrs[1:]
+		return nil, err
+	}
 	if f.queryErr != nil {
 		return nil, f.queryErr
 	}
