@@ -101,18 +101,24 @@ type Limits struct {
 type Resolve struct {
 	By     string `json:"by"`
 	Reason string `json:"reason,omitempty"`
+	// RequestKey names the request that sent the signal (e.g. a Slack command's
+	// trigger_id): the same key again within RequestKeyWindow is ignored, so a replayed
+	// request that reaches another quench process changes nothing.
+	RequestKey string `json:"request_key,omitempty"`
 }
 
 // Abort is the payload of SignalAbort.
 type Abort struct {
-	By     string `json:"by"`
-	Reason string `json:"reason,omitempty"`
+	By         string `json:"by"`
+	Reason     string `json:"reason,omitempty"`
+	RequestKey string `json:"request_key,omitempty"` // as Resolve.RequestKey
 }
 
 // Note is the payload of SignalNote.
 type Note struct {
-	By   string `json:"by"`
-	Text string `json:"text"`
+	By         string `json:"by"`
+	Text       string `json:"text"`
+	RequestKey string `json:"request_key,omitempty"` // as Resolve.RequestKey
 }
 
 // Verdicts of a decision.
@@ -316,6 +322,9 @@ type IncidentState struct {
 	Chat *ChatState `json:"chat,omitempty"`
 	// Nonces are the nonces of the fresh signed decisions seen, so each counts once.
 	Nonces trust.NonceLog `json:"nonces,omitempty"`
+	// Requests are the request keys of the signals acted on, so a replayed request counts
+	// once whichever process it reached (kept in history, not in a process's memory).
+	Requests trust.NonceLog `json:"requests,omitempty"`
 }
 
 // FreezeInput starts the freeze workflow of one scope. State is set by continue-as-new.

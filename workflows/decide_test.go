@@ -285,3 +285,33 @@ func TestUsedProofsStayUsedAcrossContinueAsNew(t *testing.T) {
 	require.Error(t, replayed.refusal())
 	assert.Contains(t, replayed.refusal().Error(), "already used once")
 }
+
+// A keyed signal (a Slack command's trigger_id) is acted on once, whichever quench process
+// a replay reached: the second note and the second abort with the same keys change nothing,
+// while unkeyed signals (CLI, API) are each acted on.
+func TestReplayedRequestsAreActedOnOnce(t *testing.T) {
+	h := newHarness(t)
+	h.at(time.Minute, func() {
+		h.env.SignalWorkflow(SignalNote, Note{By: "slack:UALICE", Text: "rolling back", RequestKey: "slack-command:T1:trig-1"})
+		h.env.SignalWorkflow(SignalNote, Note{By: "slack:UALICE", Text: "rolling back", RequestKey: "slack-command:T1:trig-1"})
+		h.env.SignalWorkflow(SignalNote, Note{By: "cli:bob", Text: "same words"})
+		h.env.SignalWorkflow(SignalNote, Note{By: "cli:bob", Text: "same words"})
+	})
+	h.at(2*time.Minute, func() {
+		h.env.SignalWorkflow(SignalAbort, Abort{By: "slack:UALICE", Reason: "done", RequestKey: "slack-command:T1:trig-2"})
+		h.env.SignalWorkflow(SignalAbort, Abort{By: "slack:UALICE", Reason: "done", RequestKey: "slack-command:T1:trig-2"})
+	})
+	st := h.run(testInput(gatedFailback(runbooks.Approval{Groups: []string{"sre"}})))
+	notes := map[string]int{}
+	aborts := 0
+	for _, e := range st.Timeline {
+		switch e.Kind {
+		case EventNote:
+			notes[e.Actor+": "+e.Text]++
+		case EventAborted:
+			aborts++
+		}
+	}
+	assert.Equal(t, map[string]int{"slack:UALICE: rolling back": 1, "cli:bob: same words": 2}, notes)
+	assert.Equal(t, 1, aborts, "the replayed abort must not abort again")
+}

@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/trust"
 )
 
 // signalChannels are the incident's inbound signals.
@@ -159,6 +162,9 @@ func alertStatus(a alert.Alert) string {
 
 // onResolve: a human says the condition is over; wait.resolved steps pass.
 func (w *incident) onResolve(ctx workflow.Context, r Resolve) {
+	if w.replayedRequest(ctx, r.RequestKey) {
+		return
+	}
 	w.progress++
 	w.status.Resolved = true
 	// Who resolved it is the event's actor, which every view shows beside the text
@@ -172,6 +178,9 @@ func (w *incident) onResolve(ctx workflow.Context, r Resolve) {
 
 // onAbort stops the incident: what runs now is canceled, the rest is skipped, undos run.
 func (w *incident) onAbort(ctx workflow.Context, a Abort) {
+	if w.replayedRequest(ctx, a.RequestKey) {
+		return
+	}
 	w.progress++
 	if w.closed {
 		return
@@ -201,6 +210,36 @@ func (w *incident) abort(ctx workflow.Context, by, reason string) {
 }
 
 func (w *incident) onNote(ctx workflow.Context, n Note) {
+	if w.replayedRequest(ctx, n.RequestKey) {
+		return
+	}
 	w.progress++
 	w.event(ctx, EventNote, "", n.By, n.Text, nil)
+}
+
+// RequestKeyWindow is how long a signal's request key is remembered: Slack's signed
+// requests are valid for five minutes, so a replay falls well inside it.
+const RequestKeyWindow = 10 * time.Minute
+
+// maxRequestKeys bounds the keys remembered within the window.
+const maxRequestKeys = 1000
+
+// replayedRequest reports whether a keyed signal was acted on before, and remembers the key
+// otherwise. Unkeyed signals (CLI, API, old histories) are always new. A full log (over
+// maxRequestKeys keyed signals in the window) acts on the signal without remembering it:
+// better a rare duplicate note than a lost resolve.
+func (w *incident) replayedRequest(ctx workflow.Context, key string) bool {
+	if key == "" {
+		return false
+	}
+	now := workflow.Now(ctx)
+	seen, err := w.st.Requests.Record(key, now, now, RequestKeyWindow, maxRequestKeys)
+	if errors.Is(err, trust.ErrReused) {
+		w.logger.Info("Ignored a replayed request", "request_key", key)
+		return true
+	}
+	if err == nil {
+		w.st.Requests = seen
+	}
+	return false
 }

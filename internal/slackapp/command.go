@@ -54,7 +54,7 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 			params[k] = v
 		}
 		runbook := args[0]
-		key := startKey(cmd)
+		key := requestKey(cmd)
 		h.later(func(ctx context.Context) {
 			st, err := h.Incidents.Start(ctx, incidents.StartRequest{Runbook: runbook, Params: params, Requester: user, Source: "slack",
 				Key: key, KeyOnce: key != ""})
@@ -109,7 +109,7 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		}
 		ref := args[0]
 		h.later(func(ctx context.Context) {
-			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalResolve, workflows.Resolve{By: user, Reason: "resolved from Slack"}); err != nil {
+			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalResolve, workflows.Resolve{By: user, Reason: "resolved from Slack", RequestKey: requestKey(cmd)}); err != nil {
 				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not resolve: %s\nUsage: `/quench resolve ID`", escape(err.Error())))
 				return
 			}
@@ -121,7 +121,7 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		}
 		ref, text := args[0], strings.Join(args[1:], " ")
 		h.later(func(ctx context.Context) {
-			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalNote, workflows.Note{By: user, Text: text}); err != nil {
+			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalNote, workflows.Note{By: user, Text: text, RequestKey: requestKey(cmd)}); err != nil {
 				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not add the note: %s\nUsage: `/quench note ID text…`", escape(err.Error())))
 				return
 			}
@@ -133,11 +133,12 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 	return ephemeralMsg(fmt.Sprintf("Working on `/quench %s`…", escape(cmd.Text)))
 }
 
-// startKey names the incident a /quench start may start after the command itself: Slack
-// gives every invocation its own trigger_id, which a replay carries unchanged (it is inside
-// the signed body), so a replay that reaches any quench process lands in the same incident.
-// Without a trigger_id (not Slack's payload) every start is new.
-func startKey(cmd slack.SlashCommand) string {
+// requestKey names a slash command after itself: Slack gives every invocation its own
+// trigger_id, which a replay carries unchanged (it is inside the signed body). A start keyed
+// by it lands in the same incident, and a resolve or note keyed by it is acted on once by
+// the incident, whichever quench process a replay reaches. Without a trigger_id (not
+// Slack's payload) every command is new.
+func requestKey(cmd slack.SlashCommand) string {
 	if cmd.TriggerID == "" {
 		return ""
 	}

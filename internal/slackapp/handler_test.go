@@ -197,7 +197,7 @@ func TestSignedCommandIsAnsweredAndUnsignedOnesAreRefused(t *testing.T) {
 	assert.Contains(t, answer, `"response_type":"ephemeral"`)
 	app.handler.Wait()
 	_, _, signals = app.svc.snapshot()
-	assert.Equal(t, []string{`note abcdef {"by":"slack:UALICE","text":"rolling back now"}`}, signals)
+	assert.Equal(t, []string{`note abcdef {"by":"slack:UALICE","text":"rolling back now","request_key":"slack-command:T1:trig-1"}`}, signals)
 	require.Len(t, app.fake.Responses(), 1)
 	assert.Equal(t, "Noted on abcdef.", app.fake.Responses()[0].Msg.Text)
 }
