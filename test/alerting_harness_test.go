@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/quench-dev/quench/internal/syncbuf"
 )
 
 // The real Prometheus and Alertmanager, as Debian packages them (.ci/run installs them).
@@ -40,14 +42,14 @@ func lookBinary(t *testing.T, names ...string) string {
 type childProcess struct {
 	name string
 	cmd  *exec.Cmd
-	logs *lockedBuffer
+	logs *syncbuf.Buffer
 	done chan struct{}
 	err  error
 }
 
 func startChild(t *testing.T, name, bin string, args ...string) *childProcess {
 	t.Helper()
-	c := &childProcess{name: name, cmd: exec.Command(bin, args...), logs: &lockedBuffer{}, done: make(chan struct{})}
+	c := &childProcess{name: name, cmd: exec.Command(bin, args...), logs: &syncbuf.Buffer{}, done: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

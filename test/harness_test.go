@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/quench-dev/quench/internal/cli/serve"
 	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/incidents/apiclient"
+	"github.com/quench-dev/quench/internal/syncbuf"
 )
 
 // quenchBin is the quench binary built once by TestMain.
@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 type devProcess struct {
 	t        testing.TB
 	cmd      *exec.Cmd
-	logs     *lockedBuffer
+	logs     *syncbuf.Buffer
 	done     chan struct{}
 	waitErr  error
 	temporal string // host:port
@@ -119,7 +119,7 @@ func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &devProcess{t: t, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{}), dataDir: cfg.DataDir}
+	p := &devProcess{t: t, cmd: cmd, logs: &syncbuf.Buffer{}, done: make(chan struct{}), dataDir: cfg.DataDir}
 	cmd.Stderr = p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -312,21 +312,4 @@ func freePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io/fs"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,26 +22,9 @@ import (
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/syncbuf"
 	"github.com/quench-dev/quench/workflows"
 )
-
-// lockedBuffer is a log sink a running worker writes while the test reads.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func startTemporal(t *testing.T) *devserver.Server {
 	t.Helper()
@@ -55,13 +36,13 @@ func startTemporal(t *testing.T) *devserver.Server {
 }
 
 // remoteOptions point a worker or server at srv and namespace, whatever TEMPORAL_* says.
-func remoteOptions(t *testing.T, srv *devserver.Server, namespace string) (*RemoteOptions, *lockedBuffer) {
+func remoteOptions(t *testing.T, srv *devserver.Server, namespace string) (*RemoteOptions, *syncbuf.Buffer) {
 	t.Helper()
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
 	cfg := loadConfig(t, t.TempDir(), "")
 	cfg.Temporal.Address, cfg.Temporal.Namespace = srv.FrontendAddress(), namespace
 	ios, _, _, _ := cmdutil.Test()
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	ios.ErrOut = logs
 	yes := func() bool { return true }
 	return &RemoteOptions{IO: ios, Config: func() (*config.Config, error) { return cfg, nil },
