@@ -43,6 +43,9 @@ type Config struct {
 	GitHub          GitHub  `yaml:"github"`
 	Slack           Slack   `yaml:"slack"`
 	Dev             Dev     `yaml:"dev"`
+	// Store is where state shared by every process lives (SQLite in the data dir, or
+	// PostgreSQL for replicas on several hosts).
+	Store Store `yaml:"store"`
 
 	// Path is the file this was read from ("" when none).
 	Path string `yaml:"-"`
@@ -281,6 +284,7 @@ func (c *Config) validate() error {
 	problems = append(problems, c.Slack.problems()...)
 	problems = append(problems, c.trustProblems()...)
 	problems = append(problems, c.llmProblems()...)
+	problems = append(problems, c.Store.problems()...)
 	if len(problems) == 0 {
 		return nil
 	}
