@@ -13,6 +13,7 @@ import (
 	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm"
 	"github.com/quench-dev/quench/internal/targets/gateway/portkey"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
@@ -28,6 +29,9 @@ import (
 // for each, in words. Resolve builds it; the worker, the HTTP server and `quench dev`'s
 // start-up summary all read this one value, so what runs and what is said cannot differ.
 type Adapters struct {
+	// Store is the database every process reaches (config store:): the routing table,
+	// evidence and pins live there.
+	Store *store.DB
 	// Routes is the embedded routing table. It always exists: GET /v1/routes serves it, and
 	// it is the gateway unless gateway.kind names another.
 	Routes   *routetable.Table
@@ -91,6 +95,9 @@ func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	}
 	a := &Adapters{}
 	var err error
+	if a.Store, err = OpenStore(cfg); err != nil {
+		return nil, err
+	}
 	if a.Routes, err = routetable.Open(cfg.DataDir, cfg.Gateway.Routes); err != nil {
 		return nil, fmt.Errorf("routing table: %w", err)
 	}

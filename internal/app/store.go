@@ -1,0 +1,27 @@
+package app
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/store"
+)
+
+// OpenStore opens the store the config names: PostgreSQL (store.kind: postgres), or the
+// SQLite file in the data dir. A PostgreSQL that is down does not stop the open: each
+// component's Ensure (and /readyz) reports it, naming the store.
+func OpenStore(cfg *config.Config) (*store.DB, error) {
+	if cfg.Store.Kind == config.StorePostgres {
+		dsn, err := config.Secret(cfg.Store.Postgres.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("store.postgres.dsn: %w", err)
+		}
+		return store.OpenPostgres(dsn)
+	}
+	db, err := store.OpenSQLite(filepath.Join(cfg.DataDir, store.SQLiteFile))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return db, nil
+}
