@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/quench-dev/quench/internal/config"
@@ -18,6 +19,9 @@ func OpenStore(cfg *config.Config) (*store.DB, error) {
 			return nil, fmt.Errorf("store.postgres.dsn: %w", err)
 		}
 		return store.OpenPostgres(dsn)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: create the data dir %s: %w (check --data-dir is writable)", cfg.DataDir, err)
 	}
 	db, err := store.OpenSQLite(filepath.Join(cfg.DataDir, store.SQLiteFile))
 	if err != nil {
