@@ -172,7 +172,7 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	if err != nil {
 		return nil, err
 	}
-	readiness := NewReadiness(readyChecks(svc, opts.ReadyChecks)...)
+	readiness := NewReadiness(readyChecks(svc, append(storeReadyChecks(a), opts.ReadyChecks...))...)
 	// Outside the API's Host check: probes reach a pod by its IP.
 	mux.Handle("GET /readyz", readiness)
 	mux.Handle("/", apiHandler)

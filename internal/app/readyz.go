@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/store"
 )
 
 // ReadyCheck is one dependency /readyz asks about: Temporal, or a store every process
@@ -130,6 +131,19 @@ func TemporalReadyCheck(c namespaceDescriber, namespace string) ReadyCheck {
 		}
 		return fmt.Errorf("Temporal is unreachable: %w", err)
 	}}
+}
+
+// StoreReadyCheck pings the store every process shares: a PostgreSQL that is down makes
+// the process unready (its error names the store, never the DSN's password).
+func StoreReadyCheck(db *store.DB) ReadyCheck {
+	return ReadyCheck{Name: "store", Check: db.Ping}
+}
+
+func storeReadyChecks(a *Adapters) []ReadyCheck {
+	if a == nil || a.Store == nil {
+		return nil
+	}
+	return []ReadyCheck{StoreReadyCheck(a.Store)}
 }
 
 // readyChecks: Temporal first (when the service's client can describe a namespace; test

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -132,4 +133,46 @@ func TestHTTPServerMountsReadyz(t *testing.T) {
 	rec = httptest.NewRecorder()
 	web.Server.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	assert.Equal(t, http.StatusOK, rec.Code, "liveness does not depend on readiness")
+}
+
+// The store every process shares is part of readiness: a PostgreSQL store nobody answers
+// at makes /readyz 503 naming the store, while /healthz stays 200; the SQLite store of a
+// data dir is ready.
+func TestReadyzAsksTheStore(t *testing.T) {
+	lib, err := runbooks.LoadLibrary("")
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	t.Setenv("QUENCH_TEST_READYZ_DSN", "postgres://quench:s3cret-pw@"+closed+"/quench?sslmode=disable&connect_timeout=1")
+
+	for _, tc := range []struct {
+		name, yaml string
+		want       int
+	}{
+		{"postgres down", "store:\n  kind: postgres\n  postgres:\n    dsn: env:QUENCH_TEST_READYZ_DSN\n", http.StatusServiceUnavailable},
+		{"sqlite", "", http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := hooksConfig(t, "http:\n  listen: 127.0.0.1:0\n"+tc.yaml)
+			cfg.DataDir = t.TempDir()
+			a, err := Resolve(cfg, nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = a.Store.Close() })
+			web, err := HTTPServer(cfg, incidents.New(nil, lib, "default"), a, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			require.NoError(t, err)
+			rec := httptest.NewRecorder()
+			web.Server.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			assert.Equal(t, tc.want, rec.Code, rec.Body.String())
+			if tc.want != http.StatusOK {
+				assert.Contains(t, rec.Body.String(), `"reason":"store: the store (PostgreSQL quench@`+closed+`/quench) is unavailable`)
+				assert.NotContains(t, rec.Body.String(), "s3cret-pw")
+				assert.Equal(t, "5", rec.Header().Get("Retry-After"))
+			}
+			rec = httptest.NewRecorder()
+			web.Server.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+			assert.Equal(t, http.StatusOK, rec.Code)
+		})
+	}
 }

@@ -29,3 +29,7 @@ func OpenStore(cfg *config.Config) (*store.DB, error) {
 	}
 	return db, nil
 }
+
+// UsesDataDir reports whether the process keeps state in its data dir: the SQLite store
+// lives there. With the store in PostgreSQL, worker and server need no data dir at all.
+func UsesDataDir(cfg *config.Config) bool { return !cfg.Store.Shared() }

@@ -131,7 +131,6 @@ func newCluster(t *testing.T) *cluster {
 		"QUENCH_API_TOKEN":             apiToken,
 		"QUENCH_ALERTMANAGER_TOKEN":    alertToken,
 		"QUENCH_DECISIONS_SIGNING_KEY": base64.StdEncoding.EncodeToString(key),
-		"LITELLM_MASTER_KEY":           "unused-by-the-embedded-gateway",
 	}
 	c.env = []string{"QUENCH_CONFIG=" + c.configPath, "TEMPORAL_ADDRESS=" + addr}
 	for k, v := range c.secrets {
@@ -176,13 +175,13 @@ func (c *cluster) startWorker(name string) *proc {
 	return p
 }
 
-// startServer starts `quench server` on a loopback port, without a data dir it could
-// write (the store is PostgreSQL), and waits until /readyz answers 200.
+// startServer starts `quench server` on a loopback port with a data dir it cannot even
+// create (the store is PostgreSQL: it keeps nothing there), and waits until /readyz
+// answers 200.
 func (c *cluster) startServer(name string) *quenchServer {
 	c.t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(c.t))
-	dataDir := filepath.Join(c.dir, name+"-data")
-	p := startProc(c.t, c.logDir, name, c.env, bins.quench, "server", "--http", addr, "--data-dir", dataDir)
+	p := startProc(c.t, c.logDir, name, c.env, bins.quench, "server", "--http", addr, "--data-dir", unwritableDir(c.t))
 	s := &quenchServer{proc: p, url: "http://" + addr}
 	waitFor(c.t, name+" to be ready", 2*time.Minute, func() (bool, error) {
 		code, body := s.call("GET", "/readyz", "", nil)

@@ -110,3 +110,20 @@ func TestSummarySaysWhetherTheUIWrites(t *testing.T) {
 		}
 	}
 }
+
+// With the store in PostgreSQL a worker or server keeps nothing in its data dir: it takes
+// no lock there and neither creates nor needs the directory (a read-only filesystem).
+func TestNoDataDirLockWithThePostgresStore(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(notADir, nil, 0o600))
+	dataDir := filepath.Join(notADir, "data") // cannot be created: its parent is a file
+	shared := &config.Config{DataDir: dataDir, Store: config.Store{Kind: config.StorePostgres}}
+	for _, command := range []string{"quench worker", "quench server"} {
+		lock, err := lockShared(shared, command)
+		require.NoError(t, err, command)
+		assert.Nil(t, lock, command)
+		lock.Release() // safe on nil
+	}
+	_, err := lockShared(&config.Config{DataDir: dataDir}, "quench server")
+	require.Error(t, err, "the SQLite store's data dir is locked (and so must be creatable)")
+}

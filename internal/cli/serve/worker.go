@@ -79,7 +79,7 @@ func dialRemoteOptions(opts *RemoteOptions, cfg *config.Config) (client.Client, 
 	copts.Logger = sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk"))
 	c, err := client.Dial(app.TemporalClientOptions(copts))
 	if err != nil {
-		return nil, copts, fmt.Errorf("cannot reach Temporal at %s: %w (set --temporal-address or TEMPORAL_ADDRESS; TLS and API key via TEMPORAL_TLS*, TEMPORAL_API_KEY)", copts.HostPort, err)
+		return nil, copts, fmt.Errorf("cannot reach Temporal at %s: %w; check that Temporal's frontend is running and reachable from here at that address, or point quench at it with --temporal-address or TEMPORAL_ADDRESS (TLS and API key via TEMPORAL_TLS*, TEMPORAL_API_KEY)", copts.HostPort, err)
 	}
 	return c, copts, nil
 }
@@ -232,11 +232,15 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	return srv.Shutdown(shutdownCtx)
 }
 
-// lockShared takes the data dir before Resolve opens (and reconciles) the routing table in
-// it. Workers and servers share it with each other, coordinating through the table's own
-// file lock; a quench dev on it (which owns the table and its embedded Temporal) refuses
-// them, and they it.
+// lockShared takes the data dir before Resolve opens what this process keeps in it (the
+// SQLite store: routing table, evidence, pins). Workers and servers share it with each
+// other; a quench dev on it (which owns the store and its embedded Temporal) refuses them,
+// and they it. With the store in PostgreSQL nothing that matters is kept there, so no lock
+// is taken and the directory need not exist or be writable (a read-only root filesystem).
 func lockShared(cfg *config.Config, command string) (*datadir.Lock, error) {
+	if !app.UsesDataDir(cfg) {
+		return nil, nil
+	}
 	return datadir.AcquireShared(cfg.DataDir, command)
 }
 
