@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"gopkg.in/yaml.v3"
 
 	"github.com/quench-dev/quench/internal/store/storetest"
 )
@@ -49,7 +50,7 @@ const deployConfig = "../../deploy/quench.yaml"
 // cluster is a real Temporal server on PostgreSQL, quench workers and servers against it,
 // each with its own data dir, and the shared quench store on the same PostgreSQL.
 type cluster struct {
-	t        *testing.T
+	t testing.TB
 	dir      string // logs (kept for a failed test), configs, data dirs
 	logDir   string
 	temporal *temporalServer
@@ -75,9 +76,16 @@ const (
 	alertToken = "cluster-test-alertmanager-token"
 )
 
-// newCluster starts PostgreSQL databases, Temporal on them, and runs `quench setup`.
-// Workers and servers are started by the test.
-func newCluster(t *testing.T) *cluster {
+// newCluster starts PostgreSQL databases, Temporal on them, and runs `quench setup`, with
+// deploy/quench.yaml as it is. Workers and servers are started by the test.
+func newCluster(t testing.TB) *cluster {
+	t.Helper()
+	return newClusterWith(t, nil)
+}
+
+// newClusterWith is newCluster with deploy/quench.yaml changed by edit first (for
+// measurements that need more routes or runbooks than the deploy files have).
+func newClusterWith(t testing.TB, edit func(cfg map[string]any)) *cluster {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "quench-cluster-")
 	if err != nil {
@@ -119,6 +127,16 @@ func newCluster(t *testing.T) *cluster {
 	data, err := os.ReadFile(deployConfig)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		var cfg map[string]any
+		if err := yaml.Unmarshal(data, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		edit(cfg)
+		if data, err = yaml.Marshal(cfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.configPath = filepath.Join(dir, "quench.yaml")
 	if err := os.WriteFile(c.configPath, data, 0o644); err != nil {

@@ -46,7 +46,7 @@ func (s *quenchServer) routes() (routeTable, error) {
 
 // routesAgree waits until every server serves the same table with chat on provider, and
 // returns it. Servers may cache the table briefly, so agreement is awaited, not assumed.
-func routesAgree(t *testing.T, provider string, servers ...*quenchServer) routeTable {
+func routesAgree(t testing.TB, provider string, servers ...*quenchServer) routeTable {
 	t.Helper()
 	var first routeTable
 	waitFor(t, "every server's /v1/routes to show chat on "+provider, time.Minute, func() (bool, error) {
@@ -72,7 +72,7 @@ func routesAgree(t *testing.T, provider string, servers ...*quenchServer) routeT
 }
 
 // postAlert posts one Alertmanager v4 notification (one alert) to the server's hook.
-func (s *quenchServer) postAlert(t *testing.T, status, group, fingerprint string) ingest.HookResponse {
+func (s *quenchServer) postAlert(t testing.TB, status, group, fingerprint string) ingest.HookResponse {
 	t.Helper()
 	ends := "0001-01-01T00:00:00Z"
 	if status == "resolved" {
@@ -94,7 +94,7 @@ func (s *quenchServer) postAlert(t *testing.T, status, group, fingerprint string
 	return out
 }
 
-func (s *quenchServer) status(t *testing.T, id string) workflows.Status {
+func (s *quenchServer) status(t testing.TB, id string) workflows.Status {
 	t.Helper()
 	var st workflows.Status
 	s.mustCall(t, "GET", "/api/v1/incidents/"+id, apiToken, nil, http.StatusOK, &st)
@@ -102,7 +102,7 @@ func (s *quenchServer) status(t *testing.T, id string) workflows.Status {
 }
 
 // waitStatus polls the incident's status through s until cond holds.
-func (s *quenchServer) waitStatus(t *testing.T, id, what string, cond func(workflows.Status) bool, watch ...*proc) workflows.Status {
+func (s *quenchServer) waitStatus(t testing.TB, id, what string, cond func(workflows.Status) bool, watch ...*proc) workflows.Status {
 	t.Helper()
 	var st workflows.Status
 	waitFor(t, what, 3*time.Minute, func() (bool, error) {
@@ -137,7 +137,7 @@ func stepIs(st workflows.Status, id, state string) bool {
 
 // holdRouteTable locks the store's routing-table tables against writes (reads go on) in a
 // transaction the test holds open, so a switch is observably in flight until release.
-func (c *cluster) holdRouteTable(t *testing.T) (release func()) {
+func (c *cluster) holdRouteTable(t testing.TB) (release func()) {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := c.storeDB.QueryContext(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
@@ -180,7 +180,7 @@ func (c *cluster) holdRouteTable(t *testing.T) (release func()) {
 
 // pendingActivity waits until the incident has a started attempt of activity typ and
 // returns the identity of the worker running it.
-func pendingActivity(t *testing.T, tc client.Client, id, typ string, watch ...*proc) string {
+func pendingActivity(t testing.TB, tc client.Client, id, typ string, watch ...*proc) string {
 	t.Helper()
 	var identity string
 	waitFor(t, "activity "+typ+" of "+id+" to be running on a worker", 2*time.Minute, func() (bool, error) {
@@ -205,7 +205,7 @@ func pendingActivity(t *testing.T, tc client.Client, id, typ string, watch ...*p
 
 // lastWorkflowWorker is the identity of the worker that completed the incident's last
 // workflow task: the one whose cache (sticky queue) holds the incident.
-func lastWorkflowWorker(t *testing.T, tc client.Client, id string) string {
+func lastWorkflowWorker(t testing.TB, tc client.Client, id string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -228,7 +228,7 @@ func lastWorkflowWorker(t *testing.T, tc client.Client, id string) string {
 
 // workerByIdentity finds the worker process behind a Temporal worker identity (the SDK's
 // default is <pid>@<host>@).
-func (c *cluster) workerByIdentity(t *testing.T, identity string) string {
+func (c *cluster) workerByIdentity(t testing.TB, identity string) string {
 	t.Helper()
 	for name, p := range c.workers {
 		if strings.HasPrefix(identity, fmt.Sprintf("%d@", p.cmd.Process.Pid)) {
@@ -359,7 +359,7 @@ func TestProviderOutageSurvivesKillsOnACluster(t *testing.T) {
 
 // assertNoSecretIn checks the incident's status and the processes' logs carry none of the
 // secrets the cluster runs with.
-func assertNoSecretIn(t *testing.T, c *cluster, st workflows.Status) {
+func assertNoSecretIn(t testing.TB, c *cluster, st workflows.Status) {
 	t.Helper()
 	data, _ := json.Marshal(st)
 	texts := map[string]string{"the incident's status": string(data)}

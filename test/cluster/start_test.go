@@ -14,7 +14,7 @@ import (
 
 // startEnv is the deploy configuration's environment with Temporal at temporal and the
 // store at storeDSN, for processes started without a cluster.
-func startEnv(t *testing.T, temporal, storeDSN string) []string {
+func startEnv(t testing.TB, temporal, storeDSN string) []string {
 	t.Helper()
 	data, err := os.ReadFile(deployConfig)
 	if err != nil {
@@ -36,7 +36,7 @@ func startEnv(t *testing.T, temporal, storeDSN string) []string {
 }
 
 // closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
+func closedAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,7 +49,7 @@ func closedAddr(t *testing.T) string {
 
 // silentAddr accepts connections and never answers: a firewall or a wrong port that does
 // not refuse, where a client could wait forever.
-func silentAddr(t *testing.T) string {
+func silentAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -155,7 +155,7 @@ func TestServerReadinessFollowsTheStore(t *testing.T) {
 }
 
 // unwritableDir is a data dir path that cannot be created (its parent is a file).
-func unwritableDir(t *testing.T) string {
+func unwritableDir(t testing.TB) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "not-a-dir")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
