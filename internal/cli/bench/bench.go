@@ -31,6 +31,7 @@ func NewCmdBench(f *cmdutil.Factory) *cobra.Command {
 		Short: "Measure quench under load (reports figures; not a test)",
 	}
 	cmd.AddCommand(NewCmdIngest(f, nil))
+	cmd.AddCommand(NewCmdScale(f, nil))
 	return cmd
 }
 

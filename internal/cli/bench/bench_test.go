@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -35,4 +36,32 @@ func TestIngestBenchSmallStorm(t *testing.T) {
 		assert.Equal(t, 3, v.Incidents, v.Phase)
 	}
 	assert.Contains(t, stderr.String(), "ingest:", "progress goes to stderr, the report to stdout")
+}
+
+// TestScaleBenchSmall runs `quench bench scale` on a few incidents and routes and checks
+// that it measured each part (every route switched, list and show answered), not how fast.
+func TestScaleBenchSmall(t *testing.T) {
+	io, _, stdout, stderr := cmdutil.Test()
+	cmd := NewCmdScale(&cmdutil.Factory{IO: io}, nil)
+	cmd.SetArgs([]string{"--incidents", "20", "--routes", "10", "--trials", "3", "-o", "json"})
+	require.NoError(t, cmd.Execute(), stderr.String())
+
+	var report ScaleReport
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &report), stdout.String())
+	assert.Equal(t, 20, report.Incidents)
+	assert.Positive(t, report.IdleMiB)
+	assert.Positive(t, report.Burst.P99Millis, "every route's switch was timed")
+	assert.Positive(t, report.BareBurst.P99Millis)
+	assert.Positive(t, report.List.P50Millis)
+	assert.Positive(t, report.Show.P50Millis)
+	assert.Contains(t, stderr.String(), "burst: 10 outages")
+}
+
+func TestScaleBenchRefusesEmptySizes(t *testing.T) {
+	io, _, _, _ := cmdutil.Test()
+	cmd := NewCmdScale(&cmdutil.Factory{IO: io}, func(context.Context, *ScaleOptions) error { return nil })
+	cmd.SetArgs([]string{"--routes", "0"})
+	err := cmd.Execute()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "at least 1")
 }

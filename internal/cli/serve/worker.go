@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -124,6 +125,7 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 	}
 	policy := app.PolicyFrom(cfg, false, "")
 	policy.DecisionKeys = decisions.Keys
+	app.NewConfigAgreement(adapters.Store, cfg, "worker", processName("worker")).Run(ctx, logger)
 	w := app.NewWorker(c, cfg, adapters, policy, logger)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -198,6 +200,7 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if decisions.Signer == nil {
 		logger.Warn("no decisions.signing_key configured: approvals through the API and Slack are refused until it is set")
 	}
+	app.NewConfigAgreement(adapters.Store, cfg, "server", processName("server")).Run(ctx, logger)
 	warnIfNotReady(ctx, c, namespace, logger)
 	svc := incidents.New(c, lib, namespace)
 	svc.Signer, svc.People = decisions.Signer, decisions.People
@@ -252,4 +255,10 @@ func choiceAttrs(a *app.Adapters) []any {
 		attrs = append(attrs, strings.ToLower(c.Port), c.Adapter)
 	}
 	return attrs
+}
+
+// processName names this process among the replicas in the store: role@host/pid.
+func processName(role string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s@%s/%d", role, host, os.Getpid())
 }
