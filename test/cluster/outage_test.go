@@ -141,7 +141,7 @@ func (c *cluster) holdRouteTable(t testing.TB) (release func()) {
 	t.Helper()
 	ctx := context.Background()
 	rows, err := c.storeDB.QueryContext(ctx, `SELECT quote_ident(table_name) FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name LIKE '%route%' ORDER BY table_name`)
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name LIKE '%rout%' ORDER BY table_name`)
 	if err != nil {
 		t.Fatal(err)
 	}
