@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -50,7 +51,7 @@ const deployConfig = "../../deploy/quench.yaml"
 // cluster is a real Temporal server on PostgreSQL, quench workers and servers against it,
 // each with its own data dir, and the shared quench store on the same PostgreSQL.
 type cluster struct {
-	t testing.TB
+	t        testing.TB
 	dir      string // logs (kept for a failed test), configs, data dirs
 	logDir   string
 	temporal *temporalServer
@@ -114,9 +115,21 @@ func newClusterWith(t testing.TB, edit func(cfg map[string]any)) *cluster {
 	pg, mainDB := parsePG(t, mainDSN)
 	_, visDB := parsePG(t, visDSN)
 	setupTemporalSchema(t, bins, c.logDir, pg, map[string]string{mainDB: "temporal", visDB: "visibility"})
-	cfgPath, addr := writeTemporalConfig(t, dir, pg, mainDB, visDB)
-	c.temporal = &temporalServer{bins: bins, logDir: c.logDir, config: cfgPath, address: addr}
-	c.temporal.start(t)
+	// Ports are chosen free and then bound by the server: on the rare loss of that race,
+	// start again on others.
+	for attempt := 1; ; attempt++ {
+		cfgPath, addr := writeTemporalConfig(t, dir, pg, mainDB, visDB)
+		c.temporal = &temporalServer{bins: bins, logDir: c.logDir, config: cfgPath, address: addr}
+		err := c.temporal.tryStart(t)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("the Temporal server lost a port race (attempt %d); starting it on other ports", attempt)
+	}
+	addr := c.temporal.address
 
 	c.storeDB, err = sql.Open("pgx", c.storeDSN)
 	if err != nil {

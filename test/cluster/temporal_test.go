@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -124,19 +125,40 @@ dcRedirectionPolicy:
 // start runs the server and waits until its frontend answers a health check.
 func (s *temporalServer) start(t testing.TB) {
 	t.Helper()
+	if err := s.tryStart(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errPortTaken: a port chosen free was taken before the server bound it.
+var errPortTaken = errors.New("a port was taken")
+
+func (s *temporalServer) tryStart(t testing.TB) error {
+	t.Helper()
 	s.proc = startProc(t, s.logDir, "temporal", os.Environ(), s.bins.temporalServer,
 		"--config-file", s.config, "--allow-no-auth", "start")
-	waitFor(t, "Temporal's frontend at "+s.address+" to answer", 2*time.Minute, func() (bool, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
 		c, err := client.DialContext(ctx, client.Options{HostPort: s.address, Logger: quietLogger{}})
-		if err != nil {
-			return false, err
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			c.Close()
 		}
-		defer c.Close()
-		_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
-		return err == nil, err
-	}, s.proc)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case s.proc.exited():
+			if strings.Contains(s.proc.log(), "address already in use") {
+				return errPortTaken
+			}
+			return fmt.Errorf("the Temporal server exited (%v) before its frontend at %s answered:\n%s", s.proc.err, s.address, tail(s.proc.log(), 6000))
+		case time.Now().After(deadline):
+			return fmt.Errorf("Temporal's frontend at %s did not answer within 2 minutes: %v", s.address, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // restart is kill -9 and a start on the same ports and databases.
