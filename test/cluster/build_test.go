@@ -59,13 +59,23 @@ func buildBinaries(tmp string) (*binaries, error) {
 			}
 		}
 	}
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "go.temporal.io/server")
-	cmd.Dir = toolsDir
-	dir, err := cmd.Output()
+	// The cluster must run the server quench is built and tested against.
+	pinned, err := goList("../..", "{{.Version}}")
 	if err != nil {
-		return nil, fmt.Errorf("find the go.temporal.io/server module: %w", err)
+		return nil, err
 	}
-	b.schemaDir = filepath.Join(strings.TrimSpace(string(dir)), "schema", "postgresql", "v12")
+	tools, err := goList(toolsDir, "{{.Version}}")
+	if err != nil {
+		return nil, err
+	}
+	if pinned != tools {
+		return nil, fmt.Errorf("tools/temporal builds go.temporal.io/server %s but quench's go.mod pins %s: keep them equal", tools, pinned)
+	}
+	dir, err := goList(toolsDir, "{{.Dir}}")
+	if err != nil {
+		return nil, err
+	}
+	b.schemaDir = filepath.Join(dir, "schema", "postgresql", "v12")
 	if !exists(filepath.Join(b.schemaDir, "temporal", "versioned")) {
 		return nil, fmt.Errorf("no PostgreSQL schema in %s", b.schemaDir)
 	}
@@ -94,4 +104,15 @@ func run(dir, name string, args ...string) error {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// goList answers `go list -m -f format go.temporal.io/server` in the module at dir.
+func goList(dir, format string) (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", format, "go.temporal.io/server")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m go.temporal.io/server in %s: %w", dir, err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
