@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
 
 	"github.com/quench-dev/quench/internal/config"
-	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
 	"github.com/quench-dev/quench/internal/store"
@@ -38,7 +36,9 @@ type Adapters struct {
 	Gateway  ports.Gateway
 	Prompts  ports.Prompts // nil: no prompts target
 	Traffic  ports.Traffic // nil: no traffic source
-	Evidence *evidence.Store
+	// Evidence is the directory store in the data dir (store.kind sqlite, quench dev) or
+	// the SQL store in PostgreSQL (store.kind postgres), which every replica reaches.
+	Evidence ports.EvidenceStore
 	// FreezeEnforcer makes outside systems hold a freeze (GitHub statuses, Langfuse pins).
 	FreezeEnforcer ports.FreezeEnforcer
 	// Chat is Slack; nil without slack config, or when ChatErr says why it is unusable.
@@ -101,7 +101,7 @@ func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	if a.Routes, err = routetable.Open(cfg.DataDir, cfg.Gateway.Routes); err != nil {
 		return nil, fmt.Errorf("routing table: %w", err)
 	}
-	if a.Evidence, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence")); err != nil {
+	if a.Evidence, err = openEvidence(cfg, a.Store); err != nil {
 		return nil, fmt.Errorf("evidence store: %w", err)
 	}
 	if err := a.resolveGateway(cfg); err != nil {
