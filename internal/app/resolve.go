@@ -32,13 +32,11 @@ type Adapters struct {
 	Store *store.DB
 	// Routes is the embedded routing table. It always exists: GET /v1/routes serves it, and
 	// it is the gateway unless gateway.kind names another.
-	Routes  *routetable.Table
-	Gateway ports.Gateway
-	Prompts ports.Prompts // nil: no prompts target
-	Traffic ports.Traffic // nil: no traffic source
-	// Evidence is the directory store in the data dir (store.kind sqlite, quench dev) or
-	// the SQL store in PostgreSQL (store.kind postgres), which every replica reaches.
-	Evidence ports.EvidenceStore
+	Routes   *routetable.Table
+	Gateway  ports.Gateway
+	Prompts  ports.Prompts       // nil: no prompts target
+	Traffic  ports.Traffic       // nil: no traffic source
+	Evidence ports.EvidenceStore // the data dir's directory, or the SQL store (store.kind postgres)
 	// FreezeEnforcer makes outside systems hold a freeze (GitHub statuses, Langfuse pins).
 	FreezeEnforcer ports.FreezeEnforcer
 	// Chat is Slack; nil without slack config, or when ChatErr says why it is unusable.
