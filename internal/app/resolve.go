@@ -212,7 +212,7 @@ func (a *Adapters) resolvePrompts(cfg *config.Config, logger *slog.Logger) error
 		a.Prompts = a.GitHub
 		a.choose(PortPrompts, "GitHub %s (%s)", cfg.GitHub.Repo, strings.Join(cfg.GitHub.Paths, ", "))
 	case promptsLangfuse:
-		if a.LangfusePrompts, err = openLangfusePrompts(cfg, logger); err != nil {
+		if a.LangfusePrompts, err = openLangfusePrompts(cfg, a.Store, logger); err != nil {
 			return fmt.Errorf("prompts.langfuse: %w", err)
 		}
 		a.LangfusePrompts.SetOnRepin(a.noteRepin)
