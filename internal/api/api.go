@@ -1,5 +1,5 @@
 // Package api is quench's HTTP API for scripts, UIs and the quench CLI: incidents (list,
-// show, start, decide, resolve, abort, note), freeze state, the embedded routing table,
+// show, start, decide, resolve, abort, note), their evidence bundles, freeze state, the embedded routing table,
 // health and metrics. A caller is who its bearer token says (api.tokens, or the local
 // credential of quench dev); a request must name this server in Host, come from no other
 // origin, and send JSON as application/json. Every refusal says what was wrong; a hostile
@@ -49,6 +49,9 @@ type Options struct {
 	Hosts Hosts
 	// Registry holds quench's metrics; nil uses the default registry.
 	Registry *prometheus.Registry
+	// Evidence serves GET /api/v1/incidents/{id}/evidence/{name}; nil: this process has no
+	// evidence store (the list still answers from the incident).
+	Evidence EvidenceReader
 	// UnmatchedAlerts serves GET /api/v1/alerts/unmatched: alerts that started nothing.
 	UnmatchedAlerts http.Handler
 	Logger          *slog.Logger
@@ -81,6 +84,8 @@ func New(opts Options) http.Handler {
 	api.HandleFunc("GET /api/v1/incidents", h.authed(h.list))
 	api.HandleFunc("POST /api/v1/incidents", h.authed(h.start))
 	api.HandleFunc("GET /api/v1/incidents/{id}", h.authed(h.show))
+	api.HandleFunc("GET /api/v1/incidents/{id}/evidence", h.authed(h.evidenceList))
+	api.HandleFunc("GET /api/v1/incidents/{id}/evidence/{name}", h.authed(h.evidenceBundle))
 	api.HandleFunc("POST /api/v1/incidents/{id}/decisions", h.authed(h.decide))
 	api.HandleFunc("POST /api/v1/incidents/{id}/resolve", h.authed(h.signal(workflows.SignalResolve)))
 	api.HandleFunc("POST /api/v1/incidents/{id}/abort", h.authed(h.signal(workflows.SignalAbort)))

@@ -165,7 +165,8 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	listenHost, _, _ := net.SplitHostPort(cfg.HTTP.Listen)
 	apiHandler := api.New(api.Options{Incidents: svc, Routes: a.Routes.Handler(), Tokens: tokens, Dev: opts.Dev,
 		Hosts:    api.Hosts{Names: cfg.HTTP.Hosts, ListenHost: listenHost},
-		Registry: reg, UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger})
+		Registry: reg, UnmatchedAlerts: hookHandler.Unmatched().Handler(), Logger: logger,
+		Evidence: a.Evidence})
 	mux := http.NewServeMux()
 	mux.Handle("/hooks/", hookHandler)
 	slack, err := slackHandler(mux, cfg, a, svc, logger)

@@ -12,6 +12,7 @@ import (
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm"
 	"github.com/quench-dev/quench/internal/targets/gateway/portkey"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
@@ -93,7 +94,7 @@ func openLangfuseTraffic(cfg *config.Config) (ports.Traffic, error) {
 		PageSize: c.PageSize, MaxObservations: c.MaxObservations, ProviderKeys: c.ProviderKeys, RouteKey: c.RouteKey, Environment: c.Environment})
 }
 
-func openLangfusePrompts(cfg *config.Config, logger *slog.Logger) (*promptslangfuse.Adapter, error) {
+func openLangfusePrompts(cfg *config.Config, db *store.DB, logger *slog.Logger) (*promptslangfuse.Adapter, error) {
 	c := cfg.PromptsLangfuse()
 	public, secret, timeout, err := langfuseKeys("", c.Langfuse)
 	if err != nil {
@@ -104,7 +105,7 @@ func openLangfusePrompts(cfg *config.Config, logger *slog.Logger) (*promptslangf
 		return nil, err
 	}
 	opts := promptslangfuse.Options{URL: c.URL, PublicKey: public, SecretKey: secret, Timeout: timeout,
-		Prompts: c.Prompts, Label: c.Label, Scope: c.Scope, Sweep: sweep, StateDir: cfg.DataDir, Logger: logger}
+		Prompts: c.Prompts, Label: c.Label, Scope: c.Scope, Sweep: sweep, Store: db, StateDir: cfg.DataDir, Logger: logger}
 	if c.WebhookSecret != "" {
 		if opts.WebhookSecret, err = config.Secret(c.WebhookSecret); err != nil {
 			return nil, fmt.Errorf("webhook_secret: %w", err)

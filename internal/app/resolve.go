@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
 
 	"github.com/quench-dev/quench/internal/config"
-	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
 	"github.com/quench-dev/quench/internal/store"
@@ -36,9 +34,9 @@ type Adapters struct {
 	// it is the gateway unless gateway.kind names another.
 	Routes   *routetable.Table
 	Gateway  ports.Gateway
-	Prompts  ports.Prompts // nil: no prompts target
-	Traffic  ports.Traffic // nil: no traffic source
-	Evidence *evidence.Store
+	Prompts  ports.Prompts       // nil: no prompts target
+	Traffic  ports.Traffic       // nil: no traffic source
+	Evidence ports.EvidenceStore // the data dir's directory, or the SQL store (store.kind postgres)
 	// FreezeEnforcer makes outside systems hold a freeze (GitHub statuses, Langfuse pins).
 	FreezeEnforcer ports.FreezeEnforcer
 	// Chat is Slack; nil without slack config, or when ChatErr says why it is unusable.
@@ -101,7 +99,7 @@ func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	if a.Routes, err = routetable.Open(cfg.DataDir, cfg.Gateway.Routes); err != nil {
 		return nil, fmt.Errorf("routing table: %w", err)
 	}
-	if a.Evidence, err = evidence.Open(filepath.Join(cfg.DataDir, "evidence")); err != nil {
+	if a.Evidence, err = openEvidence(cfg, a.Store); err != nil {
 		return nil, fmt.Errorf("evidence store: %w", err)
 	}
 	if err := a.resolveGateway(cfg); err != nil {
@@ -214,7 +212,7 @@ func (a *Adapters) resolvePrompts(cfg *config.Config, logger *slog.Logger) error
 		a.Prompts = a.GitHub
 		a.choose(PortPrompts, "GitHub %s (%s)", cfg.GitHub.Repo, strings.Join(cfg.GitHub.Paths, ", "))
 	case promptsLangfuse:
-		if a.LangfusePrompts, err = openLangfusePrompts(cfg, logger); err != nil {
+		if a.LangfusePrompts, err = openLangfusePrompts(cfg, a.Store, logger); err != nil {
 			return fmt.Errorf("prompts.langfuse: %w", err)
 		}
 		a.LangfusePrompts.SetOnRepin(a.noteRepin)

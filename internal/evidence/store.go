@@ -1,7 +1,8 @@
-// Package evidence is the directory evidence store: bundles written once under
-// <data-dir>/evidence/<incident>/<name>.json, each with a sha256 digest beside it
-// (<name>.json.sha256, in `sha256sum -c` format), so a responder can check a bundle with
-// standard tools and workflow history only needs the reference.
+// Package evidence keeps evidence bundles, immutable once written, each with its sha256 so
+// workflow history only needs the reference. Two stores speak the same contract (names,
+// size cap, immutability, digest verified on read, error texts): the directory store
+// (Store, for `quench dev` and the default SQLite store kind) and the SQL store (DB, in
+// the PostgreSQL store every replica reaches).
 package evidence
 
 import (
@@ -16,7 +17,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -24,23 +24,15 @@ import (
 	"github.com/quench-dev/quench/internal/targets/filestate"
 )
 
-// DefaultMaxBytes caps one bundle: workflow payloads stay small because only references go
-// to history, but a runaway bundle would still fill the disk and be useless to read.
-const DefaultMaxBytes = 4 << 20
-
-// Store is a directory of evidence bundles. It is safe for concurrent use in one process;
+// Store is the directory store: bundles under <data-dir>/evidence/<incident>/<name>.json,
+// each with a sha256 digest beside it (<name>.json.sha256, in `sha256sum -c` format), so a
+// responder can check a bundle with standard tools. It is safe for concurrent use in one process;
 // bundles are immutable, so concurrent writers of the same bytes agree.
 type Store struct {
 	root     string
 	maxBytes int64
 	mu       sync.Mutex
 }
-
-// Option configures a Store.
-type Option func(*Store)
-
-// WithMaxBytes sets the largest bundle the store accepts.
-func WithMaxBytes(n int64) Option { return func(s *Store) { s.maxBytes = n } }
 
 // Open returns the store rooted at dir (usually <data-dir>/evidence), creating it.
 func Open(dir string, opts ...Option) (*Store, error) {
@@ -51,25 +43,11 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(abs, 0o750); err != nil {
 		return nil, fmt.Errorf("create the evidence store directory: %w (check --data-dir is writable)", err)
 	}
-	s := &Store{root: abs, maxBytes: DefaultMaxBytes}
-	for _, o := range opts {
-		o(s)
-	}
-	return s, nil
+	return &Store{root: abs, maxBytes: optionsOf(opts).maxBytes}, nil
 }
 
 // Root is the store's directory.
 func (s *Store) Root() string { return s.root }
-
-// Names become path components, so they are restricted to a safe alphabet.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
-
-func checkName(kind, name string) error {
-	if !validName.MatchString(name) || strings.Contains(name, "..") {
-		return ports.Permanentf("evidence %s %q is not a valid name: use letters, digits, '.', '_' and '-' (no '..'), starting with a letter or digit", kind, name)
-	}
-	return nil
-}
 
 func (s *Store) paths(incident, name string) (data, digest string, err error) {
 	if err := checkName("incident", incident); err != nil {
@@ -93,10 +71,8 @@ func (s *Store) Put(ctx context.Context, incident, name string, data []byte) (po
 	if err != nil {
 		return ports.EvidenceRef{}, err
 	}
-	if int64(len(data)) > s.maxBytes {
-		return ports.EvidenceRef{}, ports.Permanentf(
-			"evidence bundle %s/%s is %s, over the store's limit of %s; capture less (a shorter window, fewer samples)",
-			incident, name, humanBytes(int64(len(data))), humanBytes(s.maxBytes))
+	if err := checkSize(incident, name, len(data), s.maxBytes); err != nil {
+		return ports.EvidenceRef{}, err
 	}
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
@@ -183,11 +159,7 @@ func (s *Store) ReadRef(ctx context.Context, ref ports.EvidenceRef) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {
-		return nil, fmt.Errorf("evidence %s has sha256 %s but the incident recorded %s: the bundle was changed after capture", ref.URI, got, ref.SHA256)
-	}
-	return data, nil
+	return data, checkRecorded(ref, data)
 }
 
 func (s *Store) pathOf(uri string) (string, error) {
@@ -230,17 +202,6 @@ func (s *Store) readVerified(path string) ([]byte, string, error) {
 		return nil, "", ports.Permanentf("evidence %s does not match its digest (sha256 %s, recorded %s): the file was changed or damaged", path, got, want)
 	}
 	return data, got, nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d bytes", n)
-	}
 }
 
 var _ ports.EvidenceStore = (*Store)(nil)

@@ -2,16 +2,16 @@ package postmortem
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/quench-dev/quench/internal/evidence/report"
 	"github.com/quench-dev/quench/internal/incidents"
 )
 
 // Load gathers what a postmortem is made of: the status (the query answers on a closed
-// workflow too), the history of every run, and the evidence under dataDir. An unreadable
-// evidence store does not fail the postmortem: it says so and lists the refs.
-func Load(ctx context.Context, svc *incidents.Service, ref, dataDir, uiURL string) (Report, error) {
+// workflow too), the history of every run, and the evidence read from src (the quench
+// API for the CLI, the evidence store itself in a process that has it). An unreadable
+// source does not fail the postmortem: it says so and lists the refs.
+func Load(ctx context.Context, svc *incidents.Service, ref string, src report.Source, uiURL string) (Report, error) {
 	id, err := svc.Resolve(ctx, ref)
 	if err != nil {
 		return Report{}, err
@@ -25,7 +25,7 @@ func Load(ctx context.Context, svc *incidents.Service, ref, dataDir, uiURL strin
 		return Report{}, err
 	}
 	in := Input{Status: st, History: events, UIURL: uiURL, Namespace: svc.Namespace}
-	ev, err := report.Load(ctx, st, filepath.Join(dataDir, "evidence"))
+	ev, err := report.Load(ctx, st, src)
 	if err != nil {
 		in.EvidenceError = err.Error()
 	}

@@ -200,7 +200,7 @@ func Run(ctx context.Context, opts *Options) error {
 				return fmt.Errorf("watching incident %s: %w", id, r.err)
 			}
 			stopApp()
-			return finish(ctx, opts, stack, r.st, a, filepath.Join(dir, "data"), p)
+			return finish(ctx, opts, stack, r.st, a, p)
 		case <-ctx.Done():
 			return fmt.Errorf("the demo did not finish within %s: %w", opts.Timeout, ctx.Err())
 		}
@@ -237,9 +237,9 @@ func decide(ctx context.Context, opts *Options, stack *devstack.Stack, id string
 	return nil
 }
 
-func finish(ctx context.Context, opts *Options, stack *devstack.Stack, st workflows.Status, a *app, dataDir string, p *progress) error {
+func finish(ctx context.Context, opts *Options, stack *devstack.Stack, st workflows.Status, a *app, p *progress) error {
 	p.stage("Incident %s closed: %s; route %s → %s", st.ShortID, st.State, demoRoute, routeNow(ctx, a))
-	rep, err := postmortem.Load(ctx, stack.Incidents, st.IncidentID, dataDir, "")
+	rep, err := postmortem.Load(ctx, stack.Incidents, st.IncidentID, stack.Adapters.Evidence, "")
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,6 @@
 // Package evidence implements `quench evidence show ID`: the traffic evidence an incident
-// captured, read from the evidence store in the data dir, each bundle checked against the
-// sha256 the incident recorded, summarised per provider / model / prompt version, incident
+// captured, read through the quench API (whichever process captured it, wherever its
+// store is), each bundle checked against the sha256 the incident recorded, summarised per provider / model / prompt version, incident
 // against baseline, with what changed most. --format markdown|html renders a report.
 package evidence
 
@@ -9,13 +9,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
-	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/evidence/report"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -32,35 +31,55 @@ func NewCmdEvidence(f *cmdutil.Factory) *cobra.Command {
 	return cmd
 }
 
+// Reader is the quench API as `evidence show` uses it: the incident and its bundles.
+type Reader interface {
+	Status(ctx context.Context, ref string) (workflows.Status, error)
+	Evidence(ctx context.Context, incident, name string) (ports.EvidenceRef, []byte, bool, error)
+}
+
 // ShowOptions are the inputs of `evidence show`.
 type ShowOptions struct {
-	IO     *cmdutil.IOStreams
-	Status func(ctx context.Context, ref string) (workflows.Status, error)
-	Config func() (*config.Config, error)
+	IO *cmdutil.IOStreams
+	// API reads the incident and its bundles: the quench API with quench dev's credential
+	// (under --data-dir) or api.url and api.token.
+	API func() (Reader, error)
 
 	Ref     string
-	DataDir string
 	Format  string // -o: table | json | yaml
 	Report  string // --format: markdown | html
 	OutFile string // --out: report file ("" or "-": stdout)
 }
 
+// APIReader is the API client the CLI holds a credential for, as a Reader.
+func APIReader(f *cmdutil.Factory) func() (Reader, error) {
+	return func() (Reader, error) {
+		a, err := f.Actor()
+		if err != nil {
+			return nil, err
+		}
+		r, ok := a.Client.(Reader)
+		if !ok {
+			return nil, fmt.Errorf("the CLI's incidents client (%T) cannot read evidence", a.Client)
+		}
+		return r, nil
+	}
+}
+
 // NewCmdShow is `evidence show ID`.
 func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{IO: f.IO, Config: f.Config, Status: func(ctx context.Context, ref string) (workflows.Status, error) {
-		svc, err := f.Incidents()
-		if err != nil {
-			return workflows.Status{}, err
-		}
-		return svc.Status(ctx, ref)
-	}}
+	opts := &ShowOptions{IO: f.IO, API: APIReader(f)}
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Summarise an incident's traffic evidence: per provider / model / prompt version, incident vs baseline",
-		Long: `Read the evidence bundles an incident captured (traffic.snapshot steps) from the evidence
-store under --data-dir, check each against the sha256 the incident recorded, and summarise
-them: totals, a table per provider / model / prompt version (incident against baseline)
-and what changed most.
+		Long: `Read the evidence bundles an incident captured (traffic.snapshot steps) through the quench
+API, check each against the sha256 the incident recorded, and summarise them: totals, a
+table per provider / model / prompt version (incident against baseline) and what changed
+most.
+
+The API reads the bundles from the evidence store of the server, wherever the worker that
+captured them ran: the CLI needs no access to any data dir. It talks to quench dev with
+the credential it writes under --data-dir, or to a quench server with api.url and
+api.token from the config.
 
   quench evidence show 1a2b3c
   quench evidence show 1a2b3c --format markdown --out incident.md
@@ -84,7 +103,6 @@ and what changed most.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.DataDir, "data-dir", "", "the data dir holding the evidence store (default the config's, ./quench-data)")
 	fl.StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml")
 	fl.StringVar(&opts.Report, "format", "", "render a report instead: markdown or html")
 	fl.StringVar(&opts.OutFile, "out", "", "write the report to this file (default stdout)")
@@ -93,19 +111,15 @@ and what changed most.
 
 // ShowRun reads, verifies and shows the evidence.
 func ShowRun(ctx context.Context, opts *ShowOptions) error {
-	st, err := opts.Status(ctx, opts.Ref)
+	api, err := opts.API()
 	if err != nil {
 		return err
 	}
-	dir := opts.DataDir
-	if dir == "" {
-		cfg, err := opts.Config()
-		if err != nil {
-			return err
-		}
-		dir = cfg.DataDir
+	st, err := api.Status(ctx, opts.Ref)
+	if err != nil {
+		return err
 	}
-	rep, err := report.Load(ctx, st, filepath.Join(dir, "evidence"))
+	rep, err := report.Load(ctx, st, report.SourceFunc(api.Evidence))
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,11 @@ func TestPostmortemFlags(t *testing.T) {
 	run := func(_ context.Context, o *PostmortemOptions) error { got = o; return nil }
 
 	cmd := NewCmdPostmortem(f, run)
-	cmd.SetArgs([]string{"1a2b3c", "--out", "pm.md", "--data-dir", "/d"})
+	cmd.SetArgs([]string{"1a2b3c", "--out", "pm.md"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.Ref != "1a2b3c" || got.Format != FormatMarkdown || got.OutFile != "pm.md" || got.DataDir != "/d" {
+	if got.Ref != "1a2b3c" || got.Format != FormatMarkdown || got.OutFile != "pm.md" || got.Evidence == nil {
 		t.Errorf("options %+v", got)
 	}
 

@@ -9,9 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 
-	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/workflows"
@@ -35,29 +33,40 @@ type Report struct {
 	Bundles    []Bundle `json:"bundles"`
 }
 
-// Load reads the incident's bundles from the store at dir, each checked against the
-// sha256 the incident recorded.
-func Load(ctx context.Context, st workflows.Status, dir string) (Report, error) {
+// Source is where Load reads bundles: the evidence store itself (in the process that has
+// it), or the quench API (the CLI). Get returns the bundle incident/name with the store's
+// own digest check done; ok is false when there is none.
+type Source interface {
+	Get(ctx context.Context, incident, name string) (ref ports.EvidenceRef, data []byte, ok bool, err error)
+}
+
+// SourceFunc makes a function a Source.
+type SourceFunc func(ctx context.Context, incident, name string) (ports.EvidenceRef, []byte, bool, error)
+
+// Get calls f.
+func (f SourceFunc) Get(ctx context.Context, incident, name string) (ports.EvidenceRef, []byte, bool, error) {
+	return f(ctx, incident, name)
+}
+
+// Load reads the incident's bundles from src, each checked against the sha256 the
+// incident recorded.
+func Load(ctx context.Context, st workflows.Status, src Source) (Report, error) {
 	rep := Report{IncidentID: st.IncidentID, ShortID: st.ShortID, Title: st.Title, Runbook: st.Runbook, State: st.State, Bundles: []Bundle{}}
 	if len(st.Evidence) == 0 {
 		return rep, nil
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return rep, fmt.Errorf("no evidence store at %s (%v): run this where the worker keeps its data, or pass --data-dir", dir, err)
-	}
-	store, err := evidence.Open(dir)
-	if err != nil {
-		return rep, err
+	if src == nil {
+		return rep, fmt.Errorf("no evidence store to read incident %s's bundles from", st.ShortID)
 	}
 	for _, ref := range st.Evidence {
-		// By incident and name, not by the recorded URI: the data dir may have been copied or
-		// mounted elsewhere since.
-		_, data, ok, err := store.Get(ctx, st.IncidentID, ref.Name)
+		// By incident and name, not by the recorded URI: the URI names a place in the store
+		// of the process that wrote it, which may not be where this one reads.
+		_, data, ok, err := src.Get(ctx, st.IncidentID, ref.Name)
 		switch {
 		case err != nil:
 			return rep, fmt.Errorf("evidence %s of incident %s: %w", ref.Name, st.ShortID, err)
 		case !ok:
-			return rep, fmt.Errorf("evidence %s of incident %s is not in the store at %s (recorded at %s): pass the worker's --data-dir", ref.Name, st.ShortID, dir, ref.URI)
+			return rep, fmt.Errorf("evidence %s of incident %s is not in the evidence store (recorded at %s): was it captured by a quench with another store?", ref.Name, st.ShortID, ref.URI)
 		}
 		sum := sha256.Sum256(data)
 		if got := hex.EncodeToString(sum[:]); got != ref.SHA256 {

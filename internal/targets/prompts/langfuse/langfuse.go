@@ -10,8 +10,9 @@
 //     signed prompt-version webhook or found by the freeze workflow's sweep, is moved back.
 //
 // Langfuse's PATCH only adds labels (taking them from other versions), so the pins live in
-// a state file in the data dir, not in Langfuse: the worker and the server answering the
-// webhook must share the data dir, as they share the routing table.
+// quench's store (SQLite in the data dir, or the PostgreSQL every replica reaches), not in
+// Langfuse: the worker enforcing a freeze and the server answering the webhook read the
+// same pins.
 package langfuse
 
 import (
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
 
@@ -38,7 +40,8 @@ const (
 	// DefaultSweep is how often the freeze workflow re-checks the pins while frozen,
 	// catching a move whose webhook never came.
 	DefaultSweep = time.Minute
-	// PinsFile is the pins' state file in the data dir.
+	// PinsFile is the pins' state file in the data dir of quench before the store; it is
+	// imported into the store once and renamed to PinsFile.imported.
 	PinsFile = "langfuse-pins.json"
 )
 
@@ -53,7 +56,9 @@ type Options struct {
 	Label   string // the deployment label (default production)
 	Scope   string // the freeze scope that pins the prompts (default prompts)
 	Sweep   time.Duration
-	// StateDir holds the pins (the data dir).
+	// Store holds the pins (required).
+	Store *store.DB
+	// StateDir is the data dir, where an older quench kept the pins file (imported once).
 	StateDir string
 	// WebhookSecret verifies Langfuse's prompt-version webhooks.
 	WebhookSecret string
@@ -77,7 +82,7 @@ type Repin struct {
 type Adapter struct {
 	api  *httpapi.Client
 	opts Options
-	pins pinStore
+	pins *pinStore
 	now  func() time.Time
 }
 
@@ -105,11 +110,11 @@ func New(opts Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	pins, err := newPinStore(opts.StateDir)
-	if err != nil {
+	a := &Adapter{api: cl, opts: opts, now: func() time.Time { return time.Now().UTC() }}
+	if a.pins, err = newPinStore(opts.Store, opts.StateDir, opts.Logger, func() time.Time { return a.now() }); err != nil {
 		return nil, err
 	}
-	return &Adapter{api: cl, opts: opts, pins: pins, now: func() time.Time { return time.Now().UTC() }}, nil
+	return a, nil
 }
 
 // SetOnRepin sets who is told of a move undone during a freeze (call before use).
@@ -371,10 +376,10 @@ func (a *Adapter) EnforceFreeze(ctx context.Context, f ports.FreezeEnforcement) 
 	}
 	var res ports.EnforceResult
 	var repins []Repin
-	err := a.pins.update(func(st pinState) error {
+	err := a.pins.update(ctx, f.Scope, func(pins map[string]pin) error {
 		if !f.Frozen {
-			n := len(st[f.Scope])
-			delete(st, f.Scope)
+			n := len(pins)
+			clear(pins)
 			res = ports.EnforceResult{Enforced: true, Summary: fmt.Sprintf("Langfuse: %d prompt pins of %s released", n, f.Scope)}
 			return nil
 		}
@@ -382,21 +387,18 @@ func (a *Adapter) EnforceFreeze(ctx context.Context, f ports.FreezeEnforcement) 
 		if err != nil {
 			return err
 		}
-		if st[f.Scope] == nil {
-			st[f.Scope] = map[string]pin{}
-		}
 		var did []string
 		for _, n := range names {
 			cur, err := a.labelled(ctx, n, a.opts.Label)
 			if err != nil {
 				return err
 			}
-			p, ok := st[f.Scope][n]
+			p, ok := pins[n]
 			switch {
 			case !ok && cur.Version == 0:
 				continue // nothing deployed to pin
 			case !ok:
-				st[f.Scope][n] = pin{Version: cur.Version, At: a.now()}
+				pins[n] = pin{Version: cur.Version, At: a.now()}
 				did = append(did, "pinned "+ref(n, cur.Version))
 			case cur.Version != p.Version:
 				if err := a.moveLabel(ctx, n, p.Version, a.opts.Label); err != nil {
@@ -430,13 +432,13 @@ func versionText(v int) string {
 }
 
 // Pinned returns the pins of scope (tests, status).
-func (a *Adapter) Pinned(scope string) (map[string]int, error) {
-	st, err := a.pins.load()
+func (a *Adapter) Pinned(ctx context.Context, scope string) (map[string]int, error) {
+	pins, err := a.pins.load(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]int{}
-	for n, p := range st[scope] {
+	for n, p := range pins {
 		out[n] = p.Version
 	}
 	return out, nil

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
 	"github.com/quench-dev/quench/internal/targets/traffic/langfuse/langfusefake"
 )
@@ -34,6 +36,12 @@ type fixture struct {
 // production; triage v1, v2 both old, v2 moved to production during the incident.
 func setup(t *testing.T, prompts ...string) *fixture {
 	t.Helper()
+	return setupIn(t, storetest.SQLite(t), prompts...)
+}
+
+// setupIn is setup with the pins in db.
+func setupIn(t *testing.T, db *store.DB, prompts ...string) *fixture {
+	t.Helper()
 	lf := langfusefake.New(pk, sk)
 	t.Cleanup(lf.Close)
 	old := time.Now().Add(-48 * time.Hour)
@@ -44,7 +52,7 @@ func setup(t *testing.T, prompts ...string) *fixture {
 	f := &fixture{lf: lf, since: time.Now().Add(-time.Hour)}
 	lf.AddPromptVersion("summarise", "Summarise in six words: {{ticket}}", time.Now().Add(-30*time.Minute), "production")
 	lf.MoveLabel("triage", 2, "production")
-	a, err := New(Options{URL: lf.URL, PublicKey: pk, SecretKey: sk, Prompts: prompts, StateDir: t.TempDir(),
+	a, err := New(Options{URL: lf.URL, PublicKey: pk, SecretKey: sk, Prompts: prompts, Store: db, StateDir: t.TempDir(),
 		WebhookSecret: secret, OnRepin: func(_ context.Context, r Repin) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -163,7 +171,7 @@ func TestFreezePinsAndTheWebhookMovesTheLabelBack(t *testing.T) {
 	if err != nil || !res.Enforced || res.SweepEvery <= 0 {
 		t.Fatalf("enforce: %+v %v", res, err)
 	}
-	if pins, _ := f.a.Pinned("prompts"); pins["summarise"] != 3 || pins["triage"] != 2 {
+	if pins, _ := f.a.Pinned(ctx, "prompts"); pins["summarise"] != 3 || pins["triage"] != 2 {
 		t.Fatalf("pins %v", pins)
 	}
 	hook := httptest.NewServer(f.a.WebhookHandler(frozen("inc-prompt-regression-1")))
@@ -200,7 +208,7 @@ func TestFreezePinsAndTheWebhookMovesTheLabelBack(t *testing.T) {
 	if _, err := f.a.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "prompts"}); err != nil {
 		t.Fatal(err)
 	}
-	if pins, _ := f.a.Pinned("prompts"); len(pins) != 0 {
+	if pins, _ := f.a.Pinned(ctx, "prompts"); len(pins) != 0 {
 		t.Fatalf("pins after unfreeze: %v", pins)
 	}
 	other, _ := f.a.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "deploys", Frozen: true})

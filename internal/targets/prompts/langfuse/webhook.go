@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
 )
 
 // Webhook limits.
@@ -24,6 +25,10 @@ const (
 	// refused, Langfuse's retries come with fresh signatures.
 	signatureTolerance = 5 * time.Minute
 )
+
+// WebhookRetryAfter is the Retry-After, in seconds, of a 503 (the freeze state or the
+// pins' store unreachable).
+const WebhookRetryAfter = 10
 
 // SignatureHeader carries Langfuse's webhook signature: t=<unix seconds>,v1=<hex
 // HMAC-SHA256 of "<t>.<body>" with the webhook's secret>.
@@ -82,8 +87,9 @@ type FreezeStateFunc func(ctx context.Context, scope string) (ports.FreezeEnforc
 
 // WebhookHandler serves POST /hooks/langfuse: a signed prompt-version event about a managed
 // prompt, while the scope is frozen, makes the adapter put the label back on its pin. It
-// answers 2xx once the label is where it belongs, 401 to a bad signature, and 5xx when
-// Langfuse or the freeze state could not be reached, so Langfuse delivers again.
+// answers 2xx once the label is where it belongs, 401 to a bad signature, 503 with
+// Retry-After when the freeze state or the pins' store could not be reached, and 502 when
+// Langfuse failed, so Langfuse delivers again.
 func (a *Adapter) WebhookHandler(state FreezeStateFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -113,6 +119,7 @@ func (a *Adapter) WebhookHandler(state FreezeStateFunc) http.Handler {
 		st, err := state(ctx, a.opts.Scope)
 		if err != nil {
 			a.opts.Logger.Warn("Langfuse webhook: cannot read the freeze state", "scope", a.opts.Scope, "err", err)
+			w.Header().Set("Retry-After", strconv.Itoa(WebhookRetryAfter))
 			reply(w, http.StatusServiceUnavailable, "cannot read the freeze state of "+a.opts.Scope+"; deliver again")
 			return
 		}
@@ -121,6 +128,13 @@ func (a *Adapter) WebhookHandler(state FreezeStateFunc) http.Handler {
 			return
 		}
 		res, err := a.EnforceFreeze(ctx, st)
+		if store.IsUnavailable(err) || errors.Is(err, errPinsBusy) {
+			// Nothing was changed for this delivery: a 503 makes Langfuse deliver it again.
+			a.opts.Logger.Warn("Langfuse webhook: the pins cannot be read or written now", "prompt", ev.Prompt.Name, "err", err)
+			w.Header().Set("Retry-After", strconv.Itoa(WebhookRetryAfter))
+			reply(w, http.StatusServiceUnavailable, "cannot enforce the freeze of "+a.opts.Scope+" now: "+err.Error()+"; deliver again")
+			return
+		}
 		if err != nil {
 			a.opts.Logger.Warn("Langfuse webhook: enforcing the freeze failed", "prompt", ev.Prompt.Name, "err", err)
 			reply(w, http.StatusBadGateway, "enforcing the freeze failed: "+err.Error())
