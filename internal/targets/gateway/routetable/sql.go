@@ -1,0 +1,472 @@
+package routetable
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
+)
+
+// component names the table's schema in the store.
+const component = "routetable"
+
+// schema: one meta row (generation, version), one row per route, one per hold (an
+// incident that switched a route and has not restored it), one per blocked key, and one
+// per idempotency key with its first result. Times are Unix nanoseconds. Every change
+// reads and writes a few rows by primary key, so its cost does not grow with the number
+// of routes, ops or past incidents.
+var schema = []store.Migration{
+	{SQL: `CREATE TABLE routetable_meta (
+		id         INTEGER PRIMARY KEY,
+		generation TEXT NOT NULL,
+		version    BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL
+	)`},
+	{SQL: `CREATE TABLE routetable_routes (
+		name       TEXT PRIMARY KEY,
+		provider   TEXT NOT NULL,
+		providers  TEXT NOT NULL,
+		version    BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL,
+		updated_by TEXT NOT NULL
+	)`},
+	// legacy = 1: saved by a switch that carried no previous state (an incident started
+	// before switches kept it in history); its restore needs previous from here.
+	{SQL: `CREATE TABLE routetable_holds (
+		route       TEXT NOT NULL,
+		holder      TEXT NOT NULL,
+		legacy      INTEGER NOT NULL,
+		previous    TEXT NOT NULL,
+		switched_to TEXT NOT NULL,
+		at          BIGINT NOT NULL,
+		PRIMARY KEY (route, holder, legacy)
+	)`},
+	{SQL: `CREATE TABLE routetable_blocks (
+		route     TEXT NOT NULL,
+		agent_key TEXT NOT NULL,
+		holder    TEXT NOT NULL,
+		PRIMARY KEY (route, agent_key)
+	)`},
+	{SQL: `CREATE TABLE routetable_ops (
+		op_key TEXT PRIMARY KEY,
+		op     TEXT NOT NULL,
+		route  TEXT NOT NULL,
+		result TEXT NOT NULL,
+		at     BIGINT NOT NULL
+	)`},
+	{SQL: `CREATE INDEX routetable_ops_at ON routetable_ops (at)`},
+}
+
+// ensure creates the tables and the meta row, once per Table (again after the store was
+// unavailable at open).
+func (t *Table) ensure(ctx context.Context) error {
+	t.ensureMu.Lock()
+	defer t.ensureMu.Unlock()
+	if t.ensured {
+		return nil
+	}
+	if err := t.db.Ensure(ctx, component, schema); err != nil {
+		return fmt.Errorf("routing table: %w", t.classify(err))
+	}
+	if _, err := t.db.Exec(ctx, `INSERT INTO routetable_meta (id, generation, version, updated_at) VALUES (1, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
+		newGeneration(), t.now().UnixNano()); err != nil {
+		return fmt.Errorf("routing table: %w", t.classify(err))
+	}
+	t.ensured = true
+	return nil
+}
+
+// Generation is random per store, so an ETag from a deleted and recreated table never
+// matches the new one's.
+func newGeneration() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// classify marks a failure to reach or use the store as store.UnavailableError (retryable,
+// 503 at /v1/routes); statement errors stay as they are.
+func (t *Table) classify(err error) error {
+	if err == nil || store.IsUnavailable(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var coded interface{ SQLState() string }
+	if errors.As(err, &coded) {
+		code := coded.SQLState()
+		if !strings.HasPrefix(code, "08") && !strings.HasPrefix(code, "57") && !strings.HasPrefix(code, "53") {
+			return err
+		}
+	}
+	if ports.IsPermanent(err) {
+		return err
+	}
+	return t.db.Unavailable(err)
+}
+
+// snapshot is the table as one committed version.
+type snapshot struct {
+	generation string
+	version    int64
+	updatedAt  time.Time
+	routes     []Route // sorted by name
+}
+
+func (s *snapshot) etag() string { return fmt.Sprintf(`"%s-%d"`, s.generation, s.version) }
+
+func (s *snapshot) route(name string) (Route, bool) {
+	i, ok := slices.BinarySearchFunc(s.routes, name, func(r Route, n string) int { return strings.Compare(r.Route, n) })
+	if !ok {
+		return Route{}, false
+	}
+	return copyRoute(s.routes[i]), true
+}
+
+func (s *snapshot) names() []string {
+	out := make([]string, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = r.Route
+	}
+	return out
+}
+
+func (s *snapshot) copyRoutes() []Route {
+	out := make([]Route, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = copyRoute(r)
+	}
+	return out
+}
+
+func copyRoute(r Route) Route {
+	r.Providers = slices.Clone(r.Providers)
+	r.BlockedKeys = slices.Clone(r.BlockedKeys)
+	return r
+}
+
+// stamp reads the table's generation and version: one row by primary key.
+func (t *Table) stamp(ctx context.Context) (string, int64, error) {
+	if err := t.ensure(ctx); err != nil {
+		return "", 0, err
+	}
+	var gen string
+	var ver int64
+	if err := t.db.QueryRow(ctx, `SELECT generation, version FROM routetable_meta WHERE id = 1`).Scan(&gen, &ver); err != nil {
+		return "", 0, fmt.Errorf("read the routing table: %w", t.classify(err))
+	}
+	return gen, ver, nil
+}
+
+// snapshot returns the committed table. While the store's version is the one last read,
+// that read is reused: a poll costs one primary-key lookup.
+func (t *Table) snapshot(ctx context.Context) (*snapshot, error) {
+	gen, ver, err := t.stamp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	cached := t.snap
+	t.mu.Unlock()
+	if cached != nil && cached.generation == gen && cached.version == ver {
+		return cached, nil
+	}
+	s, err := t.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if t.snap == nil || t.snap.generation != s.generation || t.snap.version <= s.version {
+		t.snap = s
+	}
+	t.mu.Unlock()
+	return s, nil
+}
+
+// load reads the whole table in one statement, so what it returns is one committed
+// version on both engines.
+func (t *Table) load(ctx context.Context) (*snapshot, error) {
+	rows, err := t.db.Query(ctx, `SELECT m.generation, m.version, m.updated_at,
+		r.name, r.provider, r.providers, r.version, r.updated_at, r.updated_by, b.agent_key
+		FROM routetable_meta m
+		LEFT JOIN routetable_routes r ON 1 = 1
+		LEFT JOIN routetable_blocks b ON b.route = r.name
+		WHERE m.id = 1
+		ORDER BY r.name, b.agent_key`)
+	if err != nil {
+		return nil, fmt.Errorf("read the routing table: %w", t.classify(err))
+	}
+	defer rows.Close()
+	var s *snapshot
+	for rows.Next() {
+		var (
+			gen                   string
+			ver, at               int64
+			name, prov, provs, by sql.NullString
+			rver, rat             sql.NullInt64
+			blocked               sql.NullString
+		)
+		if err := rows.Scan(&gen, &ver, &at, &name, &prov, &provs, &rver, &rat, &by, &blocked); err != nil {
+			return nil, fmt.Errorf("read the routing table: %w", t.classify(err))
+		}
+		if s == nil {
+			s = &snapshot{generation: gen, version: ver, updatedAt: fromNanos(at), routes: []Route{}}
+		}
+		if !name.Valid {
+			continue
+		}
+		if n := len(s.routes); n == 0 || s.routes[n-1].Route != name.String {
+			var providers []string
+			if err := json.Unmarshal([]byte(provs.String), &providers); err != nil {
+				return nil, fmt.Errorf("routing table: route %q has unreadable providers %q: %w", name.String, provs.String, err)
+			}
+			s.routes = append(s.routes, Route{Route: name.String, Provider: prov.String, Providers: providers,
+				Version: rver.Int64, UpdatedAt: fromNanos(rat.Int64), UpdatedBy: by.String})
+		}
+		if blocked.Valid {
+			r := &s.routes[len(s.routes)-1]
+			r.BlockedKeys = append(r.BlockedKeys, blocked.String)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the routing table: %w", t.classify(err))
+	}
+	if s == nil {
+		return nil, fmt.Errorf("the routing table's store %s has no meta row: restart quench to recreate it", t.db)
+	}
+	return s, nil
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// row is one route as a change reads it.
+type row struct {
+	name      string
+	provider  string
+	providers []string
+	version   int64
+	updatedBy string
+}
+
+// change is one transaction's view: the clock reading and the statements it may run.
+type change struct {
+	ctx context.Context
+	tx  *store.Tx
+	t   *Table
+	now time.Time
+}
+
+func (c *change) exec(query string, args ...any) error {
+	_, err := c.tx.Exec(c.ctx, query, args...)
+	return err
+}
+
+// bump takes the next table version. The meta row is updated last in every change, so
+// changes of different routes overlap until their commit, and versions are distinct and
+// in commit order (an ETag never skips a change).
+func (c *change) bump() (int64, error) {
+	var v int64
+	err := c.tx.QueryRow(c.ctx, `UPDATE routetable_meta SET version = version + 1, updated_at = ? WHERE id = 1 RETURNING version`,
+		c.now.UnixNano()).Scan(&v)
+	return v, err
+}
+
+// set points r at provider and records who did it.
+func (c *change) set(r *row, provider, by string) error {
+	v, err := c.bump()
+	if err != nil {
+		return err
+	}
+	if err := c.exec(`UPDATE routetable_routes SET provider = ?, version = ?, updated_at = ?, updated_by = ? WHERE name = ?`,
+		provider, v, c.now.UnixNano(), by, r.name); err != nil {
+		return err
+	}
+	r.provider, r.version, r.updatedBy = provider, v, by
+	return nil
+}
+
+// touch bumps r's version without changing its provider (its blocked keys changed).
+func (c *change) touch(r *row, by string) error {
+	v, err := c.bump()
+	if err != nil {
+		return err
+	}
+	if err := c.exec(`UPDATE routetable_routes SET version = ?, updated_at = ?, updated_by = ? WHERE name = ?`,
+		v, c.now.UnixNano(), by, r.name); err != nil {
+		return err
+	}
+	r.version, r.updatedBy = v, by
+	return nil
+}
+
+// hold records that holder switched route away from previous; a later switch by the same
+// holder keeps the first previous.
+func (c *change) hold(route, holder, previous, switchedTo string, legacy bool) error {
+	return c.exec(`INSERT INTO routetable_holds (route, holder, legacy, previous, switched_to, at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (route, holder, legacy) DO UPDATE SET switched_to = excluded.switched_to, at = excluded.at`,
+		route, holder, boolInt(legacy), previous, switchedTo, c.now.UnixNano())
+}
+
+func (c *change) release(route, holder string, legacy bool) error {
+	return c.exec(`DELETE FROM routetable_holds WHERE route = ? AND holder = ? AND legacy = ?`, route, holder, boolInt(legacy))
+}
+
+type savedHold struct{ previous, switchedTo string }
+
+func (c *change) legacyHold(route, holder string) (savedHold, bool, error) {
+	var h savedHold
+	err := c.tx.QueryRow(c.ctx, `SELECT previous, switched_to FROM routetable_holds WHERE route = ? AND holder = ? AND legacy = 1`,
+		route, holder).Scan(&h.previous, &h.switchedTo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, false, nil
+	}
+	return h, err == nil, err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// opRecord is an idempotency key's first result.
+type opRecord struct {
+	Result ports.RouteChange  `json:"result"`
+	Block  *ports.BlockChange `json:"block,omitempty"` // block and unblock
+}
+
+// apply runs one keyed route change.
+func (t *Table) apply(ctx context.Context, op, route, key string,
+	fn func(c *change, r *row) (ports.RouteChange, error)) (ports.RouteChange, error) {
+	rec, err := t.applyOp(ctx, op, route, key, func(c *change, r *row) (opRecord, error) {
+		res, err := fn(c, r)
+		return opRecord{Result: res}, err
+	})
+	return rec.Result, err
+}
+
+// pruneBatch bounds how many expired op rows one change deletes (by the at index), so
+// pruning never turns a change into a scan.
+const pruneBatch = 16
+
+// applyOp runs one keyed change of any kind in one transaction; a retried key, on this
+// Table or any other on the store, returns the first record.
+func (t *Table) applyOp(ctx context.Context, op, route, key string,
+	fn func(c *change, r *row) (opRecord, error)) (opRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return opRecord{}, err
+	}
+	if err := t.ensure(ctx); err != nil {
+		return opRecord{}, err
+	}
+	var rec opRecord
+	changed := false
+	err := t.db.InTx(ctx, func(tx *store.Tx) error {
+		changed = false
+		c := &change{ctx: ctx, tx: tx, t: t}
+		// The route's row lock first: a concurrent attempt with the same key waits here
+		// and then finds the first one's record below.
+		r, found, err := c.lockRoute(route)
+		if err != nil {
+			return err
+		}
+		var prevOp, prevRoute, result string
+		err = tx.QueryRow(ctx, `SELECT op, route, result FROM routetable_ops WHERE op_key = ?`, key).Scan(&prevOp, &prevRoute, &result)
+		switch {
+		case err == nil:
+			if prevOp != op || prevRoute != route {
+				return ports.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
+					key, prevOp, prevRoute, op, route)
+			}
+			if err := json.Unmarshal([]byte(result), &rec); err != nil {
+				return fmt.Errorf("routing table: the record of key %s is unreadable: %w", key, err)
+			}
+			return nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if !found {
+			names, err := c.routeNames()
+			if err != nil {
+				return err
+			}
+			return ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(names))
+		}
+		c.now = t.now()
+		before := r.version
+		if rec, err = fn(c, r); err != nil {
+			return err
+		}
+		changed = r.version != before
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := c.exec(`INSERT INTO routetable_ops (op_key, op, route, result, at) VALUES (?, ?, ?, ?, ?)`,
+			key, op, route, string(data), c.now.UnixNano()); err != nil {
+			return err
+		}
+		return c.exec(`DELETE FROM routetable_ops WHERE op_key IN (SELECT op_key FROM routetable_ops WHERE at < ? ORDER BY at LIMIT `+fmt.Sprint(pruneBatch)+`)`,
+			c.now.Add(-opRetention).UnixNano())
+	})
+	if err != nil {
+		return opRecord{}, t.classifyTx(err)
+	}
+	if changed {
+		t.w.notify()
+	}
+	return rec, nil
+}
+
+// classifyTx keeps a change's own errors (permanent refusals) and classifies the rest.
+func (t *Table) classifyTx(err error) error {
+	if ports.IsPermanent(err) {
+		return err
+	}
+	return t.classify(err)
+}
+
+func (c *change) lockRoute(name string) (*row, bool, error) {
+	r := &row{name: name}
+	var provs string
+	err := c.tx.QueryRow(c.ctx, `SELECT provider, providers, version, updated_by FROM routetable_routes WHERE name = ?`+c.tx.ForUpdate(), name).
+		Scan(&r.provider, &provs, &r.version, &r.updatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if err := json.Unmarshal([]byte(provs), &r.providers); err != nil {
+		return nil, false, fmt.Errorf("routing table: route %q has unreadable providers %q: %w", name, provs, err)
+	}
+	return r, true, nil
+}
+
+// routeNames lists the routes (only for an error message: it reads every route).
+func (c *change) routeNames() ([]string, error) {
+	rows, err := c.tx.Query(c.ctx, `SELECT name FROM routetable_routes ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, rows.Err()
+}
