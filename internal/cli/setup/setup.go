@@ -1,6 +1,7 @@
 // Package setup implements `quench setup`: prepare a Temporal cluster for quench (the
-// namespace and quench's search attributes), once, before `quench worker` and `quench
-// server` start on it. Running it again changes nothing.
+// namespace and quench's search attributes) and apply the configured routes to the shared
+// routing table, once, before `quench worker` and `quench server` start on it (they never
+// write routes themselves). Running it again changes nothing.
 package setup
 
 import (
@@ -102,6 +103,9 @@ func setupRun(ctx context.Context, opts *SetupOptions) error {
 	if opts.DryRun && errors.Is(err, temporalsetup.ErrNamespaceNotFound) {
 		err = nil // a missing namespace is the dry run's answer, not its failure
 	}
+	if err == nil {
+		err = applyRoutes(ctx, cfg, rep, opts.DryRun)
+	}
 	if opts.Format != cmdutil.FormatTable {
 		if werr := cmdutil.WriteData(opts.IO.Out, opts.Format, rep); werr != nil {
 			return werr
@@ -129,13 +133,13 @@ func writeReport(io *cmdutil.IOStreams, rep *temporalsetup.Report, dryRun, ok bo
 	}
 	switch {
 	case dryRun && rep.Ready:
-		fmt.Fprintln(w, "nothing to do: the namespace and every search attribute are in place")
+		fmt.Fprintln(w, "nothing to do: the namespace, every search attribute and the routes are in place")
 	case dryRun:
 		fmt.Fprintln(w, "dry run: nothing changed; run `quench setup` to create what is missing")
 	case rep.Changed:
 		fmt.Fprintf(w, "namespace %s is ready for quench worker and quench server\n", rep.Namespace)
 	default:
-		fmt.Fprintln(w, "nothing to do: the namespace and every search attribute were already in place")
+		fmt.Fprintln(w, "nothing to do: the namespace, every search attribute and the routes were already in place")
 	}
 }
 
@@ -145,6 +149,8 @@ func mark(result string) string {
 		return "+"
 	case temporalsetup.Present:
 		return "="
+	case temporalsetup.Updated, temporalsetup.Removed:
+		return "~"
 	}
 	return "!"
 }
