@@ -3,7 +3,6 @@ package routetable
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -140,11 +139,11 @@ func (t *Table) writeStoreError(w http.ResponseWriter, r *http.Request, err erro
 	if store.IsUnavailable(err) {
 		w.Header().Set("Retry-After", retryAfter)
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the routing table's store (%s) is unavailable; retry in a few seconds", t.db))
-		slog.Warn("serve routes: the store is unavailable", "path", r.URL.Path, "store", t.db.String(), "err", err)
+		t.logger.Warn("serve routes: the store is unavailable", "path", r.URL.Path, "store", t.db.String(), "err", err)
 		return
 	}
 	writeError(w, http.StatusInternalServerError, "the routing table cannot be read; see the quench log")
-	slog.Error("serve routes", "path", r.URL.Path, "err", err)
+	t.logger.Error("serve routes", "path", r.URL.Path, "err", err)
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, etag string, body any) {
