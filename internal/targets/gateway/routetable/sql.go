@@ -354,9 +354,12 @@ func (t *Table) apply(ctx context.Context, op, route, key string,
 	return rec.Result, err
 }
 
-// pruneBatch bounds how many expired op rows one change deletes (by the at index), so
-// pruning never turns a change into a scan.
-const pruneBatch = 16
+// Every pruneEvery-th change of a Table deletes up to pruneBatch expired op rows (by the
+// at index): bounded work, never a scan, and faster on average than records are made.
+const (
+	pruneEvery = 16
+	pruneBatch = 256
+)
 
 // applyOp runs one keyed change of any kind in one transaction; a retried key, on this
 // Table or any other on the store, returns the first record.
@@ -373,26 +376,22 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 	err := t.db.InTx(ctx, func(tx *store.Tx) error {
 		changed = false
 		c := &change{ctx: ctx, tx: tx, t: t}
-		// The route's row lock first: a concurrent attempt with the same key waits here
-		// and then finds the first one's record below.
-		r, found, err := c.lockRoute(route)
+		// The route's row lock and the key's record in one statement. The lock comes first
+		// in effect: a concurrent attempt with the same key waits on it, then reads the
+		// first attempt's record.
+		r, found, prev, err := c.lockRouteAndOp(route, key)
 		if err != nil {
 			return err
 		}
-		var prevOp, prevRoute, result string
-		err = tx.QueryRow(ctx, `SELECT op, route, result FROM routetable_ops WHERE op_key = ?`, key).Scan(&prevOp, &prevRoute, &result)
-		switch {
-		case err == nil:
-			if prevOp != op || prevRoute != route {
+		if prev != nil {
+			if prev.op != op || prev.route != route {
 				return ports.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
-					key, prevOp, prevRoute, op, route)
+					key, prev.op, prev.route, op, route)
 			}
-			if err := json.Unmarshal([]byte(result), &rec); err != nil {
+			if err := json.Unmarshal([]byte(prev.result), &rec); err != nil {
 				return fmt.Errorf("routing table: the record of key %s is unreadable: %w", key, err)
 			}
 			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
 		}
 		if !found {
 			names, err := c.routeNames()
@@ -415,6 +414,9 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 			key, op, route, string(data), c.now.UnixNano()); err != nil {
 			return err
 		}
+		if t.changes.Add(1)%pruneEvery != 0 {
+			return nil
+		}
 		return c.exec(`DELETE FROM routetable_ops WHERE op_key IN (SELECT op_key FROM routetable_ops WHERE at < ? ORDER BY at LIMIT `+fmt.Sprint(pruneBatch)+`)`,
 			c.now.Add(-opRetention).UnixNano())
 	})
@@ -435,21 +437,41 @@ func (t *Table) classifyTx(err error) error {
 	return t.classify(err)
 }
 
-func (c *change) lockRoute(name string) (*row, bool, error) {
+type opRow struct{ op, route, result string }
+
+// lockRouteAndOp locks route's row and reads key's record. A missing route still gets
+// the key's record (a route removed after the step ran).
+func (c *change) lockRouteAndOp(name, key string) (*row, bool, *opRow, error) {
+	lock := ""
+	if c.tx.Dialect() == store.Postgres {
+		lock = " FOR UPDATE OF r" // the ops side of the outer join is not locked
+	}
 	r := &row{name: name}
 	var provs string
-	err := c.tx.QueryRow(c.ctx, `SELECT provider, providers, version, updated_by FROM routetable_routes WHERE name = ?`+c.tx.ForUpdate(), name).
-		Scan(&r.provider, &provs, &r.version, &r.updatedBy)
+	var op, route, result sql.NullString
+	err := c.tx.QueryRow(c.ctx, `SELECT r.provider, r.providers, r.version, r.updated_by, o.op, o.route, o.result
+		FROM routetable_routes r LEFT JOIN routetable_ops o ON o.op_key = ? WHERE r.name = ?`+lock, key, name).
+		Scan(&r.provider, &provs, &r.version, &r.updatedBy, &op, &route, &result)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
+		err = c.tx.QueryRow(c.ctx, `SELECT op, route, result FROM routetable_ops WHERE op_key = ?`, key).Scan(&op, &route, &result)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, false, nil, nil
+		}
+		if err != nil {
+			return nil, false, nil, err
+		}
+		return nil, false, &opRow{op.String, route.String, result.String}, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if err := json.Unmarshal([]byte(provs), &r.providers); err != nil {
-		return nil, false, fmt.Errorf("routing table: route %q has unreadable providers %q: %w", name, provs, err)
+		return nil, false, nil, fmt.Errorf("routing table: route %q has unreadable providers %q: %w", name, provs, err)
 	}
-	return r, true, nil
+	if op.Valid {
+		return r, true, &opRow{op.String, route.String, result.String}, nil
+	}
+	return r, true, nil, nil
 }
 
 // routeNames lists the routes (only for an error message: it reads every route).

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
@@ -59,6 +60,8 @@ type Table struct {
 
 	ensureMu sync.Mutex
 	ensured  bool
+
+	changes atomic.Uint64 // counts changes, to prune expired records every so often
 
 	mu   sync.Mutex
 	snap *snapshot // the last state read; reused while the store's version is the same
