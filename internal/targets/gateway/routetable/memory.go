@@ -18,7 +18,7 @@ func (t *Table) ReadRoute(ctx context.Context, route string) (ports.RouteState, 
 	}
 	r, ok := s.route(route)
 	if !ok {
-		return ports.RouteState{}, ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(s.names()))
+		return ports.RouteState{}, unknownRoute(route, s.names())
 	}
 	return ports.RouteState{Provider: r.Provider}, nil
 }

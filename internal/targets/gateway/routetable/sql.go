@@ -373,12 +373,36 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 	}
 	var rec opRecord
 	changed := false
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = t.applyOnce(ctx, op, route, key, fn, &rec, &changed); !errors.Is(err, errKeyRaced) {
+			break
+		}
+	}
+	if err != nil {
+		return opRecord{}, t.classifyTx(err)
+	}
+	if changed {
+		t.w.notify()
+	}
+	return rec, nil
+}
+
+// errKeyRaced: another attempt with the same key committed first. On PostgreSQL the
+// statement that locked the route read the key's record from before that commit; the
+// transaction rolls back and runs again, and then finds the record.
+var errKeyRaced = errors.New("routing table: a concurrent attempt with the same idempotency key committed first")
+
+func (t *Table) applyOnce(ctx context.Context, op, route, key string,
+	fn func(c *change, r *row) (opRecord, error), out *opRecord, changedOut *bool) error {
+	var rec opRecord
+	changed := false
 	err := t.db.InTx(ctx, func(tx *store.Tx) error {
 		changed = false
 		c := &change{ctx: ctx, tx: tx, t: t}
-		// The route's row lock and the key's record in one statement. The lock comes first
-		// in effect: a concurrent attempt with the same key waits on it, then reads the
-		// first attempt's record.
+		// The route's row lock and the key's record in one statement: a concurrent attempt
+		// with the same key waits on the lock. SQLite runs one transaction at a time; on
+		// PostgreSQL the record read may predate the lock, which the insert below catches.
 		r, found, prev, err := c.lockRouteAndOp(route, key)
 		if err != nil {
 			return err
@@ -398,7 +422,7 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 			if err != nil {
 				return err
 			}
-			return ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(names))
+			return unknownRoute(route, names)
 		}
 		c.now = t.now()
 		before := r.version
@@ -410,9 +434,15 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 		if err != nil {
 			return err
 		}
-		if err := c.exec(`INSERT INTO routetable_ops (op_key, op, route, result, at) VALUES (?, ?, ?, ?, ?)`,
-			key, op, route, string(data), c.now.UnixNano()); err != nil {
+		res, err := tx.Exec(ctx, `INSERT INTO routetable_ops (op_key, op, route, result, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (op_key) DO NOTHING`,
+			key, op, route, string(data), c.now.UnixNano())
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return errKeyRaced
 		}
 		if t.changes.Add(1)%pruneEvery != 0 {
 			return nil
@@ -420,13 +450,10 @@ func (t *Table) applyOp(ctx context.Context, op, route, key string,
 		return c.exec(`DELETE FROM routetable_ops WHERE op_key IN (SELECT op_key FROM routetable_ops WHERE at < ? ORDER BY at LIMIT `+fmt.Sprint(pruneBatch)+`)`,
 			c.now.Add(-opRetention).UnixNano())
 	})
-	if err != nil {
-		return opRecord{}, t.classifyTx(err)
+	if err == nil {
+		*out, *changedOut = rec, changed
 	}
-	if changed {
-		t.w.notify()
-	}
-	return rec, nil
+	return err
 }
 
 // classifyTx keeps a change's own errors (permanent refusals) and classifies the rest.

@@ -303,6 +303,14 @@ func resolveTarget(r *row, to string) (string, error) {
 	return to, nil
 }
 
+// unknownRoute is the permanent error of a step naming a route the table does not have.
+func unknownRoute(route string, names []string) error {
+	if len(names) == 0 {
+		return ports.Permanentf("unknown route %q: the routing table has no routes yet; apply gateway.routes with quench setup (quench dev applies them when it starts)", route)
+	}
+	return ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(names))
+}
+
 func knownRoutes(names []string) string {
 	if len(names) == 0 {
 		return "(none)"
