@@ -133,12 +133,12 @@ func (a *Adapters) resolveGateway(cfg *config.Config) error {
 	var err error
 	switch cfg.Gateway.Kind {
 	case config.GatewayLiteLLM:
-		if a.Gateway, err = openLiteLLM(cfg); err != nil {
+		if a.Gateway, err = openLiteLLM(cfg, a.Store); err != nil {
 			return fmt.Errorf("gateway.litellm: %w", err)
 		}
 		a.choose(PortGateway, "LiteLLM proxy %s (switches by %s)", cfg.Gateway.LiteLLM.URL, orDefault(cfg.Gateway.LiteLLM.Mode, litellm.ModeBlock))
 	case config.GatewayPortkey:
-		if a.Gateway, err = openPortkey(cfg); err != nil {
+		if a.Gateway, err = openPortkey(cfg, a.Store); err != nil {
 			return fmt.Errorf("gateway.portkey: %w", err)
 		}
 		a.choose(PortGateway, "Portkey configs at %s", orDefault(cfg.Gateway.Portkey.URL, portkey.DefaultURL))
