@@ -386,3 +386,57 @@ func TestStoreDownIs503AndRetryable(t *testing.T) {
 		t.Fatalf("unreachable PostgreSQL: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// Opening a table changes nothing, and configuration applies running alongside switches
+// neither deadlock nor lose a switch.
+func TestOpenWritesNothingAndApplyRunsAlongsideSwitches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		routes := map[string][]string{}
+		for i := range 20 {
+			routes[fmt.Sprintf("r%02d", i)] = []string{"primary", "backup"}
+		}
+		tbl := openTable(t, db, routes)
+		v := version(t, tbl)
+		reopened, err := Open(ctx, db, WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := version(t, reopened); got != v {
+			t.Fatalf("Open moved the version %d → %d", v, got)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 40)
+		for i := range 20 {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				req := sw(fmt.Sprintf("r%02d", i), "fallback", fmt.Sprintf("inc-%d", i), fmt.Sprintf("inc-%d/failover", i))
+				req.Previous = &ports.RouteState{Provider: "primary"}
+				_, err := tbl.Switch(ctx, req)
+				errs <- err
+			}()
+			go func() {
+				defer wg.Done()
+				cfg := map[string][]string{fmt.Sprintf("extra%02d", i): {"a"}}
+				for name, p := range routes {
+					cfg[name] = p
+				}
+				_, err := reopened.Apply(ctx, cfg, "quench setup")
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name := range routes {
+			if p := provider(t, tbl, name); p != "backup" {
+				t.Fatalf("route %s on %s after the switches", name, p)
+			}
+		}
+	})
+}
