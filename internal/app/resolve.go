@@ -104,7 +104,7 @@ func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	// setup apply the configured routes (ApplyRoutes); workers and servers only say how
 	// their configuration differs (WarnRouteDrift). A routes.json left in the data dir by
 	// an older quench is imported once into an empty SQLite store.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if a.Routes, err = routetable.Open(ctx, a.Store, routetable.WithImport(cfg.DataDir), routetable.WithLogger(logger)); err != nil {
 		return nil, fmt.Errorf("routing table: %w", err)

@@ -58,7 +58,7 @@ type Gateway struct {
 // the data dir (gateway-litellm.json → litellm). An old dir/fileName is imported into an
 // empty SQLite store once and renamed fileName.imported.
 func New(name string, remote Remote, db *store.DB, dir, fileName string) (*Gateway, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	rec, err := newRecords(ctx, db, strings.TrimSuffix(strings.TrimPrefix(fileName, "gateway-"), ".json"))
 	if err != nil {
