@@ -117,7 +117,7 @@ func newRecords(ctx context.Context, db *store.DB, gateway string) (*records, er
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	r := &records{db: db, gateway: gateway, owner: hex.EncodeToString(b)}
-	if err := r.ensure(ctx); err != nil && !store.IsUnavailable(err) {
+	if err := r.ensure(ctx); err != nil && !store.IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded) {
 		return nil, err
 	}
 	return r, nil

@@ -9,6 +9,7 @@ package routetable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -113,7 +114,8 @@ func Open(ctx context.Context, db *store.DB, opts ...Option) (*Table, error) {
 	}
 	t.w.init()
 	if err := t.ensure(ctx); err != nil {
-		if !store.IsUnavailable(err) {
+		// A store that does not answer in time is as unavailable as one that refuses.
+		if !store.IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, err
 		}
 		t.logger.Warn("the routing table's store is unavailable; quench retries on every use", "store", db.String(), "err", err)
