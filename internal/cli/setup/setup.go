@@ -42,15 +42,20 @@ func NewCmdSetup(f *cmdutil.Factory, runF func(context.Context, *SetupOptions) e
 	}
 	cmd := &cobra.Command{
 		Use:   "setup",
-		Short: "Register quench's namespace and search attributes on a Temporal cluster (idempotent)",
+		Short: "Register quench's namespace and search attributes on a Temporal cluster and apply the routes (idempotent)",
 		Long: `Prepare a Temporal cluster for quench worker and quench server: register the namespace
 (--namespace, TEMPORAL_NAMESPACE or temporal.namespace; retention from temporal.retention)
 when it is missing, and add quench's search attributes (QuenchRunbook, QuenchStatus,
 QuenchService, QuenchSeverity, QuenchShortID, all Keyword) that are missing.
 
+It also applies gateway.routes to the routing table in quench's store (store.kind): it adds
+and updates routes and removes the ones no longer configured, one line per change, but keeps
+a route an open incident holds (switched or blocked and not yet restored) and says so.
+quench worker and quench server never write routes; they warn when theirs differ.
+
 It says what it created, what was already there, and which permission it lacks. A second
 run changes nothing. --dry-run only looks. quench dev needs none of this: its embedded
-server is set up when it starts.`,
+server is set up and its routes applied when it starts.`,
 		Example: `  quench setup --temporal-address temporal.internal:7233 --namespace quench
   quench setup --dry-run -o json`,
 		Args: cobra.NoArgs,
