@@ -58,10 +58,7 @@ func (t *Table) switchFrom(ctx context.Context, req ports.SwitchRequest) (ports.
 			return ports.RouteChange{}, ports.Permanentf("route %s changed from %s to %s (by %s) between reading it and switching it; nothing switched: look at the route and start the switch again",
 				r.name, prev, r.provider, orSomeoneElse(r.updatedBy))
 		}
-		if err := c.hold(r.name, req.Holder, prev, target, false); err != nil {
-			return ports.RouteChange{}, err
-		}
-		if err := c.set(r, target, req.Holder); err != nil {
+		if err := c.switchHeld(r, target, req.Holder, prev, false); err != nil {
 			return ports.RouteChange{}, err
 		}
 		return ports.RouteChange{Route: r.name, From: prev, To: target, Version: r.version, At: c.now}, nil

@@ -211,11 +211,8 @@ func (t *Table) Switch(ctx context.Context, req ports.SwitchRequest) (ports.Rout
 		}
 		// A second switch by the same incident keeps the first saved provider: the restore
 		// goes back to where the route was before the incident touched it.
-		if err := c.hold(r.name, req.Holder, r.provider, target, true); err != nil {
-			return ports.RouteChange{}, err
-		}
 		from := r.provider
-		if err := c.set(r, target, req.Holder); err != nil {
+		if err := c.switchHeld(r, target, req.Holder, from, true); err != nil {
 			return ports.RouteChange{}, err
 		}
 		return ports.RouteChange{Route: r.name, From: from, To: target, Version: r.version, At: c.now}, nil
