@@ -92,8 +92,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if s.Runbooks, err = app.Runbooks(cfg); err != nil {
 		return nil, err
 	}
-	// Resolve opens (and rewrites) the routing table in the data dir: the lock first, so a
-	// second stack on a data dir in use changes nothing.
+	// Resolve opens the store in the data dir and the stack applies its routes: the lock
+	// first, so a second stack on a data dir in use changes nothing.
 	switch {
 	case s.lock == nil:
 		if s.lock, err = datadir.Acquire(cfg.DataDir, "quench"); err != nil {
@@ -104,6 +104,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("the data dir lock is on %s, not on the data dir %s", s.lock.Dir(), cfg.DataDir)
 	}
 	if s.Adapters, err = app.Resolve(cfg, logger); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	// The only process on its store: its configured routes are the table's (seeding a
+	// fresh store), except routes an open incident holds, which Apply keeps and logs.
+	if _, err := s.Adapters.ApplyRoutes(ctx, cfg, "quench dev"); err != nil {
 		s.Stop()
 		return nil, err
 	}
