@@ -224,6 +224,13 @@ func (s *Stack) Stop() {
 			s.logger.Warn("stopping the embedded Temporal server", "err", err)
 		}
 	}
+	// The store last: the worker's activities and the HTTP handlers are done with it. The
+	// lock after it, so the next owner of the data dir never finds the database open.
+	if s.Adapters != nil && s.Adapters.Store != nil {
+		if err := s.Adapters.Store.Close(); err != nil {
+			s.logger.Warn("closing the store", "err", err)
+		}
+	}
 	if s.ownsLock {
 		s.lock.Release()
 	}
