@@ -23,7 +23,6 @@ import (
 	"github.com/quench-dev/quench/internal/evidence"
 	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 	"github.com/quench-dev/quench/internal/targets/prompts/gitrepo"
 	"github.com/quench-dev/quench/internal/targets/traffic/jsonl"
 )
@@ -86,10 +85,7 @@ func assertNonRetryable(t *testing.T, err error, errType, says string) {
 }
 
 func TestGatewaySwitchAndRestore(t *testing.T) {
-	table, err := routetable.Open(t.TempDir(), map[string][]string{"chat": {"openai", "anthropic"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := openRoutes(t, map[string][]string{"chat": {"openai", "anthropic"}})
 	env := newEnv(t, activities.Deps{Gateway: table})
 	switchIn := step(activities.ActionGatewaySwitch, "failover", map[string]string{"route": "chat", "to": "fallback"})
 
@@ -120,10 +116,8 @@ func TestGatewaySwitchAndRestore(t *testing.T) {
 }
 
 func TestGatewayErrors(t *testing.T) {
-	table, err := routetable.Open(t.TempDir(), map[string][]string{"chat": {"openai", "anthropic"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := openRoutes(t, map[string][]string{"chat": {"openai", "anthropic"}})
+	var err error
 	env := newEnv(t, activities.Deps{Gateway: table})
 	_, err = run(t, env, step(activities.ActionGatewaySwitch, "s1", map[string]string{"route": "voice", "to": "fallback"}))
 	assertNonRetryable(t, err, activities.ErrTypePermanent, "known routes: chat")

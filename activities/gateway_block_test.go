@@ -1,19 +1,31 @@
 package activities_test
 
 import (
+	"context"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 )
 
-func TestGatewayBlockAndUnblock(t *testing.T) {
-	table, err := routetable.Open(t.TempDir(), map[string][]string{"chat": {"openai", "anthropic"}})
+// openRoutes is the embedded routing table on a SQLite store, with routes applied.
+func openRoutes(t *testing.T, routes map[string][]string) *routetable.Table {
+	t.Helper()
+	table, err := routetable.Open(context.Background(), storetest.SQLite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := table.Apply(context.Background(), routes, "test"); err != nil {
+		t.Fatal(err)
+	}
+	return table
+}
+
+func TestGatewayBlockAndUnblock(t *testing.T) {
+	table := openRoutes(t, map[string][]string{"chat": {"openai", "anthropic"}})
 	env := newEnv(t, activities.Deps{Gateway: table})
 	blockIn := step(activities.ActionGatewayBlock, "block", map[string]string{"route": "chat", "key": "agent-7"})
 
@@ -42,10 +54,8 @@ func TestGatewayBlockAndUnblock(t *testing.T) {
 }
 
 func TestGatewayBlockErrors(t *testing.T) {
-	table, err := routetable.Open(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := openRoutes(t, nil)
+	var err error
 	env := newEnv(t, activities.Deps{Gateway: table})
 	_, err = run(t, env, step(activities.ActionGatewayBlock, "b1", map[string]string{"route": "chat"}))
 	assertNonRetryable(t, err, activities.ErrTypeInvalidParams, `param "key" is required`)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm/litellmfake"
 )
@@ -18,7 +19,7 @@ const liteKey = "sk-master-test"
 // liteWorker is one worker's activities on the proxy: its own adapter, its own data dir.
 func liteWorker(t *testing.T, s *litellmfake.Server) *testsuite.TestActivityEnvironment {
 	t.Helper()
-	g, err := litellm.New(litellm.Options{URL: s.URL, MasterKey: liteKey, Mode: litellm.ModeOrder, StateDir: t.TempDir()})
+	g, err := litellm.New(litellm.Options{URL: s.URL, MasterKey: liteKey, Mode: litellm.ModeOrder, Store: storetest.SQLite(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

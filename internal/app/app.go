@@ -192,6 +192,8 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 		Slack:                slack,
 		Readiness:            readiness,
 	}
+	// Long-polls of /v1/routes answer at once when the server shuts down.
+	h.Server.RegisterOnShutdown(a.Routes.Close)
 	for _, source := range config.HookSources {
 		if !hooks.Disabled[source] {
 			h.HookSources = append(h.HookSources, source)

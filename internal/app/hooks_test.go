@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -35,6 +36,8 @@ func hooksServer(t *testing.T, cfg *config.Config) (*HTTP, error) {
 	require.NoError(t, err)
 	cfg.DataDir = t.TempDir()
 	a, err := Resolve(cfg, nil)
+	require.NoError(t, err)
+	_, err = a.ApplyRoutes(context.Background(), cfg, "test")
 	require.NoError(t, err)
 	// No Temporal: these requests never reach a commit.
 	return HTTPServer(cfg, incidents.New(nil, lib, "default"), a, slog.New(slog.NewTextHandler(io.Discard, nil)))

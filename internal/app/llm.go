@@ -22,7 +22,7 @@ import (
 	"github.com/quench-dev/quench/workflows"
 )
 
-func openLiteLLM(cfg *config.Config) (ports.Gateway, error) {
+func openLiteLLM(cfg *config.Config, db *store.DB) (ports.Gateway, error) {
 	c := cfg.Gateway.LiteLLM
 	key, err := config.Secret(c.MasterKey)
 	if err != nil {
@@ -32,10 +32,10 @@ func openLiteLLM(cfg *config.Config) (ports.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return litellm.New(litellm.Options{URL: c.URL, MasterKey: key, Mode: c.Mode, Routes: c.Routes, Timeout: timeout, StateDir: cfg.DataDir})
+	return litellm.New(litellm.Options{URL: c.URL, MasterKey: key, Mode: c.Mode, Routes: c.Routes, Timeout: timeout, Store: db, StateDir: cfg.DataDir})
 }
 
-func openPortkey(cfg *config.Config) (ports.Gateway, error) {
+func openPortkey(cfg *config.Config, db *store.DB) (ports.Gateway, error) {
 	c := cfg.Gateway.Portkey
 	key, err := config.Secret(c.APIKey)
 	if err != nil {
@@ -45,7 +45,7 @@ func openPortkey(cfg *config.Config) (ports.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return portkey.New(portkey.Options{URL: c.URL, APIKey: key, Routes: c.Routes, Timeout: timeout, StateDir: cfg.DataDir})
+	return portkey.New(portkey.Options{URL: c.URL, APIKey: key, Routes: c.Routes, Timeout: timeout, Store: db, StateDir: cfg.DataDir})
 }
 
 func openPrometheus(cfg *config.Config) (ports.Traffic, error) {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/ports"
@@ -85,8 +86,9 @@ func (a *Adapters) Choice(port string) string {
 // must not keep quench from starting. A config that leaves a choice ambiguous (two prompt
 // targets) is an error that says what to change.
 //
-// Opening the routing table rewrites it, so the caller holds the data dir's lock
-// (internal/datadir) first: exclusive in quench dev, shared in worker and server.
+// Opening the routing table may import (and rename) an old routes.json in the data dir, so
+// the caller holds the data dir's lock (internal/datadir) first: exclusive in quench dev,
+// shared in worker and server.
 func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -96,7 +98,13 @@ func Resolve(cfg *config.Config, logger *slog.Logger) (*Adapters, error) {
 	if a.Store, err = OpenStore(cfg); err != nil {
 		return nil, err
 	}
-	if a.Routes, err = routetable.Open(cfg.DataDir, cfg.Gateway.Routes); err != nil {
+	// The table lives in the store and opening it changes no route: quench dev and quench
+	// setup apply the configured routes (ApplyRoutes); workers and servers only say how
+	// their configuration differs (WarnRouteDrift). A routes.json left in the data dir by
+	// an older quench is imported once into an empty SQLite store.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if a.Routes, err = routetable.Open(ctx, a.Store, routetable.WithImport(cfg.DataDir), routetable.WithLogger(logger)); err != nil {
 		return nil, fmt.Errorf("routing table: %w", err)
 	}
 	if a.Evidence, err = openEvidence(cfg, a.Store); err != nil {
@@ -123,12 +131,12 @@ func (a *Adapters) resolveGateway(cfg *config.Config) error {
 	var err error
 	switch cfg.Gateway.Kind {
 	case config.GatewayLiteLLM:
-		if a.Gateway, err = openLiteLLM(cfg); err != nil {
+		if a.Gateway, err = openLiteLLM(cfg, a.Store); err != nil {
 			return fmt.Errorf("gateway.litellm: %w", err)
 		}
 		a.choose(PortGateway, "LiteLLM proxy %s (switches by %s)", cfg.Gateway.LiteLLM.URL, orDefault(cfg.Gateway.LiteLLM.Mode, litellm.ModeBlock))
 	case config.GatewayPortkey:
-		if a.Gateway, err = openPortkey(cfg); err != nil {
+		if a.Gateway, err = openPortkey(cfg, a.Store); err != nil {
 			return fmt.Errorf("gateway.portkey: %w", err)
 		}
 		a.choose(PortGateway, "Portkey configs at %s", orDefault(cfg.Gateway.Portkey.URL, portkey.DefaultURL))

@@ -92,8 +92,8 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if s.Runbooks, err = app.Runbooks(cfg); err != nil {
 		return nil, err
 	}
-	// Resolve opens (and rewrites) the routing table in the data dir: the lock first, so a
-	// second stack on a data dir in use changes nothing.
+	// Resolve opens the store in the data dir and the stack applies its routes: the lock
+	// first, so a second stack on a data dir in use changes nothing.
 	switch {
 	case s.lock == nil:
 		if s.lock, err = datadir.Acquire(cfg.DataDir, "quench"); err != nil {
@@ -104,6 +104,12 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, fmt.Errorf("the data dir lock is on %s, not on the data dir %s", s.lock.Dir(), cfg.DataDir)
 	}
 	if s.Adapters, err = app.Resolve(cfg, logger); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	// The only process on its store: its configured routes are the table's (seeding a
+	// fresh store), except routes an open incident holds, which Apply keeps and logs.
+	if _, err := s.Adapters.ApplyRoutes(ctx, cfg, "quench dev"); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -216,6 +222,13 @@ func (s *Stack) Stop() {
 	if s.Server != nil {
 		if err := s.Server.Stop(); err != nil {
 			s.logger.Warn("stopping the embedded Temporal server", "err", err)
+		}
+	}
+	// The store last: the worker's activities and the HTTP handlers are done with it. The
+	// lock after it, so the next owner of the data dir never finds the database open.
+	if s.Adapters != nil && s.Adapters.Store != nil {
+		if err := s.Adapters.Store.Close(); err != nil {
+			s.logger.Warn("closing the store", "err", err)
 		}
 	}
 	if s.ownsLock {

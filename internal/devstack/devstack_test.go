@@ -18,7 +18,6 @@ import (
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
-	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 )
 
 // A stack on port 0 reports the ports it got, serves on them, and runs over the adapters
@@ -52,13 +51,15 @@ func TestStartInDirReportsThePortsItGot(t *testing.T) {
 }
 
 // A second stack on a data dir in use is refused before it opens anything there: the live
-// routing table keeps its bytes and mtime even though the second config lists other
-// routes (opening the table reconciles and rewrites it), and the first stack's config and
-// runbooks are not rewritten.
+// routing table keeps its version even though the second config lists other routes (a
+// stack applies its routes at start), and the first stack's config and runbooks are not
+// rewritten.
 func secondStackChangesNothing(ctx context.Context, t *testing.T, first *Stack, dir string) {
 	t.Helper()
-	files := []string{filepath.Join(dir, "data", routetable.FileName), filepath.Join(dir, "quench.yaml"), filepath.Join(dir, "runbooks", "mine.yaml")}
-	require.NoError(t, os.WriteFile(files[2], []byte("not read by the first stack\n"), 0o644))
+	files := []string{filepath.Join(dir, "quench.yaml"), filepath.Join(dir, "runbooks", "mine.yaml")}
+	require.NoError(t, os.WriteFile(files[1], []byte("not read by the first stack\n"), 0o644))
+	_, version, err := first.Adapters.Routes.Routes()
+	require.NoError(t, err)
 	type snapshot struct {
 		data string
 		mod  time.Time
@@ -78,7 +79,7 @@ func secondStackChangesNothing(ctx context.Context, t *testing.T, first *Stack, 
 	otherRoutes := "gateway:\n  routes:\n    chat: [other, primary]\n    search: [a, b]\n"
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	_, err := StartInDir(ctx, DirOptions{Dir: dir, Config: otherRoutes, Runbooks: map[string]string{"mine.yaml": "changed"}, Logger: quiet})
+	_, err = StartInDir(ctx, DirOptions{Dir: dir, Config: otherRoutes, Runbooks: map[string]string{"mine.yaml": "changed"}, Logger: quiet})
 	var inUse *datadir.InUseError
 	require.ErrorAs(t, err, &inUse)
 	require.NotNil(t, inUse.Holder)
@@ -94,7 +95,8 @@ func secondStackChangesNothing(ctx context.Context, t *testing.T, first *Stack, 
 	require.ErrorAs(t, err, &inUse)
 
 	assert.Equal(t, before, snap(), "a refused stack changed a file of the running one")
-	routes, _, err := first.Adapters.Routes.Routes()
+	routes, after, err := first.Adapters.Routes.Routes()
 	require.NoError(t, err)
 	assert.Len(t, routes, 1, "the running stack's table still has only its own route")
+	assert.Equal(t, version, after, "a refused stack changed the running one's routing table")
 }

@@ -48,7 +48,7 @@ const (
 
 // Action is one thing setup looked at and what it did about it.
 type Action struct {
-	Kind   string `json:"kind"`
+	Kind   string `json:"kind"` // namespace, search_attribute or route
 	Name   string `json:"name"`
 	Type   string `json:"type,omitempty"` // a search attribute's type, e.g. Keyword
 	Result string `json:"result"`
@@ -58,6 +58,9 @@ type Action struct {
 
 // String is the action in words, as `quench setup` prints it.
 func (a Action) String() string {
+	if a.Kind == KindRoute {
+		return a.routeString()
+	}
 	what := a.Kind + " " + a.Name
 	if a.Kind == KindSearchAttribute {
 		what = fmt.Sprintf("search attribute %s (%s)", a.Name, a.Type)
@@ -90,7 +93,8 @@ type Report struct {
 	Actions   []Action `json:"actions"`
 	// Changed: something was created. A second run reports false.
 	Changed bool `json:"changed"`
-	// Ready: the namespace and every search attribute are in place.
+	// Ready: the namespace and every search attribute are in place (and, for a dry run,
+	// the configured routes).
 	Ready bool `json:"ready"`
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -109,6 +110,7 @@ type Timing struct {
 	P99Millis   float64 `json:"p99_ms"`
 	DrainMillis float64 `json:"drain_ms,omitempty"`
 	Failed      int     `json:"failed,omitempty"`
+	FirstError  string  `json:"first_error,omitempty"`
 }
 
 // The outage runbook of the burst: switch the alert's route at once, then wait.
@@ -290,31 +292,41 @@ func timeListShow(ctx context.Context, stack *devstack.Stack, trials int) (list,
 		return list, bareList, show, bareShow, fmt.Errorf("list the open incidents: %v", err)
 	}
 	id := open[0].IncidentID
-	var l, bl, s, bs []time.Duration
-	for range trials {
-		t0 := time.Now()
-		if _, err := svc.List(ctx, incidents.ListFilter{Open: true}); err != nil {
-			return list, bareList, show, bareShow, err
-		}
-		l = append(l, time.Since(t0))
-		t0 = time.Now()
-		if _, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: svc.Namespace,
-			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.IncidentWorkflowName), PageSize: 50}); err != nil {
-			return list, bareList, show, bareShow, err
-		}
-		bl = append(bl, time.Since(t0))
-		t0 = time.Now()
-		if _, err := svc.Status(ctx, id); err != nil {
-			return list, bareList, show, bareShow, err
-		}
-		s = append(s, time.Since(t0))
-		t0 = time.Now()
-		if _, err := stack.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus); err != nil {
-			return list, bareList, show, bareShow, err
-		}
-		bs = append(bs, time.Since(t0))
+	calls := []struct {
+		t   *Timing
+		lat []time.Duration
+		do  func() error
+	}{
+		{t: &list, do: func() error { _, err := svc.List(ctx, incidents.ListFilter{Open: true}); return err }},
+		{t: &bareList, do: func() error {
+			_, err := stack.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: svc.Namespace,
+				Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.IncidentWorkflowName), PageSize: 50})
+			return err
+		}},
+		{t: &show, do: func() error { _, err := svc.Status(ctx, id); return err }},
+		{t: &bareShow, do: func() error { _, err := stack.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus); return err }},
 	}
-	return timing(l), timing(bl), timing(s), timing(bs), nil
+	// Interleaved, so the machine's drift hits each call alike. A failed call is counted,
+	// not timed: failures at scale are a result to report.
+	for range trials {
+		for i := range calls {
+			t0 := time.Now()
+			if err := calls[i].do(); err != nil {
+				calls[i].t.Failed++
+				calls[i].t.FirstError = cmp.Or(calls[i].t.FirstError, err.Error())
+				continue
+			}
+			calls[i].lat = append(calls[i].lat, time.Since(t0))
+		}
+	}
+	for i := range calls {
+		failed, first := calls[i].t.Failed, calls[i].t.FirstError
+		if len(calls[i].lat) > 0 {
+			*calls[i].t = timing(calls[i].lat)
+		}
+		calls[i].t.Failed, calls[i].t.FirstError = failed, first
+	}
+	return list, bareList, show, bareShow, nil
 }
 
 // floorWorker runs the bare workflows the figures are compared with, on its own queue.
@@ -465,4 +477,9 @@ func printScale(w io.Writer, r ScaleReport) {
 	t.Row("list p50 / p99", fmt.Sprintf("%.1f / %.1f ms", r.List.P50Millis, r.List.P99Millis), fmt.Sprintf("%.1f / %.1f ms", r.BareList.P50Millis, r.BareList.P99Millis), ratio(r.List.P50Millis, r.BareList.P50Millis))
 	t.Row("show p50 / p99", fmt.Sprintf("%.1f / %.1f ms", r.Show.P50Millis, r.Show.P99Millis), fmt.Sprintf("%.1f / %.1f ms", r.BareShow.P50Millis, r.BareShow.P99Millis), ratio(r.Show.P50Millis, r.BareShow.P50Millis))
 	_ = t.Flush()
+	for name, tm := range map[string]Timing{"list": r.List, "bare list": r.BareList, "show": r.Show, "bare show": r.BareShow} {
+		if tm.Failed > 0 {
+			fmt.Fprintf(w, "%s: %d calls failed, first: %s\n", name, tm.Failed, tm.FirstError)
+		}
+	}
 }

@@ -18,12 +18,14 @@ import (
 	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/devstack"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 )
 
 // While a quench dev holds the data dir, another quench dev, a worker and a server are all
-// refused before they open anything in it: the routing table keeps its bytes and mtime
-// although their config lists other routes, and no evidence store or database appears.
+// refused before they open anything in it: an old routing table file keeps its bytes and
+// mtime (it is not imported) although their config lists other routes, and no evidence
+// store or database appears.
 func TestDataDirInUseIsRefusedBeforeAnythingIsOpened(t *testing.T) {
 	dataDir := t.TempDir()
 	table := filepath.Join(dataDir, routetable.FileName)
@@ -60,6 +62,7 @@ func TestDataDirInUseIsRefusedBeforeAnythingIsOpened(t *testing.T) {
 	assert.True(t, info.ModTime().Equal(old), "the live routing table was touched: mtime %s", info.ModTime())
 	assert.NoDirExists(t, filepath.Join(dataDir, "evidence"))
 	assert.NoFileExists(t, filepath.Join(dataDir, devserver.DBFile))
+	assert.NoFileExists(t, filepath.Join(dataDir, store.SQLiteFile))
 	assert.NoFileExists(t, filepath.Join(dataDir, AddressFile))
 }
 
@@ -79,7 +82,7 @@ func TestDevIsRefusedWhileAWorkerSharesTheDataDir(t *testing.T) {
 	err = devRun(context.Background(), &DevOptions{IO: io, Config: func() (*config.Config, error) { return cfg, nil },
 		NoUI: true, HTTPListen: "127.0.0.1:0", LogLevel: "error"})
 	require.ErrorContains(t, err, "is in use by another quench process (a quench worker or quench server sharing it")
-	assert.NoFileExists(t, filepath.Join(dataDir, routetable.FileName))
+	assert.NoFileExists(t, filepath.Join(dataDir, store.SQLiteFile))
 }
 
 func TestUIWriteActionsFlag(t *testing.T) {

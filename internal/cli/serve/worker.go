@@ -107,6 +107,7 @@ func workerRun(ctx context.Context, opts *RemoteOptions) error {
 	if err != nil {
 		return err
 	}
+	adapters.WarnRouteDrift(ctx, cfg, logger)
 	c, copts, err := dialRemoteOptions(opts, cfg)
 	if err != nil {
 		return err
@@ -188,6 +189,7 @@ func serverRun(ctx context.Context, opts *RemoteOptions) error {
 	if err != nil {
 		return serverDataDirError(cfg.DataDir, err)
 	}
+	adapters.WarnRouteDrift(ctx, cfg, logger)
 	c, namespace, err := dialRemote(opts, cfg)
 	if err != nil {
 		return err

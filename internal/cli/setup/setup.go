@@ -1,6 +1,7 @@
 // Package setup implements `quench setup`: prepare a Temporal cluster for quench (the
-// namespace and quench's search attributes), once, before `quench worker` and `quench
-// server` start on it. Running it again changes nothing.
+// namespace and quench's search attributes) and apply the configured routes to the shared
+// routing table, once, before `quench worker` and `quench server` start on it (they never
+// write routes themselves). Running it again changes nothing.
 package setup
 
 import (
@@ -41,15 +42,20 @@ func NewCmdSetup(f *cmdutil.Factory, runF func(context.Context, *SetupOptions) e
 	}
 	cmd := &cobra.Command{
 		Use:   "setup",
-		Short: "Register quench's namespace and search attributes on a Temporal cluster (idempotent)",
+		Short: "Register quench's namespace and search attributes on a Temporal cluster and apply the routes (idempotent)",
 		Long: `Prepare a Temporal cluster for quench worker and quench server: register the namespace
 (--namespace, TEMPORAL_NAMESPACE or temporal.namespace; retention from temporal.retention)
 when it is missing, and add quench's search attributes (QuenchRunbook, QuenchStatus,
 QuenchService, QuenchSeverity, QuenchShortID, all Keyword) that are missing.
 
+It also applies gateway.routes to the routing table in quench's store (store.kind): it adds
+and updates routes and removes the ones no longer configured, one line per change, but keeps
+a route an open incident holds (switched or blocked and not yet restored) and says so.
+quench worker and quench server never write routes; they warn when theirs differ.
+
 It says what it created, what was already there, and which permission it lacks. A second
 run changes nothing. --dry-run only looks. quench dev needs none of this: its embedded
-server is set up when it starts.`,
+server is set up and its routes applied when it starts.`,
 		Example: `  quench setup --temporal-address temporal.internal:7233 --namespace quench
   quench setup --dry-run -o json`,
 		Args: cobra.NoArgs,
@@ -102,6 +108,9 @@ func setupRun(ctx context.Context, opts *SetupOptions) error {
 	if opts.DryRun && errors.Is(err, temporalsetup.ErrNamespaceNotFound) {
 		err = nil // a missing namespace is the dry run's answer, not its failure
 	}
+	if err == nil {
+		err = applyRoutes(ctx, cfg, rep, opts.DryRun)
+	}
 	if opts.Format != cmdutil.FormatTable {
 		if werr := cmdutil.WriteData(opts.IO.Out, opts.Format, rep); werr != nil {
 			return werr
@@ -129,13 +138,13 @@ func writeReport(io *cmdutil.IOStreams, rep *temporalsetup.Report, dryRun, ok bo
 	}
 	switch {
 	case dryRun && rep.Ready:
-		fmt.Fprintln(w, "nothing to do: the namespace and every search attribute are in place")
+		fmt.Fprintln(w, "nothing to do: the namespace, every search attribute and the routes are in place")
 	case dryRun:
 		fmt.Fprintln(w, "dry run: nothing changed; run `quench setup` to create what is missing")
 	case rep.Changed:
 		fmt.Fprintf(w, "namespace %s is ready for quench worker and quench server\n", rep.Namespace)
 	default:
-		fmt.Fprintln(w, "nothing to do: the namespace and every search attribute were already in place")
+		fmt.Fprintln(w, "nothing to do: the namespace, every search attribute and the routes were already in place")
 	}
 }
 
@@ -145,6 +154,8 @@ func mark(result string) string {
 		return "+"
 	case temporalsetup.Present:
 		return "="
+	case temporalsetup.Updated, temporalsetup.Removed:
+		return "~"
 	}
 	return "!"
 }

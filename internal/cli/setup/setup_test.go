@@ -23,6 +23,9 @@ import (
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/devserver"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
+	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 	"github.com/quench-dev/quench/internal/temporalsetup"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -41,7 +44,8 @@ func startTemporal(t *testing.T) *devserver.Server {
 func options(t *testing.T, srv *devserver.Server, namespace string) (*SetupOptions, *strings.Builder) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "quench.yaml")
-	yaml := fmt.Sprintf("temporal:\n  address: %s\n  namespace: %s\n  retention: 72h\n", srv.FrontendAddress(), namespace)
+	yaml := fmt.Sprintf("data_dir: %s\ntemporal:\n  address: %s\n  namespace: %s\n  retention: 72h\ngateway:\n  routes:\n    chat: [openai, anthropic]\n",
+		t.TempDir(), srv.FrontendAddress(), namespace)
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
 	cfg, err := config.Load(path)
 	require.NoError(t, err)
@@ -62,7 +66,7 @@ func TestSetupCreatesThenHasNothingToDo(t *testing.T) {
 
 	opts.DryRun = true
 	require.NoError(t, setupRun(context.Background(), opts))
-	assert.Equal(t, "namespace "+ns+" missing\ndry run: nothing changed; run `quench setup` to create what is missing\n", out.String())
+	assert.Equal(t, "namespace "+ns+" missing\nroute chat (openai, anthropic) missing\ndry run: nothing changed; run `quench setup` to create what is missing\n", out.String())
 
 	out.Reset()
 	opts.DryRun = false
@@ -71,6 +75,7 @@ func TestSetupCreatesThenHasNothingToDo(t *testing.T) {
 	for _, name := range []string{"QuenchRunbook", "QuenchService", "QuenchSeverity", "QuenchShortID", "QuenchStatus"} {
 		want += "created search attribute " + name + " (Keyword)\n"
 	}
+	want += "created route chat (openai, anthropic; on openai)\n"
 	want += "namespace " + ns + " is ready for quench worker and quench server\n"
 	assert.Equal(t, want, out.String())
 
@@ -78,7 +83,8 @@ func TestSetupCreatesThenHasNothingToDo(t *testing.T) {
 	require.NoError(t, setupRun(context.Background(), opts))
 	assert.Contains(t, out.String(), "namespace "+ns+" already present (retention 72h0m0s)\n")
 	assert.Contains(t, out.String(), "search attribute QuenchStatus (Keyword) already present\n")
-	assert.True(t, strings.HasSuffix(out.String(), "nothing to do: the namespace and every search attribute were already in place\n"), out.String())
+	assert.Contains(t, out.String(), "route chat (openai, anthropic) already present\n")
+	assert.True(t, strings.HasSuffix(out.String(), "nothing to do: the namespace, every search attribute and the routes were already in place\n"), out.String())
 	assert.NotContains(t, out.String(), "created")
 
 	out.Reset()
@@ -89,7 +95,48 @@ func TestSetupCreatesThenHasNothingToDo(t *testing.T) {
 	assert.Equal(t, ns, rep.Namespace)
 	assert.False(t, rep.Changed)
 	assert.True(t, rep.Ready)
-	assert.Len(t, rep.Actions, 1+len(workflows.SearchAttributes))
+	assert.Len(t, rep.Actions, 1+len(workflows.SearchAttributes)+1)
+}
+
+// setup applies a changed gateway.routes, one line per change, and keeps a route an open
+// incident holds, saying why.
+func TestSetupAppliesRoutesAndKeepsHeldOnes(t *testing.T) {
+	srv := startTemporal(t)
+	opts, out := options(t, srv, "quench-cli-routes")
+	ctx := context.Background()
+	require.NoError(t, setupRun(ctx, opts))
+	cfg, err := opts.Config()
+	require.NoError(t, err)
+
+	cfg.Gateway.Routes = map[string][]string{"chat": {"openai", "anthropic", "local"}, "search": {"cohere"}}
+	opts.DryRun = true
+	out.Reset()
+	require.NoError(t, setupRun(ctx, opts))
+	assert.Contains(t, out.String(), "would be updated route chat: providers openai, anthropic → openai, anthropic, local, on openai\n")
+	assert.Contains(t, out.String(), "route search (cohere) missing\n")
+	opts.DryRun = false
+	out.Reset()
+	require.NoError(t, setupRun(ctx, opts))
+	assert.Contains(t, out.String(), "updated route chat: providers openai, anthropic → openai, anthropic, local, on openai\n")
+	assert.Contains(t, out.String(), "created route search (cohere; on cohere)\n")
+
+	// An incident switches chat (through a table on the same store, as a worker would).
+	db, err := store.OpenSQLite(filepath.Join(cfg.DataDir, store.SQLiteFile))
+	require.NoError(t, err)
+	defer db.Close()
+	table, err := routetable.Open(ctx, db)
+	require.NoError(t, err)
+	_, err = table.Switch(ctx, ports.SwitchRequest{Route: "chat", To: "fallback", Holder: "inc-7", Key: "inc-7/failover", Previous: &ports.RouteState{Provider: "openai"}})
+	require.NoError(t, err)
+
+	cfg.Gateway.Routes = map[string][]string{"search": {"cohere"}}
+	out.Reset()
+	require.NoError(t, setupRun(ctx, opts))
+	assert.Contains(t, out.String(), "kept route chat (openai, anthropic, local) on anthropic: held by open incident inc-7, and the configuration removes it")
+	routes, _, err := table.Routes()
+	require.NoError(t, err)
+	require.Len(t, routes, 2, "the held route was dropped")
+	assert.Equal(t, "anthropic", routes[0].Provider)
 }
 
 // A search attribute quench needs, present with another type: the command fails naming it

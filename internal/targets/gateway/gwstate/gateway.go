@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
 )
 
 // Fallback is the `to` that means "the provider after the active one".
@@ -47,18 +49,25 @@ type Remote interface {
 type Gateway struct {
 	name   string // "LiteLLM", for messages
 	remote Remote
-	file   file
+	rec    *records
 	now    func() time.Time
-	mu     sync.Mutex // serialises this process's changes; the file lock serialises processes
+	mu     sync.Mutex // serialises this process's changes; the store's claim serialises workers
 }
 
-// New returns the gateway whose state file is dir/<file>.
-func New(name string, remote Remote, dir, fileName string) (*Gateway, error) {
-	f, err := newFile(dir, fileName)
+// New returns the gateway whose saved states live in db under the name fileName had in
+// the data dir (gateway-litellm.json → litellm). An old dir/fileName is imported into an
+// empty SQLite store once and renamed fileName.imported.
+func New(name string, remote Remote, db *store.DB, dir, fileName string) (*Gateway, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rec, err := newRecords(ctx, db, strings.TrimSuffix(strings.TrimPrefix(fileName, "gateway-"), ".json"))
 	if err != nil {
 		return nil, err
 	}
-	return &Gateway{name: name, remote: remote, file: f, now: func() time.Time { return time.Now().UTC() }}, nil
+	if err := rec.importFile(ctx, dir, fileName); err != nil {
+		return nil, err
+	}
+	return &Gateway{name: name, remote: remote, rec: rec, now: func() time.Time { return time.Now().UTC() }}, nil
 }
 
 // SetClock sets the clock of recorded changes (tests).
@@ -68,12 +77,9 @@ func (g *Gateway) SetClock(now func() time.Time) { g.now = now }
 func (g *Gateway) Saved(holder, route string) (Saved, bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	st, err := g.file.load()
-	if err != nil {
-		return Saved{}, false, err
-	}
-	sv, ok := st.Saved[holder][route]
-	return sv, ok, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return g.rec.saved(ctx, holder, route)
 }
 
 func checkRequest(route, holder, key string) error {
@@ -99,11 +105,11 @@ func (g *Gateway) Switch(ctx context.Context, req ports.SwitchRequest) (ports.Ro
 		return g.switchFrom(ctx, req)
 	}
 	// No state from history (an incident started before switches carried it, or a state
-	// that may not go into history): save it in this process's data dir, as before.
+	// that may not go into history): save it in the store, as before (in the data dir).
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var res ports.RouteChange
-	err := g.file.update(func(st *State, save func() error) error {
+	err := g.rec.update(ctx, req.Holder, req.Route, req.Key, func(st *State, save func() error) error {
 		if done, ok, err := g.recorded(st, "switch", req.Route, req.Key); ok || err != nil {
 			res = done
 			return err
@@ -181,11 +187,11 @@ func (g *Gateway) Restore(ctx context.Context, req ports.RestoreRequest) (ports.
 		return g.restoreTo(ctx, req)
 	}
 	// No state from history: an incident started before switches carried it (or one whose
-	// state stayed local); its switch saved the state in this process's data dir.
+	// state stayed local); its switch saved the state in the store.
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var res ports.RouteChange
-	err := g.file.update(func(st *State, save func() error) error {
+	err := g.rec.update(ctx, req.Holder, req.Route, req.Key, func(st *State, save func() error) error {
 		if done, ok, err := g.recorded(st, "restore", req.Route, req.Key); ok || err != nil {
 			res = done
 			return err

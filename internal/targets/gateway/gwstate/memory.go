@@ -32,8 +32,8 @@ func (g *Gateway) full(route string, saved, cur Snapshot) (Snapshot, error) {
 
 // ReadRoute reads the route's state for the incident's history (ports.RouteReader), its
 // secrets replaced by placeholders. A state too big for history, or whose secrets cannot
-// be told apart, is left out (KeptLocally says why): the switch then saves it in the data
-// dir as before.
+// be told apart, is left out (KeptLocally says why): the switch then saves it in the store
+// as before.
 func (g *Gateway) ReadRoute(ctx context.Context, route string) (ports.RouteState, error) {
 	if route == "" {
 		return ports.RouteState{}, ports.Permanentf("no route given")
@@ -46,12 +46,12 @@ func (g *Gateway) ReadRoute(ctx context.Context, route string) (ports.RouteState
 	state := cur.State
 	if r, ok := g.remote.(Redactor); ok {
 		if state, err = r.Redact(cur); err != nil {
-			rs.KeptLocally = fmt.Sprintf("the route's state on %s stays in this worker's data dir, not in history: %v", g.name, err)
+			rs.KeptLocally = fmt.Sprintf("the route's state on %s stays in quench's store, not in history: %v", g.name, err)
 			return rs, nil
 		}
 	}
 	if len(state) > ports.MaxRouteStateBytes {
-		rs.KeptLocally = fmt.Sprintf("the route's state on %s is %d bytes, more than the %d that go into history, so it stays in this worker's data dir", g.name, len(state), ports.MaxRouteStateBytes)
+		rs.KeptLocally = fmt.Sprintf("the route's state on %s is %d bytes, more than the %d that go into history, so it stays in quench's store", g.name, len(state), ports.MaxRouteStateBytes)
 		return rs, nil
 	}
 	rs.State = string(state)

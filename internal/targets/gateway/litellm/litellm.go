@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
@@ -36,7 +37,7 @@ const (
 	ModeOrder = "order"
 )
 
-// StateFile is the adapter's state file in the data dir.
+// StateFile is the adapter's state file in the data dir before the store (imported once).
 const StateFile = "gateway-litellm.json"
 
 // Options configure the adapter.
@@ -49,7 +50,10 @@ type Options struct {
 	// of the same name.
 	Routes  map[string]string
 	Timeout time.Duration
-	// StateDir holds the saved pre-incident states (the data dir).
+	// Store holds the pre-incident states saved by switches that could not carry them in
+	// history, shared by every worker.
+	Store *store.DB
+	// StateDir is the data dir an older quench kept them in (StateFile): imported once.
 	StateDir string
 }
 
@@ -59,7 +63,7 @@ func New(opts Options) (*gwstate.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gwstate.New("the LiteLLM proxy", r, opts.StateDir, StateFile)
+	return gwstate.New("the LiteLLM proxy", r, opts.Store, opts.StateDir, StateFile)
 }
 
 func newRemote(opts Options) (*remote, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm/litellmfake"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
@@ -33,7 +34,7 @@ func proxy(t *testing.T) *litellmfake.Server {
 
 func gateway(t *testing.T, s *litellmfake.Server, mode string) *gwstate.Gateway {
 	t.Helper()
-	g, err := New(Options{URL: s.URL, MasterKey: key, Mode: mode, Routes: map[string]string{"chat": "chat-model"}, StateDir: t.TempDir()})
+	g, err := New(Options{URL: s.URL, MasterKey: key, Mode: mode, Routes: map[string]string{"chat": "chat-model"}, Store: storetest.SQLite(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +224,14 @@ func TestLostReadBackIsFinishedByTheRetry(t *testing.T) {
 }
 
 func TestMasterKeyAndModeAreChecked(t *testing.T) {
-	if _, err := New(Options{URL: "http://x", StateDir: t.TempDir()}); err == nil {
+	if _, err := New(Options{URL: "http://x", Store: storetest.SQLite(t)}); err == nil {
 		t.Error("no master key accepted")
 	}
-	if _, err := New(Options{URL: "http://x", MasterKey: "k", Mode: "shuffle", StateDir: t.TempDir()}); err == nil {
+	if _, err := New(Options{URL: "http://x", MasterKey: "k", Mode: "shuffle", Store: storetest.SQLite(t)}); err == nil {
 		t.Error("unknown mode accepted")
 	}
 	s := proxy(t)
-	g, _ := New(Options{URL: s.URL, MasterKey: "wrong", StateDir: t.TempDir()})
+	g, _ := New(Options{URL: s.URL, MasterKey: "wrong", Store: storetest.SQLite(t)})
 	_, err := g.Switch(context.Background(), ports.SwitchRequest{Route: "chat-model", To: "fallback", Holder: "h", Key: "k"})
 	if !ports.IsPermanent(err) || !strings.Contains(err.Error(), "API key") {
 		t.Fatalf("wrong key: %v", err)

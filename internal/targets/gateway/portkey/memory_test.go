@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/portkey/portkeyfake"
 )
@@ -14,7 +15,7 @@ import (
 // worker is one quench worker's adapter: its own, empty data dir.
 func worker(t *testing.T, s *portkeyfake.Server) *gwstate.Gateway {
 	t.Helper()
-	g, err := New(Options{URL: s.URL, APIKey: apiKey, StateDir: t.TempDir(), Routes: map[string]string{"chat": "pc-chat", "batch": "pc-batch"}})
+	g, err := New(Options{URL: s.URL, APIKey: apiKey, Store: storetest.SQLite(t), Routes: map[string]string{"chat": "pc-chat", "batch": "pc-batch"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/httpapi"
 )
@@ -26,7 +27,7 @@ import (
 // DefaultURL is Portkey's hosted admin API.
 const DefaultURL = "https://api.portkey.ai/v1"
 
-// StateFile is the adapter's state file in the data dir.
+// StateFile is the adapter's state file in the data dir before the store (imported once).
 const StateFile = "gateway-portkey.json"
 
 // Options configure the adapter.
@@ -34,8 +35,12 @@ type Options struct {
 	URL    string // default DefaultURL
 	APIKey string
 	// Routes maps a quench route to a config slug; a route not listed is the slug itself.
-	Routes   map[string]string
-	Timeout  time.Duration
+	Routes  map[string]string
+	Timeout time.Duration
+	// Store holds the configs saved by switches that could not carry them in history
+	// (one holding a key, or too big), shared by every worker.
+	Store *store.DB
+	// StateDir is the data dir an older quench kept them in (StateFile): imported once.
 	StateDir string
 }
 
@@ -51,7 +56,7 @@ func New(opts Options) (*gwstate.Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gwstate.New("Portkey", &remote{api: cl, routes: opts.Routes}, opts.StateDir, StateFile)
+	return gwstate.New("Portkey", &remote{api: cl, routes: opts.Routes}, opts.Store, opts.StateDir, StateFile)
 }
 
 type remote struct {

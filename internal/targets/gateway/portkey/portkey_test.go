@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/portkey/portkeyfake"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
@@ -37,7 +38,7 @@ func setup(t *testing.T) (*portkeyfake.Server, *gwstate.Gateway) {
 	t.Helper()
 	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": fallbackConfig, "pc-batch": loadbalanceConfig, "pc-single": singleConfig})
 	t.Cleanup(s.Close)
-	g, err := New(Options{URL: s.URL, APIKey: apiKey, StateDir: t.TempDir(),
+	g, err := New(Options{URL: s.URL, APIKey: apiKey, Store: storetest.SQLite(t),
 		Routes: map[string]string{"chat": "pc-chat", "batch": "pc-batch", "single": "pc-single"}})
 	if err != nil {
 		t.Fatal(err)

@@ -2,10 +2,10 @@ package routetable
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
 )
@@ -19,22 +19,24 @@ func (t *Table) Block(ctx context.Context, req ports.BlockRequest) (ports.BlockC
 	if err := checkBlock(req); err != nil {
 		return ports.BlockChange{}, err
 	}
-	rec, err := t.applyOp(ctx, "block", req.Route, req.Key, func(st *state, r *Route, now time.Time) (opRecord, error) {
-		ch := ports.BlockChange{Route: r.Route, AgentKey: req.AgentKey, Blocked: true, At: now}
-		if holder, ok := st.Blocks[r.Route][req.AgentKey]; ok {
-			ch.NoOp, ch.Version = true, r.Version
-			ch.Note = fmt.Sprintf("key %s is already blocked on route %s (by %s): nothing changed", req.AgentKey, r.Route, holder)
+	rec, err := t.applyOp(ctx, "block", req.Route, req.Key, func(c *change, r *row) (opRecord, error) {
+		ch := ports.BlockChange{Route: r.name, AgentKey: req.AgentKey, Blocked: true, At: c.now}
+		holder, ok, err := c.blockHolder(r.name, req.AgentKey)
+		if err != nil {
+			return opRecord{}, err
+		}
+		if ok {
+			ch.NoOp, ch.Version = true, r.version
+			ch.Note = fmt.Sprintf("key %s is already blocked on route %s (by %s): nothing changed", req.AgentKey, r.name, holder)
 			return opRecord{Block: &ch}, nil
 		}
-		if st.Blocks == nil {
-			st.Blocks = map[string]map[string]string{}
+		if err := c.exec(`INSERT INTO routetable_blocks (route, agent_key, holder) VALUES (?, ?, ?)`, r.name, req.AgentKey, req.Holder); err != nil {
+			return opRecord{}, err
 		}
-		if st.Blocks[r.Route] == nil {
-			st.Blocks[r.Route] = map[string]string{}
+		if err := c.touch(r, req.Holder); err != nil {
+			return opRecord{}, err
 		}
-		st.Blocks[r.Route][req.AgentKey] = req.Holder
-		t.setBlocked(st, r, req.Holder, now)
-		ch.Version = r.Version
+		ch.Version = r.version
 		return opRecord{Block: &ch}, nil
 	})
 	return blockResult(rec), err
@@ -46,28 +48,40 @@ func (t *Table) Unblock(ctx context.Context, req ports.BlockRequest) (ports.Bloc
 	if err := checkBlock(req); err != nil {
 		return ports.BlockChange{}, err
 	}
-	rec, err := t.applyOp(ctx, "unblock", req.Route, req.Key, func(st *state, r *Route, now time.Time) (opRecord, error) {
-		ch := ports.BlockChange{Route: r.Route, AgentKey: req.AgentKey, At: now, Version: r.Version}
-		holder, ok := st.Blocks[r.Route][req.AgentKey]
+	rec, err := t.applyOp(ctx, "unblock", req.Route, req.Key, func(c *change, r *row) (opRecord, error) {
+		ch := ports.BlockChange{Route: r.name, AgentKey: req.AgentKey, At: c.now, Version: r.version}
+		holder, ok, err := c.blockHolder(r.name, req.AgentKey)
 		switch {
+		case err != nil:
+			return opRecord{}, err
 		case !ok:
 			ch.NoOp = true
-			ch.Note = fmt.Sprintf("key %s is not blocked on route %s: nothing to unblock", req.AgentKey, r.Route)
+			ch.Note = fmt.Sprintf("key %s is not blocked on route %s: nothing to unblock", req.AgentKey, r.name)
 			return opRecord{Block: &ch}, nil
 		case holder != req.Holder:
 			ch.NoOp, ch.Blocked = true, true
-			ch.Note = fmt.Sprintf("key %s on route %s was blocked by %s, not this incident: left blocked", req.AgentKey, r.Route, holder)
+			ch.Note = fmt.Sprintf("key %s on route %s was blocked by %s, not this incident: left blocked", req.AgentKey, r.name, holder)
 			return opRecord{Block: &ch}, nil
 		}
-		delete(st.Blocks[r.Route], req.AgentKey)
-		if len(st.Blocks[r.Route]) == 0 {
-			delete(st.Blocks, r.Route)
+		if err := c.exec(`DELETE FROM routetable_blocks WHERE route = ? AND agent_key = ?`, r.name, req.AgentKey); err != nil {
+			return opRecord{}, err
 		}
-		t.setBlocked(st, r, req.Holder, now)
-		ch.Version = r.Version
+		if err := c.touch(r, req.Holder); err != nil {
+			return opRecord{}, err
+		}
+		ch.Version = r.version
 		return opRecord{Block: &ch}, nil
 	})
 	return blockResult(rec), err
+}
+
+func (c *change) blockHolder(route, key string) (string, bool, error) {
+	var holder string
+	err := c.tx.QueryRow(c.ctx, `SELECT holder FROM routetable_blocks WHERE route = ? AND agent_key = ?`, route, key).Scan(&holder)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return holder, err == nil, err
 }
 
 func blockResult(rec opRecord) ports.BlockChange {
@@ -75,23 +89,6 @@ func blockResult(rec opRecord) ports.BlockChange {
 		return ports.BlockChange{}
 	}
 	return *rec.Block
-}
-
-// setBlocked rewrites the route's visible blocked list from st.Blocks and bumps versions,
-// so a polling app's ETag changes.
-func (t *Table) setBlocked(st *state, r *Route, by string, now time.Time) {
-	keys := make([]string, 0, len(st.Blocks[r.Route]))
-	for k := range st.Blocks[r.Route] {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if len(keys) == 0 {
-		keys = nil
-	}
-	r.BlockedKeys = keys
-	st.Version++
-	st.UpdatedAt = now
-	r.Version, r.UpdatedAt, r.UpdatedBy = st.Version, now, by
 }
 
 func checkBlock(req ports.BlockRequest) error {

@@ -1,41 +1,41 @@
 // Package routetable is the embedded gateway: a routing table of route → provider kept in
-// the data dir (routes.json) and served at GET /v1/routes, so an app can poll which LLM
-// provider to call. Incidents switch routes to a fallback and restore them; each switch
-// saves the provider it replaced under the incident, and every change is recorded under
-// its idempotency key so a retried step returns what the first attempt did.
+// the store every quench process reaches (internal/store: SQLite in the data dir, or
+// PostgreSQL) and served at GET /v1/routes, so an app can poll which LLM provider to call.
+// Incidents switch routes to a fallback and restore them; every change is one transaction
+// recorded under its idempotency key, so a retried step on any worker returns what the
+// first attempt did. Configuration changes are explicit (Apply), never a side effect of a
+// process starting.
 package routetable
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
-	"github.com/quench-dev/quench/internal/targets/filestate"
+	"github.com/quench-dev/quench/internal/store"
 )
 
-// FileName is the table's file in the data dir.
+// FileName is the table's file in the data dir before it moved into the store; Open
+// imports it once (see WithImport).
 const FileName = "routes.json"
 
 // Fallback is the `to` that means "the provider after the active one".
 const Fallback = "fallback"
 
-// How long and how many applied operations are remembered for idempotent retries: longer
-// than any incident stays open (the namespace keeps closed ones 30 days).
-const (
-	opRetention = 30 * 24 * time.Hour
-	maxOps      = 10000
-)
+// How long applied operations are remembered for idempotent retries: longer than any
+// incident stays open (the namespace keeps closed ones 30 days). A hold older than this
+// belongs to an incident long closed and no longer keeps a route from a config change.
+const opRetention = 30 * 24 * time.Hour
 
-// DefaultRoutes is the table of a fresh data dir when no routes are configured.
+// DefaultRoutes seed an empty table when Apply is given no routes.
 var DefaultRoutes = map[string][]string{"chat": {"primary", "fallback"}}
 
 // Route is one route as apps see it.
@@ -50,47 +50,23 @@ type Route struct {
 	BlockedKeys []string `json:"blocked_keys,omitempty"`
 }
 
-// state is the file's content.
-type state struct {
-	// Generation is random per file, so an ETag from a deleted and recreated table never
-	// matches the new one's.
-	Generation string            `json:"generation"`
-	Version    int64             `json:"version"`
-	UpdatedAt  time.Time         `json:"updated_at"`
-	Routes     map[string]*Route `json:"routes"`
-	// Saved: holder (incident) → route → what its first switch replaced.
-	Saved map[string]map[string]saved `json:"saved,omitempty"`
-	// Blocks: route → blocked agent key → the holder (incident) that blocked it.
-	Blocks map[string]map[string]string `json:"blocks,omitempty"`
-	// Ops: idempotency key → the first result.
-	Ops map[string]opRecord `json:"ops,omitempty"`
-}
-
-type saved struct {
-	Previous   string    `json:"previous"`
-	SwitchedTo string    `json:"switched_to"`
-	At         time.Time `json:"at"`
-}
-
-type opRecord struct {
-	Op     string             `json:"op"` // switch | restore | block | unblock
-	Route  string             `json:"route"`
-	Result ports.RouteChange  `json:"result"`
-	Block  *ports.BlockChange `json:"block,omitempty"` // block and unblock
-	At     time.Time          `json:"at"`
-}
-
-// Table is the routing table. Safe for concurrent use; processes sharing the data dir
-// serialise their changes with a file lock and see each other's changes.
+// Table is the routing table. Safe for concurrent use; any number of Tables, in any
+// number of processes, on one store see each other's changes as soon as they commit.
 type Table struct {
-	path     string
-	lockPath string
-	now      func() time.Time
-	logger   *slog.Logger
+	db        *store.DB
+	now       func() time.Time
+	logger    *slog.Logger
+	importDir string
+	pollEvery time.Duration
 
-	mu    sync.Mutex
-	st    *state
-	stamp fileStamp
+	ensureMu sync.Mutex
+	ensured  bool
+
+	changes atomic.Uint64 // counts changes, to prune expired records every so often
+
+	mu   sync.Mutex
+	snap *snapshot // the last state read; reused while the store's version is the same
+	w    watcher
 }
 
 // Option configures a Table.
@@ -99,55 +75,62 @@ type Option func(*Table)
 // WithClock sets the clock for updated_at (tests).
 func WithClock(now func() time.Time) Option { return func(t *Table) { t.now = now } }
 
-// WithLogger sets the logger for configuration changes found at open.
+// WithLogger sets the logger for configuration changes and the import.
 func WithLogger(l *slog.Logger) Option { return func(t *Table) { t.logger = l } }
+
+// WithImport imports dir/routes.json (the table of a quench before the store) into an
+// empty SQLite store once, then renames it routes.json.imported.
+func WithImport(dir string) Option { return func(t *Table) { t.importDir = dir } }
+
+// WithPollInterval sets how often a long-poll (GET /v1/routes?wait=) checks the store for
+// changes made by other processes (default 500 ms; changes through this Table wake it at
+// once). One query per interval serves every waiting request.
+func WithPollInterval(d time.Duration) Option {
+	return func(t *Table) {
+		if d > 0 {
+			t.pollEvery = d
+		}
+	}
+}
 
 var validRouteName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
 
-// Open loads the table from dir/routes.json, creating it, and reconciles it with routes
-// (route → providers, primary first). Nil routes keep the routes already in the file, or
-// DefaultRoutes for a new file. A route's active provider survives a restart unless the
-// configuration no longer lists it.
-func Open(dir string, routes map[string][]string, opts ...Option) (*Table, error) {
-	if err := validateRoutes(routes); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+// Open opens the table in db, creating its tables. It never changes a route: Apply does,
+// when the operator asks (quench dev at start, quench setup). A store that cannot be
+// reached does not fail the open (the process starts and says it is not ready); every
+// call fails retryably naming the store until it is back.
+func Open(ctx context.Context, db *store.DB, opts ...Option) (*Table, error) {
+	if db == nil {
+		return nil, fmt.Errorf("routing table: no store")
 	}
 	t := &Table{
-		path:     filepath.Join(dir, FileName),
-		lockPath: filepath.Join(dir, FileName+".lock"),
-		now:      func() time.Time { return time.Now().UTC() },
-		logger:   slog.Default(),
+		db:        db,
+		now:       func() time.Time { return time.Now().UTC() },
+		logger:    slog.Default(),
+		pollEvery: 500 * time.Millisecond,
 	}
 	for _, o := range opts {
 		o(t)
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	unlock, err := filestate.Lock(t.lockPath)
-	if err != nil {
-		return nil, err
+	t.w.init()
+	if err := t.ensure(ctx); err != nil {
+		// A store that does not answer in time is as unavailable as one that refuses.
+		if !store.IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		t.logger.Warn("the routing table's store is unavailable; quench retries on every use", "store", db.String(), "err", err)
+		return t, nil
 	}
-	defer unlock()
-	st, err := t.load()
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		st = &state{Generation: newGeneration(), Routes: map[string]*Route{}}
-		if routes == nil {
-			routes = DefaultRoutes
+	if t.importDir != "" {
+		if err := t.importFile(ctx, t.importDir); err != nil {
+			return nil, err
 		}
 	}
-	t.reconcile(st, routes)
-	if err := t.store(st); err != nil {
-		return nil, err
-	}
-	t.st = st
 	return t, nil
 }
+
+// DB is the store the table lives in.
+func (t *Table) DB() *store.DB { return t.db }
 
 func validateRoutes(routes map[string][]string) error {
 	for name, providers := range routes {
@@ -171,92 +154,41 @@ func validateRoutes(routes map[string][]string) error {
 	return nil
 }
 
-// reconcile makes the state's routes match the configuration, bumping the version for
-// anything that changed.
-func (t *Table) reconcile(st *state, routes map[string][]string) {
-	if routes == nil {
-		return
-	}
-	now := t.now()
-	for name, providers := range routes {
-		r, ok := st.Routes[name]
-		switch {
-		case !ok:
-			st.Version++
-			st.Routes[name] = &Route{Route: name, Provider: providers[0], Providers: slices.Clone(providers), Version: st.Version, UpdatedAt: now, UpdatedBy: "config"}
-		case !slices.Equal(r.Providers, providers):
-			st.Version++
-			r.Providers = slices.Clone(providers)
-			r.Version, r.UpdatedAt, r.UpdatedBy = st.Version, now, "config"
-			if !slices.Contains(providers, r.Provider) {
-				t.logger.Warn("route's active provider is no longer configured; back to its primary",
-					"route", name, "was", r.Provider, "now", providers[0])
-				r.Provider = providers[0]
-			}
-		}
-	}
-	for name := range st.Routes {
-		if _, ok := routes[name]; !ok {
-			t.logger.Warn("route removed from the configuration", "route", name)
-			delete(st.Routes, name)
-			st.Version++
-		}
-	}
-	st.UpdatedAt = now
-}
-
 // Routes returns every route, sorted by name, and the table version.
 func (t *Table) Routes() ([]Route, int64, error) {
-	st, err := t.current()
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	s, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	return st.sortedRoutes(), st.Version, nil
+	return s.copyRoutes(), s.version, nil
 }
 
 // KnownRoutes lists the route names, so a start naming an unknown route can be refused
 // before it begins (incidents.RouteChecker).
-func (t *Table) KnownRoutes(context.Context) ([]string, error) {
-	st, err := t.current()
+func (t *Table) KnownRoutes(ctx context.Context) ([]string, error) {
+	s, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(st.Routes))
-	for name := range st.Routes {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names, nil
+	return s.names(), nil
 }
 
 // Route returns one route; ok is false for an unknown one.
 func (t *Table) Route(name string) (Route, bool, error) {
-	st, err := t.current()
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	s, err := t.snapshot(ctx)
 	if err != nil {
 		return Route{}, false, err
 	}
-	r, ok := st.Routes[name]
-	if !ok {
-		return Route{}, false, nil
-	}
-	return copyRoute(r), true, nil
+	r, ok := s.route(name)
+	return r, ok, nil
 }
 
-func (st *state) sortedRoutes() []Route {
-	out := make([]Route, 0, len(st.Routes))
-	for _, r := range st.Routes {
-		out = append(out, copyRoute(r))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Route < out[j].Route })
-	return out
-}
-
-func copyRoute(r *Route) Route {
-	c := *r
-	c.Providers = slices.Clone(r.Providers)
-	c.BlockedKeys = slices.Clone(r.BlockedKeys)
-	return c
-}
+// readTimeout bounds the reads of callers that pass no context.
+const readTimeout = 10 * time.Second
 
 // Switch points req.Route at req.To (a provider of the route, or "fallback").
 func (t *Table) Switch(ctx context.Context, req ports.SwitchRequest) (ports.RouteChange, error) {
@@ -266,31 +198,24 @@ func (t *Table) Switch(ctx context.Context, req ports.SwitchRequest) (ports.Rout
 	if req.Previous != nil {
 		return t.switchFrom(ctx, req)
 	}
-	return t.apply(ctx, "switch", req.Route, req.Key, func(st *state, r *Route, now time.Time) (ports.RouteChange, error) {
+	return t.apply(ctx, "switch", req.Route, req.Key, func(c *change, r *row) (ports.RouteChange, error) {
 		target, err := resolveTarget(r, req.To)
 		if err != nil {
 			return ports.RouteChange{}, err
 		}
-		if target == r.Provider {
+		if target == r.provider {
 			return ports.RouteChange{
-				Route: r.Route, From: r.Provider, To: r.Provider, Version: r.Version, NoOp: true, At: now,
-				Note: fmt.Sprintf("route %s is already on %s: nothing switched", r.Route, r.Provider),
+				Route: r.name, From: r.provider, To: r.provider, Version: r.version, NoOp: true, At: c.now,
+				Note: fmt.Sprintf("route %s is already on %s: nothing switched", r.name, r.provider),
 			}, nil
 		}
-		if st.Saved[req.Holder] == nil {
-			st.Saved[req.Holder] = map[string]saved{}
+		// A second switch by the same incident keeps the first saved provider: the restore
+		// goes back to where the route was before the incident touched it.
+		from := r.provider
+		if err := c.switchHeld(r, target, req.Holder, from, true); err != nil {
+			return ports.RouteChange{}, err
 		}
-		sv, had := st.Saved[req.Holder][r.Route]
-		if !had {
-			// A second switch by the same incident keeps the first saved provider: the
-			// restore goes back to where the route was before the incident touched it.
-			sv.Previous = r.Provider
-		}
-		sv.SwitchedTo, sv.At = target, now
-		st.Saved[req.Holder][r.Route] = sv
-		from := r.Provider
-		t.set(st, r, target, req.Holder, now)
-		return ports.RouteChange{Route: r.Route, From: from, To: target, Version: r.Version, At: now}, nil
+		return ports.RouteChange{Route: r.name, From: from, To: target, Version: r.version, At: c.now}, nil
 	})
 }
 
@@ -303,38 +228,42 @@ func (t *Table) Restore(ctx context.Context, req ports.RestoreRequest) (ports.Ro
 		return t.restoreTo(ctx, req)
 	}
 	// No saved state in the request: an incident started before switches carried it in
-	// history. Its switch saved the provider in this table's file.
-	return t.apply(ctx, "restore", req.Route, req.Key, func(st *state, r *Route, now time.Time) (ports.RouteChange, error) {
-		sv, ok := st.Saved[req.Holder][r.Route]
+	// history. Its switch saved the provider in the table (a legacy hold).
+	return t.apply(ctx, "restore", req.Route, req.Key, func(c *change, r *row) (ports.RouteChange, error) {
+		sv, ok, err := c.legacyHold(r.name, req.Holder)
+		if err != nil {
+			return ports.RouteChange{}, err
+		}
 		if !ok {
 			return ports.RouteChange{
-				Route: r.Route, From: r.Provider, To: r.Provider, Version: r.Version, NoOp: true, At: now,
-				Note: fmt.Sprintf("route %s: nothing saved to restore for this incident (it did not switch the route, or already restored it); left on %s", r.Route, r.Provider),
+				Route: r.name, From: r.provider, To: r.provider, Version: r.version, NoOp: true, At: c.now,
+				Note: fmt.Sprintf("route %s: nothing saved to restore for this incident (it did not switch the route, or already restored it); left on %s", r.name, r.provider),
 			}, nil
 		}
-		if !slices.Contains(r.Providers, sv.Previous) {
+		if !slices.Contains(r.providers, sv.previous) {
 			return ports.RouteChange{}, ports.Permanentf(
 				"cannot restore route %s to %s: it is no longer one of the route's providers (%s); switch the route by hand",
-				r.Route, sv.Previous, strings.Join(r.Providers, ", "))
+				r.name, sv.previous, strings.Join(r.providers, ", "))
 		}
-		delete(st.Saved[req.Holder], r.Route)
-		if len(st.Saved[req.Holder]) == 0 {
-			delete(st.Saved, req.Holder)
+		if err := c.release(r.name, req.Holder, true); err != nil {
+			return ports.RouteChange{}, err
 		}
 		var note string
-		if r.Provider != sv.SwitchedTo {
+		if r.provider != sv.switchedTo {
 			note = fmt.Sprintf("route %s was changed to %s by %s after this incident switched it to %s; restored to %s anyway",
-				r.Route, r.Provider, orSomeoneElse(r.UpdatedBy), sv.SwitchedTo, sv.Previous)
+				r.name, r.provider, orSomeoneElse(r.updatedBy), sv.switchedTo, sv.previous)
 		}
-		if r.Provider == sv.Previous {
+		if r.provider == sv.previous {
 			return ports.RouteChange{
-				Route: r.Route, From: r.Provider, To: r.Provider, Version: r.Version, NoOp: true, At: now,
-				Note: fmt.Sprintf("route %s is already back on %s", r.Route, r.Provider),
+				Route: r.name, From: r.provider, To: r.provider, Version: r.version, NoOp: true, At: c.now,
+				Note: fmt.Sprintf("route %s is already back on %s", r.name, r.provider),
 			}, nil
 		}
-		from := r.Provider
-		t.set(st, r, sv.Previous, req.Holder, now)
-		return ports.RouteChange{Route: r.Route, From: from, To: sv.Previous, Version: r.Version, Note: note, At: now}, nil
+		from := r.provider
+		if err := c.set(r, sv.previous, req.Holder); err != nil {
+			return ports.RouteChange{}, err
+		}
+		return ports.RouteChange{Route: r.name, From: from, To: sv.previous, Version: r.version, Note: note, At: c.now}, nil
 	})
 }
 
@@ -357,114 +286,35 @@ func checkRequest(route, holder, key string) error {
 	return nil
 }
 
-func resolveTarget(r *Route, to string) (string, error) {
-	if to == Fallback && !slices.Contains(r.Providers, Fallback) {
-		i := slices.Index(r.Providers, r.Provider)
-		if i+1 >= len(r.Providers) {
+func resolveTarget(r *row, to string) (string, error) {
+	if to == Fallback && !slices.Contains(r.providers, Fallback) {
+		i := slices.Index(r.providers, r.provider)
+		if i+1 >= len(r.providers) {
 			return "", ports.Permanentf("route %s is on its last provider %s: there is no fallback after it (providers in order: %s)",
-				r.Route, r.Provider, strings.Join(r.Providers, ", "))
+				r.name, r.provider, strings.Join(r.providers, ", "))
 		}
-		return r.Providers[i+1], nil
+		return r.providers[i+1], nil
 	}
-	if !slices.Contains(r.Providers, to) {
+	if !slices.Contains(r.providers, to) {
 		return "", ports.Permanentf("route %s has no provider %q; its providers are %s (or use %q for the next one)",
-			r.Route, to, strings.Join(r.Providers, ", "), Fallback)
+			r.name, to, strings.Join(r.providers, ", "), Fallback)
 	}
 	return to, nil
 }
 
-func (t *Table) set(st *state, r *Route, provider, by string, now time.Time) {
-	st.Version++
-	st.UpdatedAt = now
-	r.Provider, r.Version, r.UpdatedAt, r.UpdatedBy = provider, st.Version, now, by
+// unknownRoute is the permanent error of a step naming a route the table does not have.
+func unknownRoute(route string, names []string) error {
+	if len(names) == 0 {
+		return ports.Permanentf("unknown route %q: the routing table has no routes yet; apply gateway.routes with quench setup (quench dev applies them when it starts)", route)
+	}
+	return ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(names))
 }
 
-// apply runs one keyed route change under the locks, against the latest state on disk.
-func (t *Table) apply(ctx context.Context, op, route, key string,
-	change func(st *state, r *Route, now time.Time) (ports.RouteChange, error)) (ports.RouteChange, error) {
-	rec, err := t.applyOp(ctx, op, route, key, func(st *state, r *Route, now time.Time) (opRecord, error) {
-		res, err := change(st, r, now)
-		return opRecord{Result: res}, err
-	})
-	return rec.Result, err
-}
-
-// applyOp runs one keyed change of any kind; a retried key returns the first record.
-func (t *Table) applyOp(ctx context.Context, op, route, key string,
-	change func(st *state, r *Route, now time.Time) (opRecord, error)) (opRecord, error) {
-	if err := ctx.Err(); err != nil {
-		return opRecord{}, err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	unlock, err := filestate.Lock(t.lockPath)
-	if err != nil {
-		return opRecord{}, err
-	}
-	defer unlock()
-	st, err := t.load()
-	if err != nil {
-		return opRecord{}, err
-	}
-	if st == nil {
-		return opRecord{}, fmt.Errorf("%s disappeared: restart quench to recreate the routing table", t.path)
-	}
-	if rec, ok := st.Ops[key]; ok {
-		if rec.Op != op || rec.Route != route {
-			return opRecord{}, ports.Permanentf("idempotency key %s was already used to %s route %s, not to %s route %s",
-				key, rec.Op, rec.Route, op, route)
-		}
-		t.st = st
-		return rec, nil
-	}
-	r, ok := st.Routes[route]
-	if !ok {
-		return opRecord{}, ports.Permanentf("unknown route %q; known routes: %s (configure routes in quench's config)", route, knownRoutes(st))
-	}
-	now := t.now()
-	rec, err := change(st, r, now)
-	if err != nil {
-		return opRecord{}, err
-	}
-	rec.Op, rec.Route, rec.At = op, route, now
-	st.Ops[key] = rec
-	pruneOps(st, now)
-	if err := t.store(st); err != nil {
-		return opRecord{}, err
-	}
-	t.st = st
-	return rec, nil
-}
-
-func knownRoutes(st *state) string {
-	names := make([]string, 0, len(st.Routes))
-	for n := range st.Routes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+func knownRoutes(names []string) string {
 	if len(names) == 0 {
 		return "(none)"
 	}
 	return strings.Join(names, ", ")
-}
-
-func pruneOps(st *state, now time.Time) {
-	for k, rec := range st.Ops {
-		if now.Sub(rec.At) > opRetention {
-			delete(st.Ops, k)
-		}
-	}
-	if len(st.Ops) <= maxOps {
-		return
-	}
-	keys := make([]string, 0, len(st.Ops))
-	for k := range st.Ops {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return st.Ops[keys[i]].At.Before(st.Ops[keys[j]].At) })
-	for _, k := range keys[:len(keys)-maxOps] {
-		delete(st.Ops, k)
-	}
 }
 
 var _ ports.Gateway = (*Table)(nil)
