@@ -54,13 +54,17 @@ func (t *Table) importFile(ctx context.Context, dir string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
+	if t.db.Dialect != store.SQLite {
+		// Never imported into PostgreSQL, whose processes need no data dir at all: one that
+		// cannot be read (absent, read-only, not a directory) is not an error.
+		if err == nil {
+			t.logger.Warn("the old routing table file is not imported into a PostgreSQL store: apply routes with quench setup",
+				"file", path, "store", t.db.String())
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read the old routing table %s: %w", path, err)
-	}
-	if t.db.Dialect != store.SQLite {
-		t.logger.Warn("the old routing table file is not imported into a PostgreSQL store: apply routes with quench setup",
-			"file", path, "store", t.db.String())
-		return nil
 	}
 	var st fileState
 	if err := json.Unmarshal(data, &st); err != nil {
