@@ -16,7 +16,7 @@ import (
 
 // pgServer is a PostgreSQL server the suite created databases on.
 type pgServer struct {
-	host, port, user string
+	host, port, user, password string
 }
 
 func parsePG(t testing.TB, dsn string) (pgServer, string) {
@@ -25,7 +25,8 @@ func parsePG(t testing.TB, dsn string) (pgServer, string) {
 	if err != nil || u.Host == "" {
 		t.Fatalf("test PostgreSQL DSN %q is not a postgres:// URL: %v", dsn, err)
 	}
-	pg := pgServer{host: u.Hostname(), port: u.Port(), user: u.User.Username()}
+	pw, _ := u.User.Password() // QUENCH_TEST_POSTGRES_DSN may name a server with one
+	pg := pgServer{host: u.Hostname(), port: u.Port(), user: u.User.Username(), password: pw}
 	if pg.port == "" {
 		pg.port = "5432"
 	}
@@ -48,11 +49,15 @@ func setupTemporalSchema(t testing.TB, bins *binaries, logDir string, pg pgServe
 	t.Helper()
 	for db, schema := range dbs {
 		base := []string{"--plugin", "postgres12", "--ep", pg.host, "-p", pg.port, "-u", pg.user, "--db", db}
+		env := os.Environ()
+		if pg.password != "" {
+			env = append(env, "SQL_PASSWORD="+pg.password) // not on the command line
+		}
 		for _, args := range [][]string{
 			{"setup-schema", "-v", "0.0"},
 			{"update-schema", "-d", filepath.Join(bins.schemaDir, schema, "versioned")},
 		} {
-			p := startProc(t, logDir, "temporal-sql-tool", os.Environ(), bins.sqlTool, append(base, args...)...)
+			p := startProc(t, logDir, "temporal-sql-tool", env, bins.sqlTool, append(base, args...)...)
 			<-p.done
 			if p.err != nil {
 				t.Fatalf("temporal-sql-tool %s on %s: %v\n%s", args[0], db, p.err, tail(p.log(), 4000))
@@ -73,10 +78,11 @@ func writeTemporalConfig(t testing.TB, dir string, pg pgServer, mainDB, visDB st
         connectAddr: "%s:%s"
         connectProtocol: tcp
         user: %q
+        password: %q
         maxConns: %d
         maxIdleConns: %d
         maxConnLifetime: 1h
-`, db, pg.host, pg.port, pg.user, conns, conns)
+`, db, pg.host, pg.port, pg.user, pg.password, conns, conns)
 	}
 	cfg := fmt.Sprintf(`log:
   stdout: true
