@@ -30,7 +30,7 @@ func NewCmdBench(f *cmdutil.Factory) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure quench under load (reports figures; not a test)",
 	}
-	cmd.AddCommand(NewCmdIngest(f, nil))
+	cmd.AddCommand(NewCmdIngest(f, nil), NewCmdLatency(f, nil))
 	return cmd
 }
 
