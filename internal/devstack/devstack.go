@@ -150,7 +150,8 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *a
 	}
 	s.Incidents = incidents.New(s.Client, s.Runbooks, s.Server.Namespace())
 	s.Incidents.Signer, s.Incidents.People = s.Decisions.Signer, s.Decisions.People
-	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev}); err != nil {
+	s.Incidents.Policy = &policy
+	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true}); err != nil {
 		return err
 	}
 	ln, err := app.Listen(s.Web.Server)
