@@ -141,7 +141,7 @@ type Dispatcher struct {
 	recent *recentCommits
 	// running holds workflow IDs a commit of this process found or made running: their next
 	// commit signals-with-start at once instead of trying an eager start first (EagerStart).
-	running map[string]struct{}
+	running map[string]string // workflow ID -> run ID
 }
 
 // NewDispatcher returns a dispatcher sending to t, starting incidents prepared by p.
@@ -152,7 +152,7 @@ func NewDispatcher(t Temporal, p Preparer, opts DispatchOptions) *Dispatcher {
 		slots:   make(chan struct{}, opts.MaxConcurrentCommits),
 		queues:  map[string]*incidentQueue{},
 		recent:  newRecentCommits(opts.DedupWindow, opts.DedupCapacity),
-		running: map[string]struct{}{},
+		running: map[string]string{},
 	}
 }
 
@@ -370,6 +370,15 @@ func (d *Dispatcher) commit(q *incidentQueue, b *batch) {
 	d.opts.Metrics.Commits.Inc()
 	d.opts.Metrics.AlertsPerCommit.Observe(float64(len(b.alerts)))
 
+	// An incident this process knows running gets a plain signal to its run; if that run
+	// ended (closed, continued as new), signal-with-start settles it either way.
+	eager := d.opts.EagerStart
+	if eager && d.knownRunning(q.workflowID) {
+		if d.signalRunning(ctx, q, b) {
+			return
+		}
+		eager = false
+	}
 	for _, a := range b.alerts {
 		if !a.Firing() {
 			continue
@@ -385,7 +394,7 @@ func (d *Dispatcher) commit(q *incidentQueue, b *batch) {
 			continue
 		}
 		in.AlertSignalled = true
-		if d.opts.EagerStart && !d.knownRunning(q.workflowID) {
+		if eager {
 			if done := d.startEager(ctx, q, b, in, opts); done {
 				return
 			}
@@ -397,7 +406,7 @@ func (d *Dispatcher) commit(q *incidentQueue, b *batch) {
 			return
 		}
 		b.runID, b.started = run.GetRunID(), probe.started.Load()
-		d.markRunning(q.workflowID)
+		d.markRunning(q.workflowID, b.runID)
 		return
 	}
 	err := d.temporal.SignalWorkflow(ctx, q.workflowID, "", workflows.SignalAlerts, b.alerts)

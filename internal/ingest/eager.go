@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/quench-dev/quench/workflows"
@@ -35,33 +37,67 @@ func (d *Dispatcher) startEager(ctx context.Context, q *incidentQueue, b *batch,
 		b.err = fmt.Errorf("incident %s: the Temporal client does not report whether a start created the incident (dial it with ingest.ClientDialOption, or turn EagerStart off)", q.workflowID)
 		return true
 	}
-	d.markRunning(q.workflowID)
 	if !probe.started.Load() {
-		return false
+		return false // the signal-with-start that follows learns the run
 	}
+	d.markRunning(q.workflowID, run.GetRunID())
 	b.runID, b.started = run.GetRunID(), true
 	return true
+}
+
+// signalRunning sends the batch to the run of the incident this process knows running, with
+// a plain signal: no start to prepare, no input to encode. It reports done unless that run
+// is gone (closed, or continued as new), in which case nothing was delivered and the caller
+// signals-with-start (or starts) as for an unknown incident, learning the current run.
+func (d *Dispatcher) signalRunning(ctx context.Context, q *incidentQueue, b *batch) (done bool) {
+	runID, ok := d.runningRun(q.workflowID)
+	if !ok {
+		return false
+	}
+	err := d.temporal.SignalWorkflow(ctx, q.workflowID, runID, workflows.SignalAlerts, b.alerts)
+	var notFound *serviceerror.NotFound
+	switch {
+	case err == nil:
+		b.runID = runID
+		return true
+	case errors.As(err, &notFound):
+		d.forgetRunning(q.workflowID)
+		return false
+	default:
+		b.err = commitError(q.workflowID, err)
+		return true
+	}
+}
+
+// forgetRunning drops an incident found closed.
+func (d *Dispatcher) forgetRunning(workflowID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.running, workflowID)
 }
 
 // knownRunning reports whether a commit of this process found or made the incident running.
 // A wrong guess costs one call: a known incident that closed since is started again by the
 // signal-with-start, an unknown one that runs answers the eager start "found running".
 func (d *Dispatcher) knownRunning(workflowID string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, ok := d.running[workflowID]
+	_, ok := d.runningRun(workflowID)
 	return ok
 }
 
-// markRunning remembers the incident as running, forgetting the others past the bound.
-func (d *Dispatcher) markRunning(workflowID string) {
+// runningRun is the run of the incident a commit of this process last reached.
+func (d *Dispatcher) runningRun(workflowID string) (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if _, ok := d.running[workflowID]; ok {
-		return
-	}
-	if len(d.running) >= d.opts.KnownGroups {
+	runID, ok := d.running[workflowID]
+	return runID, ok && runID != ""
+}
+
+// markRunning remembers the incident's run, forgetting every other past the bound.
+func (d *Dispatcher) markRunning(workflowID, runID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.running[workflowID]; !ok && len(d.running) >= d.opts.KnownGroups {
 		clear(d.running)
 	}
-	d.running[workflowID] = struct{}{}
+	d.running[workflowID] = runID
 }

@@ -13,8 +13,8 @@ import (
 )
 
 // TestEagerStartCarriesTheFirstCommitsAlerts: a new group's first commit is one eager start
-// with the alerts in the input, no signal; the next commit of the known group is a
-// signal-with-start.
+// with the alerts in the input, no signal; the next commit of the known group is a plain
+// signal (nothing to prepare or encode).
 func TestEagerStartCarriesTheFirstCommitsAlerts(t *testing.T) {
 	fake := newFakeTemporal()
 	d := newTestDispatcher(t, fake, DispatchOptions{EagerStart: true})
@@ -23,11 +23,12 @@ func TestEagerStartCarriesTheFirstCommitsAlerts(t *testing.T) {
 	assert.NotEmpty(t, first.RunID)
 	second := dispatchOne(t, d, routed(t, providerAlert("g1", "fp-2", alert.StatusFiring)))
 	assert.Equal(t, ResultSignalled, second.Result)
+	assert.Equal(t, first.RunID, second.RunID, "the answer names the run the signal reached")
 
 	calls := fake.callsOf("")
 	require.Len(t, calls, 2)
 	assert.Equal(t, "Start", calls[0].method)
-	assert.Equal(t, "SignalWithStart", calls[1].method, "a group this process knows running is signalled at once")
+	assert.Equal(t, "Signal", calls[1].method, "a group this process knows running is signalled at once")
 	inc := fake.incidents[first.WorkflowID]
 	require.NotNil(t, inc)
 	assert.True(t, inc.input.AlertSignalled, "the input's Alert is not counted on its own: Alerts carry it")
@@ -84,6 +85,7 @@ func TestEagerStartStormKeepsOneIncidentPerGroup(t *testing.T) {
 		assert.NotEmpty(t, c.alerts)
 	}
 	assert.Equal(t, groups, starts, "one eager start per group, then signals")
+	assert.Empty(t, fake.callsOf("SignalWithStart"), "no group was found running by surprise")
 	for g := range groups {
 		id := routed(t, providerAlert(fmt.Sprintf("g%d", g), "x", alert.StatusFiring)).WorkflowID
 		got := fingerprints(fake.received(id))
@@ -110,8 +112,52 @@ func TestEagerStartWithoutTheProbeRefuses(t *testing.T) {
 func TestKnownGroupsAreBounded(t *testing.T) {
 	d := newTestDispatcher(t, newFakeTemporal(), DispatchOptions{EagerStart: true, KnownGroups: 3})
 	for i := range 10 {
-		d.markRunning(fmt.Sprintf("inc-%d", i))
+		d.markRunning(fmt.Sprintf("inc-%d", i), "run")
 		assert.LessOrEqual(t, len(d.running), 3)
 	}
 	assert.True(t, d.knownRunning("inc-9"))
+}
+
+// TestAKnownIncidentThatClosedIsStartedAgain: the signal to an incident this process knew
+// running finds it closed (delivering nothing); the same commit's signal-with-start starts
+// a new one, and the alert is counted there, once.
+func TestAKnownIncidentThatClosedIsStartedAgain(t *testing.T) {
+	fake := newFakeTemporal()
+	d := newTestDispatcher(t, fake, DispatchOptions{EagerStart: true})
+	first := dispatchOne(t, d, routed(t, providerAlert("g1", "fp-1", alert.StatusFiring)))
+	require.Equal(t, ResultStarted, first.Result)
+	fake.mu.Lock()
+	delete(fake.incidents, first.WorkflowID) // it closed
+	fake.mu.Unlock()
+
+	again := dispatchOne(t, d, routed(t, providerAlert("g1", "fp-2", alert.StatusFiring)))
+	assert.Equal(t, ResultStarted, again.Result)
+	calls := fake.callsOf("")
+	require.Len(t, calls, 3)
+	assert.Equal(t, []string{"Start", "Signal", "SignalWithStart"}, []string{calls[0].method, calls[1].method, calls[2].method})
+	assert.Equal(t, map[string]int{"fp-2": 1}, fingerprints(fake.received(first.WorkflowID)), "the new run holds the alert once")
+}
+
+// TestAKnownIncidentThatContinuedAsNewIsReachedByItsNewRun: the signal goes to the run this
+// process knows; after a continue-as-new that run is closed, the signal delivers nothing,
+// and the signal-with-start that follows reaches (and names) the new run.
+func TestAKnownIncidentThatContinuedAsNewIsReachedByItsNewRun(t *testing.T) {
+	fake := newFakeTemporal()
+	d := newTestDispatcher(t, fake, DispatchOptions{EagerStart: true})
+	first := dispatchOne(t, d, routed(t, providerAlert("g1", "fp-1", alert.StatusFiring)))
+	fake.mu.Lock()
+	fake.incidents[first.WorkflowID].runID = "run-continued"
+	fake.mu.Unlock()
+
+	next := dispatchOne(t, d, routed(t, providerAlert("g1", "fp-2", alert.StatusFiring)))
+	assert.Equal(t, ResultSignalled, next.Result)
+	assert.Equal(t, "run-continued", next.RunID)
+	assert.Equal(t, map[string]int{"fp-1": 1, "fp-2": 1}, fingerprints(fake.received(first.WorkflowID)))
+	last := dispatchOne(t, d, routed(t, providerAlert("g1", "fp-3", alert.StatusFiring)))
+	assert.Equal(t, "run-continued", last.RunID, "the new run is the known one now")
+	methods := []string{}
+	for _, c := range fake.callsOf("") {
+		methods = append(methods, c.method)
+	}
+	assert.Equal(t, []string{"Start", "Signal", "SignalWithStart", "Signal"}, methods)
 }

@@ -114,7 +114,7 @@ func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, options client.Start
 	return fakeRun{id: options.ID, runID: inc.runID}, nil
 }
 
-func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID string, _ string, signalName string, arg any) error {
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID string, runID string, signalName string, arg any) error {
 	fail, done := f.begin(workflowID)
 	defer done()
 	alerts := arg.([]alert.Alert)
@@ -123,7 +123,7 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID string, _ st
 		return fail
 	}
 	inc := f.incidents[workflowID]
-	if inc == nil {
+	if inc == nil || (runID != "" && runID != inc.runID) {
 		return serviceerror.NewNotFound("workflow not found for ID: " + workflowID)
 	}
 	inc.alerts = append(inc.alerts, alerts...)

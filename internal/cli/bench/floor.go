@@ -39,15 +39,23 @@ func floorWorkflow(ctx workflow.Context, in FloorInput) (int, error) {
 		return 0, err
 	}
 	ch := workflow.GetSignalChannel(ctx, FloorSignal)
-	var batch []alert.Alert
+	// Counted from the start, as quench counts alerts while a step runs, so a count read
+	// after the signals were accepted includes them all.
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var batch []alert.Alert
+			ch.Receive(ctx, &batch)
+			received += len(batch)
+		}
+	})
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
 	if err := workflow.ExecuteActivity(actx, FloorActivityName).Get(ctx, nil); err != nil {
 		return received, err
 	}
-	for in.Linger {
-		ch.Receive(ctx, &batch)
-		received += len(batch)
+	if in.Linger {
+		return received, workflow.Await(ctx, func() bool { return false }) // until terminated
 	}
+	var batch []alert.Alert
 	for ch.ReceiveAsync(&batch) {
 		received += len(batch)
 	}
