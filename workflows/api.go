@@ -96,7 +96,9 @@ type IncidentInput struct {
 	Revision int `json:"revision,omitempty"`
 }
 
-// StartRevision is the Revision starters put in a new incident's input. Revision 1: the
+// StartRevision is the Revision a starter whose workers all run this code puts in a new
+// incident's input (an older worker ignores it and runs revision 0's commands, which a
+// newer replay would then not match: starters upgraded before workers keep 0). Revision 1: the
 // start set every search attribute (so the first run does not upsert them again), and
 // gateway.switch reads the route's state with a local activity in the same workflow task
 // as the switch is scheduled from (no gateway-read version marker, no activity round trip).

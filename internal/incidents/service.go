@@ -60,6 +60,11 @@ type Service struct {
 	// theirs): it travels in every new incident's input, so the first workflow task does
 	// not load it with a local activity. Nil: each incident loads it from its worker.
 	Policy *activities.Policy
+	// Revision is the interpreter revision new incidents start on (IncidentInput.Revision):
+	// workflows.StartRevision only where every worker that may run them has this code (quench
+	// dev's own worker). 0 keeps the command sequence older workers produce, so a starter
+	// upgraded before its workers never starts an incident a later replay would not match.
+	Revision int
 }
 
 // New returns a Service.
@@ -137,7 +142,7 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		Severity:   severity,
 		Service:    service,
 		Policy:     s.Policy,
-		Revision:   workflows.StartRevision,
+		Revision:   s.Revision,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
