@@ -61,6 +61,9 @@ func TestProviderOutageThroughHTTP(t *testing.T) {
 	if st.State != workflows.StateResolved {
 		t.Fatalf("final state %s", st.State)
 	}
+	// A start of revision 1 (policy in the input, eager start, the route read in a local
+	// activity): its recorded history keeps that command sequence replaying.
+	recordClosed(t, dev, started.IncidentID, "provider-outage-revision1-api")
 	// Malformed input gets a 4xx that names the problem.
 	doJSON(t, "POST", base+"/api/v1/incidents", dev.token, map[string]any{"runbok": "provider-outage"}, http.StatusBadRequest, nil)
 	doJSON(t, "POST", base+"/api/v1/incidents", dev.token, map[string]any{"runbook": "nope"}, http.StatusBadRequest, nil)

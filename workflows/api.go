@@ -83,7 +83,26 @@ type IncidentInput struct {
 	State          *IncidentState `json:"state,omitempty"`
 	// Limits overrides the interpreter's size limits (nil or zero fields: the defaults).
 	Limits *Limits `json:"limits,omitempty"`
+	// Policy is the worker's policy as the starter resolved it (same config), so the first
+	// workflow task needs no local activity to load it. Nil (older starters, starters without
+	// one): the incident loads it with the incident.policy local activity, as before.
+	Policy *activities.Policy `json:"policy,omitempty"`
+	// Alerts are the alerts of the ingest commit that started the incident (an eager start
+	// instead of a signal-with-start): counted at start exactly as if signalled first.
+	Alerts []alert.Alert `json:"alerts,omitempty"`
+	// Revision is the interpreter revision the starter asked for (StartRevision); 0 for
+	// incidents started before revisions existed. It selects, deterministically for every
+	// replay, the command sequence of the first run (see StartRevision).
+	Revision int `json:"revision,omitempty"`
 }
+
+// StartRevision is the Revision a starter whose workers all run this code puts in a new
+// incident's input (an older worker ignores it and runs revision 0's commands, which a
+// newer replay would then not match: starters upgraded before workers keep 0). Revision 1: the
+// start set every search attribute (so the first run does not upsert them again), and
+// gateway.switch reads the route's state with a local activity in the same workflow task
+// as the switch is scheduled from (no gateway-read version marker, no activity round trip).
+const StartRevision = 1
 
 // Limits bound what an incident keeps. They travel in the input, not in package variables,
 // so every run of one incident (and every replay of it) uses the same values, and a test

@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"maps"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -20,16 +21,36 @@ const gatewayReadVersion = "gateway-read-before-switch"
 // before (so what it replaces is in history before the gateway is touched); a step that
 // runs the action of a registered undo (the fail back) gets that undo's saved state. Only
 // the activity input gains them: the step's params, which approvals sign, stay as rendered.
-func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, params map[string]string) (map[string]string, error) {
+//
+// From revision 1 on (IncidentInput.Revision) the read is a local activity: it runs inside
+// the workflow task that then schedules the switch, and its result is recorded (a marker)
+// by the same completion that schedules it, so it is still in history before the gateway
+// is touched, without an activity round trip or a version marker in front of the
+// mitigation. Older incidents keep the command sequence they were recorded with.
+func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, params map[string]string, timeout time.Duration) (map[string]string, error) {
 	switch step.Action {
 	case runbooks.ActionGatewaySwitch:
-		if params["previous"] != "" ||
-			workflow.GetVersion(ctx, gatewayReadVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if params["previous"] != "" {
+			return params, nil
+		}
+		local := w.in.Revision >= 1
+		if !local && workflow.GetVersion(ctx, gatewayReadVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			return params, nil
 		}
 		var rs ports.RouteState
 		in := w.stepInput(ctx, step.ID, activities.GatewayReadActivity, params, "read")
-		if err := workflow.ExecuteActivity(ctx, activities.GatewayReadActivity, in).Get(ctx, &rs); err != nil {
+		var read workflow.Future
+		if local {
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: timeout,
+				RetryPolicy:         retryPolicy(step.Retry),
+				Summary:             step.ID + "/read",
+			})
+			read = workflow.ExecuteLocalActivity(lctx, activities.GatewayReadActivity, in)
+		} else {
+			read = workflow.ExecuteActivity(ctx, activities.GatewayReadActivity, in)
+		}
+		if err := read.Get(ctx, &rs); err != nil {
 			return nil, err
 		}
 		prev, err := activities.EncodeRouteState(rs)

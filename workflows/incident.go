@@ -22,12 +22,24 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (Status, error) {
 	w.listenForSignals(ctx)
 
 	if in.State == nil {
-		w.loadPolicy(ctx)
+		if in.Policy != nil {
+			w.st.Policy = *in.Policy
+			w.status.RequesterPerson = w.requesterPerson()
+		} else {
+			w.loadPolicy(ctx)
+		}
 		w.recordInitialAlert(ctx)
 		w.event(ctx, EventStarted, "", w.status.Requester,
 			fmt.Sprintf("incident started by %s from %s: runbook %s", w.status.Requester, w.status.Source, w.status.Runbook), nil)
+		for _, a := range in.Alerts {
+			w.onAlert(ctx, a)
+		}
+		w.in.Alerts = nil // counted; neither kept in memory nor handed to a next run
 	}
-	w.upsertAllSearch(ctx)
+	// The start set them all (revision 1); a continued run or an older start sets them here.
+	if in.State != nil || in.Revision < 1 {
+		w.upsertAllSearch(ctx)
+	}
 	w.startChat(ctx)
 
 	err := w.run(ctx)
@@ -121,6 +133,7 @@ func (w *incident) continueAsNew(ctx workflow.Context) error {
 	w.flushChat(ctx)
 	next := w.in
 	next.State = w.st
+	next.Policy = nil // the state carries it
 	w.logger.Info("Continuing as new", "runs", w.status.Runs, "next_step", w.st.NextStep)
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflowName, next)
 }

@@ -133,7 +133,7 @@ func (w *incident) runActivityStep(ctx workflow.Context, i int, action runbooks.
 		WaitForCancellation: true,
 		Summary:             step.ID,
 	})
-	params, err := w.activityParams(actx, step, ss.Params)
+	params, err := w.activityParams(actx, step, ss.Params, timeout)
 	if err == nil {
 		in := w.stepInput(ctx, step.ID, step.Action, params, "")
 		var res activities.StepResult

@@ -105,6 +105,10 @@ type HTTPOptions struct {
 	Dev *api.DevCredential
 	// ReadyChecks are what /readyz asks besides Temporal (a shared store, say).
 	ReadyChecks []ReadyCheck
+	// EagerIngest: a worker runs on the incidents client (dialed with
+	// TemporalClientOptions), so ingest starts a new group's incident eagerly with its alerts
+	// in the input (ingest.DispatchOptions.EagerStart). quench dev; not quench server.
+	EagerIngest bool
 }
 
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
@@ -153,7 +157,8 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	hooks.Runbooks = svc.Runbooks
 	hooks.Metrics = metrics
 	hooks.Logger = logger.With("component", "ingest")
-	hooks.Dispatcher = ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger})
+	hooks.Dispatcher = ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger,
+		EagerStart: opts.EagerIngest})
 	hookHandler := ingest.NewHandler(hooks)
 
 	a.Connect(svc.Temporal)

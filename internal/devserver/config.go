@@ -119,9 +119,12 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// partition no poller is waiting on and must be forwarded first.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
-		// The first workflow task rides back on the start response and activities on the
-		// workflow task completion when the worker is in the same process. Both are the
-		// defaults today; pinned because start -> first activity depends on them.
+		// Eager workflow start: a start that asks for it (client.StartWorkflowOptions.
+		// EnableEagerStart, set by incidents.Service and by ingest's first commit of a group)
+		// gets the first workflow task back on its answer when a worker shares its client, as
+		// in quench dev. Eager activities: activities scheduled by a workflow task come back on
+		// its completion's answer. Both are the server's defaults today; pinned because alert
+		// -> first mitigation depends on them (quench bench latency measures it).
 		dynamicconfig.EnableEagerWorkflowStart.Key():     true,
 		dynamicconfig.EnableActivityEagerExecution.Key(): true,
 		// Approvals are workflow updates.

@@ -24,6 +24,7 @@ import (
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/runbooks"
+	"github.com/quench-dev/quench/workflows"
 )
 
 // Options configure a stack.
@@ -156,7 +157,10 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *a
 	}
 	s.Incidents = incidents.New(s.Client, s.Runbooks, s.Server.Namespace())
 	s.Incidents.Signer, s.Incidents.People = s.Decisions.Signer, s.Decisions.People
-	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev}); err != nil {
+	// The worker runs this very code: new incidents take the policy from the input and the
+	// newest command sequence.
+	s.Incidents.Policy, s.Incidents.Revision = &policy, workflows.StartRevision
+	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true}); err != nil {
 		return err
 	}
 	ln, err := app.Listen(s.Web.Server)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/quench-dev/quench/internal/api"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
@@ -26,6 +27,8 @@ type DirOptions struct {
 	// Command names the stack in another process's refusal to share the data dir
 	// (default "quench (throwaway stack)").
 	Command string
+	// Dev is a local CLI credential the API accepts (benchmarks that start through the API).
+	Dev *api.DevCredential
 }
 
 // StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
@@ -68,5 +71,5 @@ func startInDir(ctx context.Context, opts DirOptions, lock *datadir.Lock) (*Stac
 	if err != nil {
 		return nil, err
 	}
-	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Logger: opts.Logger})
+	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Dev: opts.Dev, Logger: opts.Logger})
 }

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/alert"
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
@@ -55,6 +56,15 @@ type Service struct {
 	Signer *trust.Signer
 	// People maps identities to people, for the person named in a signed decision.
 	People trust.People
+	// Policy, when set, is the workers' incident policy (built from the same config as
+	// theirs): it travels in every new incident's input, so the first workflow task does
+	// not load it with a local activity. Nil: each incident loads it from its worker.
+	Policy *activities.Policy
+	// Revision is the interpreter revision new incidents start on (IncidentInput.Revision):
+	// workflows.StartRevision only where every worker that may run them has this code (quench
+	// dev's own worker). 0 keeps the command sequence older workers produce, so a starter
+	// upgraded before its workers never starts an incident a later replay would not match.
+	Revision int
 }
 
 // New returns a Service.
@@ -131,6 +141,8 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		Source:     req.Source,
 		Severity:   severity,
 		Service:    service,
+		Policy:     s.Policy,
+		Revision:   s.Revision,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
@@ -138,6 +150,10 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    SearchAttributes(in, workflows.StateRunning),
+		// With a worker on the same client (quench dev, ingest beside a worker), the first
+		// workflow task comes back on the start's answer instead of through matching. Without
+		// one, or on a signal-with-start, the SDK ignores it.
+		EnableEagerStart: true,
 	}
 	if req.KeyOnce && req.Key != "" {
 		// The SDK answers a rejected duplicate with the existing run, not an error.

@@ -11,7 +11,9 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
@@ -357,5 +359,36 @@ func TestStatusAsksAgainWhenNoPollerPickedTheQueryUp(t *testing.T) {
 	ft.queryErr = noPoller
 	if _, err := s.Status(context.Background(), id); err == nil || !strings.Contains(err.Error(), "no poller seen") || len(ft.queries) != 5 {
 		t.Fatalf("err %v after %d queries; want Temporal's answer after 5 tries", err, len(ft.queries))
+	}
+}
+
+// TestPrepareCarriesThePolicyAndRevisionItWasGiven: a service that knows its workers' policy
+// and revision (quench dev) puts both in the input and asks for eager start; one that does
+// not (quench server) leaves the incident to load the policy and keeps revision 0, so an
+// older worker and a newer replay agree on its commands.
+func TestPrepareCarriesThePolicyAndRevisionItWasGiven(t *testing.T) {
+	s, _ := newService(t)
+	req := StartRequest{Runbook: "provider-outage", Params: map[string]string{"route": "chat"}, Requester: "cli:alice", Source: "cli"}
+	in, opts, err := s.Prepare(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Policy != nil || in.Revision != 0 {
+		t.Errorf("without a policy and a revision: policy %v, revision %d; want none, 0", in.Policy, in.Revision)
+	}
+	if !opts.EnableEagerStart {
+		t.Error("eager start not asked for (without a worker on the client it is ignored)")
+	}
+
+	s.Policy, s.Revision = &activities.Policy{OpenGroups: true}, workflows.StartRevision
+	in, opts, err = s.Prepare(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Policy == nil || !in.Policy.OpenGroups || in.Revision != workflows.StartRevision {
+		t.Errorf("policy %v, revision %d; want the service's", in.Policy, in.Revision)
+	}
+	if !opts.TypedSearchAttributes.ContainsKey(temporal.NewSearchAttributeKeyKeyword(workflows.SearchRunbook)) {
+		t.Error("revision 1 relies on the start setting every search attribute")
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 // Temporal is the part of the Temporal client the dispatcher uses; client.Client has it.
 type Temporal interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	SignalWithStartWorkflow(ctx context.Context, workflowID string, signalName string, signalArg any,
 		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
 	SignalWorkflow(ctx context.Context, workflowID string, runID string, signalName string, arg any) error
@@ -71,9 +72,18 @@ type DispatchOptions struct {
 	DedupWindow          time.Duration // identical re-sends within it are not signalled again (10m)
 	DedupCapacity        int           // alerts remembered for dedup (100,000)
 	CommitTimeout        time.Duration // one commit's deadline, retries included (10s)
-	Now                  func() time.Time
-	Metrics              *Metrics
-	Logger               *slog.Logger
+	// EagerStart: the first commit of a group this process does not know to be running
+	// starts its incident with an eager start carrying the commit's alerts in the input
+	// (use-existing conflict policy), so the first workflow task comes back on the start's
+	// answer when a worker shares the client; a group found running gets the alerts by
+	// signal-with-start. Only with a client dialed with ClientDialOption (it tells started
+	// from found running).
+	EagerStart bool
+	// KnownGroups bounds the groups remembered as running for EagerStart (10,000).
+	KnownGroups int
+	Now         func() time.Time
+	Metrics     *Metrics
+	Logger      *slog.Logger
 }
 
 func (o DispatchOptions) withDefaults() DispatchOptions {
@@ -101,6 +111,9 @@ func (o DispatchOptions) withDefaults() DispatchOptions {
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 10 * time.Second
 	}
+	if o.KnownGroups <= 0 {
+		o.KnownGroups = 10_000
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -126,6 +139,9 @@ type Dispatcher struct {
 	mu     sync.Mutex
 	queues map[string]*incidentQueue // by workflow ID, while alerts wait or commit
 	recent *recentCommits
+	// running holds workflow IDs a commit of this process found or made running: their next
+	// commit signals-with-start at once instead of trying an eager start first (EagerStart).
+	running map[string]string // workflow ID -> run ID
 }
 
 // NewDispatcher returns a dispatcher sending to t, starting incidents prepared by p.
@@ -133,9 +149,10 @@ func NewDispatcher(t Temporal, p Preparer, opts DispatchOptions) *Dispatcher {
 	opts = opts.withDefaults()
 	return &Dispatcher{
 		temporal: t, prepare: p, opts: opts,
-		slots:  make(chan struct{}, opts.MaxConcurrentCommits),
-		queues: map[string]*incidentQueue{},
-		recent: newRecentCommits(opts.DedupWindow, opts.DedupCapacity),
+		slots:   make(chan struct{}, opts.MaxConcurrentCommits),
+		queues:  map[string]*incidentQueue{},
+		recent:  newRecentCommits(opts.DedupWindow, opts.DedupCapacity),
+		running: map[string]string{},
 	}
 }
 
@@ -353,6 +370,15 @@ func (d *Dispatcher) commit(q *incidentQueue, b *batch) {
 	d.opts.Metrics.Commits.Inc()
 	d.opts.Metrics.AlertsPerCommit.Observe(float64(len(b.alerts)))
 
+	// An incident this process knows running gets a plain signal to its run; if that run
+	// ended (closed, continued as new), signal-with-start settles it either way.
+	eager := d.opts.EagerStart
+	if eager && d.knownRunning(q.workflowID) {
+		if d.signalRunning(ctx, q, b) {
+			return
+		}
+		eager = false
+	}
 	for _, a := range b.alerts {
 		if !a.Firing() {
 			continue
@@ -368,6 +394,11 @@ func (d *Dispatcher) commit(q *incidentQueue, b *batch) {
 			continue
 		}
 		in.AlertSignalled = true
+		if eager {
+			if done := d.startEager(ctx, q, b, in, opts); done {
+				return
+			}
+		}
 		pctx, probe := withStartedProbe(ctx)
 		run, err := d.temporal.SignalWithStartWorkflow(pctx, q.workflowID, workflows.SignalAlerts, b.alerts, opts, workflows.IncidentWorkflowName, in)
 		if err != nil {
@@ -375,6 +406,7 @@ func (d *Dispatcher) commit(q *incidentQueue, b *batch) {
 			return
 		}
 		b.runID, b.started = run.GetRunID(), probe.started.Load()
+		d.markRunning(q.workflowID, b.runID)
 		return
 	}
 	err := d.temporal.SignalWorkflow(ctx, q.workflowID, "", workflows.SignalAlerts, b.alerts)

@@ -28,6 +28,8 @@ type fakeTemporal struct {
 	entered     chan string   // receives the workflow ID of every call as it begins (if set)
 	inFlight    int
 	maxInFlight int
+	// silent: starts do not report their answer (a client without ClientDialOption).
+	silent bool
 }
 
 type fakeIncident struct {
@@ -37,7 +39,7 @@ type fakeIncident struct {
 }
 
 type fakeCall struct {
-	method     string // SignalWithStart | Signal
+	method     string // SignalWithStart | Signal | Start
 	workflowID string
 	signal     string
 	alerts     []alert.Alert
@@ -85,7 +87,34 @@ func (f *fakeTemporal) SignalWithStartWorkflow(ctx context.Context, workflowID s
 	return fakeRun{id: workflowID, runID: inc.runID}, nil
 }
 
-func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID string, _ string, signalName string, arg any) error {
+// ExecuteWorkflow starts like Temporal with the use-existing conflict policy: a running
+// incident answers "found" and its input (alerts included) is dropped.
+func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error) {
+	fail, done := f.begin(options.ID)
+	defer done()
+	in := args[0].(workflows.IncidentInput)
+	f.calls = append(f.calls, fakeCall{method: "Start", workflowID: options.ID, alerts: in.Alerts})
+	if fail != nil {
+		return nil, fail
+	}
+	if workflow != workflows.IncidentWorkflowName || !options.EnableEagerStart {
+		return nil, fmt.Errorf("fake: bad start options %+v / %v", options, workflow)
+	}
+	if inc := f.incidents[options.ID]; inc != nil {
+		if !f.silent {
+			markAnswered(ctx, false)
+		}
+		return fakeRun{id: options.ID, runID: inc.runID}, nil
+	}
+	inc := &fakeIncident{runID: fmt.Sprintf("run-%d", len(f.calls)), input: in, alerts: append([]alert.Alert(nil), in.Alerts...)}
+	f.incidents[options.ID] = inc
+	if !f.silent {
+		markStarted(ctx)
+	}
+	return fakeRun{id: options.ID, runID: inc.runID}, nil
+}
+
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID string, runID string, signalName string, arg any) error {
 	fail, done := f.begin(workflowID)
 	defer done()
 	alerts := arg.([]alert.Alert)
@@ -94,7 +123,7 @@ func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID string, _ st
 		return fail
 	}
 	inc := f.incidents[workflowID]
-	if inc == nil {
+	if inc == nil || (runID != "" && runID != inc.runID) {
 		return serviceerror.NewNotFound("workflow not found for ID: " + workflowID)
 	}
 	inc.alerts = append(inc.alerts, alerts...)

@@ -1,7 +1,9 @@
 // Package bench implements `quench bench`: load benchmarks that report figures, never
-// pass/fail. `quench bench ingest` fires an alert storm at the webhook endpoint of an
-// in-process quench (or a running one) and, on the same server, the same storm as bare
-// signal-with-start calls for comparison.
+// pass/fail, each beside its floor measured on the same server in the same run (floor.go).
+// `quench bench ingest` fires an alert storm at the webhook endpoint of an in-process quench
+// (or a running one) and, on the same server, the same storm as bare signal-with-start calls
+// to a bare workflow. `quench bench latency` measures alert and CLI start to the first
+// mitigation beside a bare workflow's start to its first activity.
 package bench
 
 import (
@@ -11,17 +13,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/incidents"
-	"github.com/quench-dev/quench/internal/ingest"
 )
 
 // NewCmdBench is `quench bench`.
@@ -30,8 +33,7 @@ func NewCmdBench(f *cmdutil.Factory) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure quench under load (reports figures; not a test)",
 	}
-	cmd.AddCommand(NewCmdIngest(f, nil))
-	cmd.AddCommand(NewCmdScale(f, nil))
+	cmd.AddCommand(NewCmdIngest(f, nil), NewCmdLatency(f, nil), NewCmdScale(f, nil))
 	return cmd
 }
 
@@ -47,7 +49,7 @@ type IngestOptions struct {
 	Order       string
 	Alertname   string
 	HTTP        string
-	SkipBare    bool
+	SkipFloor   bool
 	Output      string
 	DataDir     string
 	LogLevel    string
@@ -62,8 +64,9 @@ func NewCmdIngest(f *cmdutil.Factory, runF func(context.Context, *IngestOptions)
 		Long: `Fire an alert storm at the Alertmanager webhook and report accepted alerts per second,
 p50/p99 accept latency (a 2xx means the alert is durably in Temporal), incidents created,
 commits and alerts per commit (group commit); then send the same storm to the same Temporal
-as bare signal-with-start calls, one per alert, for comparison; then check that every
-alert reached its incident.
+as bare signal-with-start calls, one per alert, to a bare workflow per group (the floor:
+one no-op activity, then it counts the alerts signalled to it), and print the ratios; then
+check that every alert reached its incident, and every floor signal its workflow.
 
 Every alert has its own fingerprint, so none is deduplicated: each must be signalled.
 --order grouped sends the groups one after another (a storm of one group at a time);
@@ -73,7 +76,8 @@ By default it starts quench in-process (embedded Temporal on a temporary directo
 worker and the HTTP server) with a runbook that only waits. With --http it targets a
 running quench instead: pass --alertname of an alert one of its runbooks answers (each
 group starts an incident there), the bearer token in QUENCH_BENCH_TOKEN if the hook needs
-one, and --temporal-address for the bare phase and the check.`,
+one, and --temporal-address for the floor phase and the check (the floor's worker runs in
+this process).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := cmdutil.CheckFormat(opts.Output); err != nil {
@@ -98,7 +102,9 @@ one, and --temporal-address for the bare phase and the check.`,
 	fl.StringVar(&opts.Order, "order", OrderGrouped, "grouped or interleaved")
 	fl.StringVar(&opts.Alertname, "alertname", BenchAlertname, "alertname of the storm's alerts")
 	fl.StringVar(&opts.HTTP, "http", "", "base URL of a running quench (default: start one in-process)")
-	fl.BoolVar(&opts.SkipBare, "skip-bare", false, "do not measure the bare signal-with-start rate")
+	fl.BoolVar(&opts.SkipFloor, "skip-floor", false, "do not measure the floor (bare signal-with-start to a bare workflow)")
+	fl.BoolVar(&opts.SkipFloor, "skip-bare", false, "old name of --skip-floor")
+	_ = fl.MarkDeprecated("skip-bare", "use --skip-floor")
 	fl.StringVarP(&opts.Output, "output", "o", cmdutil.FormatTable, "table, json or yaml")
 	fl.StringVar(&opts.DataDir, "data-dir", "", "directory for the in-process quench (default: a temporary one, removed after)")
 	fl.StringVar(&opts.LogLevel, "log-level", "error", "log level of the in-process quench")
@@ -114,8 +120,17 @@ type IngestReport struct {
 	Concurrency  int            `json:"concurrency"`
 	Order        string         `json:"order"`
 	Ingest       PhaseResult    `json:"ingest"`
-	Bare         *PhaseResult   `json:"bare_signal_with_start,omitempty"`
+	Floor        *PhaseResult   `json:"floor,omitempty"`
+	Ratio        *FloorRatio    `json:"ratio_to_floor,omitempty"`
 	Verification []Verification `json:"verification,omitempty"`
+}
+
+// FloorRatio compares the ingest phase with the floor: alerts/s as a share of the floor's,
+// latencies as multiples of the floor's.
+type FloorRatio struct {
+	AlertsPerSecond float64 `json:"alerts_per_second"`
+	P50             float64 `json:"p50"`
+	P99             float64 `json:"p99"`
 }
 
 func ingestRun(ctx context.Context, opts *IngestOptions) error {
@@ -134,7 +149,8 @@ func ingestRun(ctx context.Context, opts *IngestOptions) error {
 
 	baseURL, token := strings.TrimRight(opts.HTTP, "/"), os.Getenv("QUENCH_BENCH_TOKEN")
 	var svc *incidents.Service
-	var temporal ingest.Temporal
+	var temporal FloorClient
+	var floorClient client.Client // the floor worker's (in-process: the stack's)
 	if baseURL == "" {
 		dir := opts.DataDir
 		if dir == "" {
@@ -154,20 +170,21 @@ func ingestRun(ctx context.Context, opts *IngestOptions) error {
 			return err
 		}
 		defer stack.Stop()
-		baseURL, svc, temporal = stack.HTTPURL, stack.Incidents, stack.Client
+		baseURL, svc, temporal, floorClient = stack.HTTPURL, stack.Incidents, stack.Client, stack.Client
 		report.Target = "in-process (embedded Temporal, SQLite)"
-	} else if !opts.SkipBare {
+	} else if !opts.SkipFloor {
 		s, err := opts.Incidents()
 		if err != nil {
-			return fmt.Errorf("the bare phase and the check need the Temporal behind %s: %w (or pass --skip-bare)", baseURL, err)
+			return fmt.Errorf("the floor phase and the check need the Temporal behind %s: %w (or pass --skip-floor)", baseURL, err)
 		}
-		svc, temporal = s, s.Temporal
+		svc = s
+		if c, ok := s.Temporal.(client.Client); ok {
+			temporal, floorClient = c, c
+		}
 	}
 
-	runbook := ""
 	if svc != nil {
-		var err error
-		if runbook, err = benchRunbook(svc, storm); err != nil {
+		if _, err := benchRunbook(svc, storm); err != nil {
 			return err
 		}
 	}
@@ -181,14 +198,22 @@ func ingestRun(ctx context.Context, opts *IngestOptions) error {
 	if svc != nil {
 		report.Verification = append(report.Verification, Verify(ctx, svc, res))
 	}
-	if !opts.SkipBare && svc != nil {
-		fmt.Fprintf(errOut, "bare: the same storm as signal-with-start calls, one per alert\n")
-		bare, err := BarePhase(ctx, storm, temporal, svc, runbook, progressTo(errOut, "bare", storm.Alerts))
+	if !opts.SkipFloor && floorClient != nil {
+		fmt.Fprintf(errOut, "floor: the same storm as signal-with-start calls to a bare workflow per group, one per alert\n")
+		w := NewFloorWorker(floorClient)
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start the floor worker: %w", err)
+		}
+		floor, err := FloorPhase(ctx, storm, temporal, progressTo(errOut, "floor", storm.Alerts))
+		if err == nil {
+			report.Verification = append(report.Verification, VerifyFloor(ctx, temporal, floor))
+		}
+		w.Stop()
 		if err != nil {
 			return err
 		}
-		report.Bare = &bare
-		report.Verification = append(report.Verification, Verify(ctx, svc, bare))
+		report.Floor = &floor
+		report.Ratio = ratioToFloor(res, floor)
 	}
 	if opts.Output != cmdutil.FormatTable {
 		if err := cmdutil.WriteData(opts.IO.Out, opts.Output, report); err != nil {
@@ -225,9 +250,9 @@ func printReport(w io.Writer, r IngestReport) {
 		r.Alerts, r.Groups, r.Order, r.Concurrency, r.CPUs, r.Target)
 	phases := []PhaseResult{r.Ingest}
 	header := []string{"", r.Ingest.Name}
-	if r.Bare != nil {
-		phases = append(phases, *r.Bare)
-		header = append(header, r.Bare.Name)
+	if r.Floor != nil {
+		phases = append(phases, *r.Floor)
+		header = append(header, r.Floor.Name)
 	}
 	t := cmdutil.NewTable(w, header...)
 	row := func(name string, cell func(PhaseResult) string) {
@@ -247,6 +272,9 @@ func printReport(w io.Writer, r IngestReport) {
 	row("deduplicated", func(p PhaseResult) string { return fmt.Sprint(p.Deduplicated) })
 	row("errors", func(p PhaseResult) string { return fmt.Sprint(p.Errors) })
 	_ = t.Flush()
+	if r.Ratio != nil {
+		fmt.Fprintf(w, "\nagainst the floor: %.2f× its alerts/s, p50 %.2f× and p99 %.2f× its latency\n", r.Ratio.AlertsPerSecond, r.Ratio.P50, r.Ratio.P99)
+	}
 	for _, p := range phases {
 		if p.FirstError != "" {
 			fmt.Fprintf(w, "first error (%s): %s\n", p.Name, p.FirstError)
@@ -259,4 +287,15 @@ func printReport(w io.Writer, r IngestReport) {
 		}
 		fmt.Fprintf(w, "check %s FAILED: %d of %d alerts received; %s\n", v.Phase, v.Received, v.Expected, strings.Join(v.Problems, "; "))
 	}
+}
+
+// ratioToFloor compares a phase with the floor measured in the same run.
+func ratioToFloor(p, floor PhaseResult) *FloorRatio {
+	div := func(a, b float64) float64 {
+		if b == 0 {
+			return 0
+		}
+		return math.Round(a/b*100) / 100
+	}
+	return &FloorRatio{AlertsPerSecond: div(p.AlertsPerSecond, floor.AlertsPerSecond), P50: div(p.P50Millis, floor.P50Millis), P99: div(p.P99Millis, floor.P99Millis)}
 }

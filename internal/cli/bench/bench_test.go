@@ -13,7 +13,7 @@ import (
 
 // TestIngestBenchSmallStorm runs `quench bench ingest` end to end on a small storm and
 // checks what it reports, not how fast: every alert accepted and found in its incident,
-// one incident per group in both phases.
+// one incident per group, and one floor workflow per group whose count matches.
 func TestIngestBenchSmallStorm(t *testing.T) {
 	io, _, stdout, stderr := cmdutil.Test()
 	f := &cmdutil.Factory{IO: io}
@@ -26,9 +26,12 @@ func TestIngestBenchSmallStorm(t *testing.T) {
 	assert.Equal(t, 0, report.Ingest.Errors, report.Ingest.FirstError)
 	assert.Equal(t, 3, report.Ingest.IncidentsCreated)
 	assert.LessOrEqual(t, report.Ingest.Commits, 300, "never more signals than alerts")
-	require.NotNil(t, report.Bare)
-	assert.Equal(t, 0, report.Bare.Errors, report.Bare.FirstError)
-	assert.Equal(t, 300, report.Bare.Commits)
+	require.NotNil(t, report.Floor)
+	assert.Equal(t, 0, report.Floor.Errors, report.Floor.FirstError)
+	assert.Equal(t, 300, report.Floor.Commits)
+	assert.Equal(t, 3, report.Floor.IncidentsCreated, "one floor workflow per group")
+	require.NotNil(t, report.Ratio)
+	assert.Positive(t, report.Ratio.AlertsPerSecond, "the ratio to the floor is printed")
 	require.Len(t, report.Verification, 2)
 	for _, v := range report.Verification {
 		assert.True(t, v.OK, "%s: %v", v.Phase, v.Problems)
@@ -64,4 +67,36 @@ func TestScaleBenchRefusesEmptySizes(t *testing.T) {
 	err := cmd.Execute()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "at least 1")
+}
+
+// TestLatencyBenchReportsEveryPathBesideItsFloor runs `quench bench latency` on a few
+// trials and checks what it reports, not how fast: every path measured the trials asked
+// for (each quench trial switched a route of its own: a no-op switch fails the run), and
+// every ratio to both floors is there.
+func TestLatencyBenchReportsEveryPathBesideItsFloor(t *testing.T) {
+	io, _, stdout, stderr := cmdutil.Test()
+	cmd := NewCmdLatency(&cmdutil.Factory{IO: io}, nil)
+	cmd.SetArgs([]string{"--trials", "3", "--warmup", "1", "--data-dir", t.TempDir(), "-o", "json"})
+	require.NoError(t, cmd.Execute(), stderr.String())
+
+	var report LatencyReport
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &report), stdout.String())
+	require.Len(t, report.Paths, 4)
+	for i, name := range []string{PathAlert, PathCLI, PathFloorSWS, PathFloorEager} {
+		p := report.Paths[i]
+		assert.Equal(t, name, p.Name)
+		assert.Equal(t, 3, p.Trials, name)
+		assert.Positive(t, p.P50Millis, name)
+		assert.Positive(t, p.P50xSWS, name)
+		assert.Positive(t, p.P99xEager, name)
+	}
+	assert.Equal(t, 1.0, report.Paths[2].P50xSWS, "the signal-with-start floor is 1× itself")
+	assert.Equal(t, 1.0, report.Paths[3].P99xEager, "the eager floor is 1× itself")
+}
+
+func TestPercentileIndex(t *testing.T) {
+	assert.Equal(t, 49, percentileIndex(100, 0.50))
+	assert.Equal(t, 98, percentileIndex(100, 0.99))
+	assert.Equal(t, 0, percentileIndex(1, 0.99))
+	assert.Equal(t, 2, percentileIndex(3, 0.99))
 }

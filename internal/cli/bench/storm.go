@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/quench-dev/quench/internal/alert"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ingest"
-	"github.com/quench-dev/quench/workflows"
 )
 
 // Storm orders.
@@ -299,46 +299,50 @@ func scrapeCounter(ctx context.Context, httpc *http.Client, baseURL, name string
 	return 0, sc.Err() // absent: none yet
 }
 
-// BarePhase sends the same storm straight to Temporal: one signal-with-start per alert,
-// no coalescing, on the same server, for comparison.
-func BarePhase(ctx context.Context, storm Storm, c ingest.Temporal, svc *incidents.Service, runbook string, progress func(int, time.Duration)) (PhaseResult, error) {
-	type start struct {
-		in   workflows.IncidentInput
-		opts client.StartWorkflowOptions
-	}
-	starts := map[int]start{}
-	for i := range storm.Alerts {
-		g := storm.groupOf(i)
-		if _, ok := starts[g]; ok {
-			continue
-		}
-		a := storm.Alert("bare", i, alert.StatusFiring)
-		in, opts, err := svc.Prepare(incidents.StartRequest{Runbook: runbook, Requester: a.Source, Source: a.Source, Alert: &a})
-		if err != nil {
-			return PhaseResult{}, err
-		}
-		in.AlertSignalled = true
-		starts[g] = start{in, opts}
-	}
+// FloorClient is what the floor phase needs of a Temporal client; client.Client has it.
+type FloorClient interface {
+	SignalWithStartWorkflow(ctx context.Context, workflowID string, signalName string, signalArg any,
+		options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error)
+	QueryWorkflow(ctx context.Context, workflowID string, runID string, queryType string, args ...any) (converter.EncodedValue, error)
+}
+
+// FloorPhase sends the same storm straight to Temporal, on the same server: one
+// signal-with-start per alert to a bare workflow per group (the floor workflow, lingering
+// after its no-op activity), no coalescing and no interpreter. A floor worker must poll
+// FloorTaskQueue.
+func FloorPhase(ctx context.Context, storm Storm, c FloorClient, progress func(int, time.Duration)) (PhaseResult, error) {
+	id := func(g int) string { return fmt.Sprintf("bench-floor-storm-%s-%d", storm.RunID, g) }
 	delivered := make([]bool, storm.Alerts)
 	r := runner{storm: storm, progress: progress}
 	lat, wall, errs, firstErr := r.run(ctx, func(ctx context.Context, i int) error {
-		st := starts[storm.groupOf(i)]
-		_, err := c.SignalWithStartWorkflow(ctx, st.in.IncidentID, workflows.SignalAlerts, []alert.Alert{storm.Alert("bare", i, alert.StatusFiring)},
-			st.opts, workflows.IncidentWorkflowName, st.in)
+		g := storm.groupOf(i)
+		_, err := c.SignalWithStartWorkflow(ctx, id(g), FloorSignal, []alert.Alert{storm.Alert("floor", i, alert.StatusFiring)},
+			FloorOptions(id(g), false), FloorWorkflowName, FloorInput{Linger: true})
 		delivered[i] = err == nil
 		return err
 	})
-	res := summarize("bare signal-with-start", storm.Alerts, lat, wall, errs, firstErr)
+	res := summarize("floor: bare signal-with-start", storm.Alerts, lat, wall, errs, firstErr)
 	res.Commits = storm.Alerts
 	res.AlertsPerCommit = 1
-	res.IncidentsCreated = len(starts)
 	for i, ok := range delivered {
 		if ok {
-			res.Incidents[starts[storm.groupOf(i)].in.IncidentID]++
+			res.Incidents[id(storm.groupOf(i))]++
 		}
 	}
+	res.IncidentsCreated = len(res.Incidents)
 	return res, nil
+}
+
+// VerifyFloor reads each floor workflow's count: it must equal what the phase delivered.
+func VerifyFloor(ctx context.Context, c FloorClient, res PhaseResult) Verification {
+	return verify(res, func(id string) (int, error) {
+		v, err := c.QueryWorkflow(ctx, id, "", FloorQueryReceived)
+		if err != nil {
+			return 0, err
+		}
+		var n int
+		return n, v.Get(&n)
+	})
 }
 
 // Verification checks every alert reached its incident.
@@ -353,6 +357,13 @@ type Verification struct {
 
 // Verify reads each incident's status: its Received must equal what the phase delivered.
 func Verify(ctx context.Context, svc *incidents.Service, res PhaseResult) Verification {
+	return verify(res, func(id string) (int, error) {
+		st, err := svc.Status(ctx, id)
+		return st.Alerts.Received, err
+	})
+}
+
+func verify(res PhaseResult, received func(id string) (int, error)) Verification {
 	v := Verification{Phase: res.Name, Incidents: len(res.Incidents)}
 	ids := make([]string, 0, len(res.Incidents))
 	for id := range res.Incidents {
@@ -362,14 +373,14 @@ func Verify(ctx context.Context, svc *incidents.Service, res PhaseResult) Verifi
 	for _, id := range ids {
 		want := res.Incidents[id]
 		v.Expected += want
-		st, err := svc.Status(ctx, id)
+		got, err := received(id)
 		if err != nil {
 			v.Problems = append(v.Problems, fmt.Sprintf("%s: %v", id, err))
 			continue
 		}
-		v.Received += st.Alerts.Received
-		if st.Alerts.Received != want {
-			v.Problems = append(v.Problems, fmt.Sprintf("%s received %d alerts, %d were delivered", id, st.Alerts.Received, want))
+		v.Received += got
+		if got != want {
+			v.Problems = append(v.Problems, fmt.Sprintf("%s received %d alerts, %d were delivered", id, got, want))
 		}
 	}
 	v.OK = len(v.Problems) == 0
