@@ -88,6 +88,13 @@ func newCluster(t testing.TB) *cluster {
 // measurements that need more routes or runbooks than the deploy files have).
 func newClusterWith(t testing.TB, edit func(cfg map[string]any)) *cluster {
 	t.Helper()
+	return newClusterWithSecrets(t, edit, nil)
+}
+
+// newClusterWithSecrets is newClusterWith with more secrets in every process's
+// environment (what an edit's env:NAME references point at, e.g. a GitHub token).
+func newClusterWithSecrets(t testing.TB, edit func(cfg map[string]any), secrets map[string]string) *cluster {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "quench-cluster-")
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +169,9 @@ func newClusterWith(t testing.TB, edit func(cfg map[string]any)) *cluster {
 		"QUENCH_API_TOKEN":             apiToken,
 		"QUENCH_ALERTMANAGER_TOKEN":    alertToken,
 		"QUENCH_DECISIONS_SIGNING_KEY": base64.StdEncoding.EncodeToString(key),
+	}
+	for k, v := range secrets {
+		c.secrets[k] = v
 	}
 	c.env = []string{"QUENCH_CONFIG=" + c.configPath, "TEMPORAL_ADDRESS=" + addr}
 	for k, v := range c.secrets {

@@ -74,6 +74,12 @@ func routesAgree(t testing.TB, provider string, servers ...*quenchServer) routeT
 // postAlert posts one Alertmanager v4 notification (one alert) to the server's hook.
 func (s *quenchServer) postAlert(t testing.TB, status, group, fingerprint string) ingest.HookResponse {
 	t.Helper()
+	return s.postAlertNamed(t, "LLMProviderErrorRateHigh", "chat: 40% of requests fail", status, group, fingerprint)
+}
+
+// postAlertNamed is postAlert for alert alertname on route chat.
+func (s *quenchServer) postAlertNamed(t testing.TB, alertname, summary, status, group, fingerprint string) ingest.HookResponse {
+	t.Helper()
 	ends := "0001-01-01T00:00:00Z"
 	if status == "resolved" {
 		ends = time.Now().UTC().Format(time.RFC3339)
@@ -84,8 +90,8 @@ func (s *quenchServer) postAlert(t testing.TB, status, group, fingerprint string
 		"externalURL": "http://alertmanager.invalid",
 		"alerts": []map[string]any{{
 			"status": status, "fingerprint": fingerprint,
-			"labels":      map[string]string{"alertname": "LLMProviderErrorRateHigh", "route": "chat", "severity": "critical"},
-			"annotations": map[string]string{"summary": "chat: 40% of requests fail"},
+			"labels":      map[string]string{"alertname": alertname, "route": "chat", "severity": "critical"},
+			"annotations": map[string]string{"summary": summary},
 			"startsAt":    "2026-12-03T19:00:00Z", "endsAt": ends,
 		}},
 	}
