@@ -146,8 +146,32 @@ func TestPromptRegressionOnGitHubOnACluster(t *testing.T) {
 	if n := successfulCalls(fake, "POST", "/pulls"); n != 1 {
 		t.Errorf("GitHub answered %d pull request creations, want 1 (%v)", n, fake.Calls())
 	}
-	if n := successfulCalls(fake, "POST", "/git/refs"); n != 1 {
-		t.Errorf("GitHub created %d branches, want 1 (%v)", n, fake.Calls())
+	// The retry found the branch and the pull request and reused them: one tree, one
+	// commit, one branch, and the labels (which the killed worker never got to) added once.
+	for _, path := range []string{"/git/trees", "/git/commits", "/git/refs", fmt.Sprintf("/issues/%d/labels", pr.Number)} {
+		if n := successfulCalls(fake, "POST", path); n != 1 {
+			t.Errorf("GitHub answered POST %s %d times, want once (%v)", path, n, fake.Calls())
+		}
+	}
+	// The freeze variable was created once and deleted once, whichever worker swept.
+	if n, d := successfulCalls(fake, "POST", "/actions/variables"), successfulCalls(fake, "DELETE", "/actions/variables/"+freezeVar); n != 1 || d != 1 {
+		t.Errorf("GitHub created the freeze variable %d times and deleted it %d times, want once each", n, d)
+	}
+	if n := successfulCalls(fake, "PATCH", "/actions/variables/"+freezeVar); n != 0 {
+		t.Errorf("GitHub updated the freeze variable %d times, want never (it was set once)", n)
+	}
+	// Freeze statuses: a process sets a state on a commit once; a sweep from the other
+	// worker may repeat it (each worker remembers only its own), never more.
+	for name, sha := range map[string]string{"main": mainHead, "tone": toneHead} {
+		failures := 0
+		for _, s := range fake.Statuses(sha) {
+			if s.Context == freezeContext && s.State == "failure" {
+				failures++
+			}
+		}
+		if failures < 1 || failures > 2 {
+			t.Errorf("%d failing freeze statuses on %s's head, want 1 (2 at most: one per worker)", failures, name)
+		}
 	}
 	var rollbackBranches []string
 	for _, br := range fake.Branches() {
