@@ -1,4 +1,8 @@
 // Command quench is runbook automation for LLM incidents. See README.md.
+//
+// This is the light binary: it does not link the embedded Temporal server, and hands
+// `dev`, `demo` and `bench` to quench-embedded (cmd/quench-embedded), found next to it, on
+// PATH, or run from the source tree.
 package main
 
 import (
@@ -7,4 +11,4 @@ import (
 	"github.com/quench-dev/quench/internal/cli"
 )
 
-func main() { os.Exit(cli.Main()) }
+func main() { os.Exit(cli.Main(cli.Delegates(os.Args[1:]))) }
