@@ -7,8 +7,13 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/quench-dev/quench/internal/cli"
+	"github.com/quench-dev/quench/internal/startgc"
 )
 
-func main() { os.Exit(cli.Main(cli.Delegates(os.Args[1:]))) }
+func main() {
+	startgc.RestoreAfter(time.Second) // package startgc: no collection in a short command
+	os.Exit(cli.Main(cli.Delegates(os.Args[1:])))
+}
