@@ -1,6 +1,6 @@
 // Package dev implements `quench dev`: everything in one process on an embedded Temporal
-// server. It is the only command of quench-embedded besides demo and bench; the light
-// quench hands `dev` over to it (internal/cli/embedded.go).
+// server. Only quench-embedded links it (with demo and bench); the light quench hands
+// `dev` over to quench-embedded (internal/cli/embedded.go).
 package dev
 
 import (
