@@ -43,7 +43,9 @@ func quenchContainers(t *testing.T) []container {
 // command finds the cobra command a container runs and parses its flags as quench would.
 func command(t *testing.T, c container) *cobra.Command {
 	t.Helper()
-	root := cli.NewCmdRoot(cmdutil.New())
+	// The image's quench: the light binary, without quench-embedded beside it, so dev, demo
+	// and bench are no commands a container can run.
+	root := cli.NewCmdRoot(cmdutil.New(), nil)
 	if len(c.Args) == 0 {
 		t.Fatalf("%s: no command: the image's entrypoint is /quench and needs a subcommand", c.Where)
 	}

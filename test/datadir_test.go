@@ -10,20 +10,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/quench-dev/quench/internal/cli/serve"
+	"github.com/quench-dev/quench/internal/cli/dev"
 	"github.com/quench-dev/quench/internal/devstack"
 )
 
 // uiOf is the Web UI address a running quench dev wrote into its data dir.
 func uiOf(t *testing.T, dataDir string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dataDir, serve.AddressFile))
+	data, err := os.ReadFile(filepath.Join(dataDir, dev.AddressFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var addrs devstack.Addresses
 	if err := json.Unmarshal(data, &addrs); err != nil || addrs.UI == "" {
-		t.Fatalf("%s = %s (%v): want the Web UI's address", serve.AddressFile, data, err)
+		t.Fatalf("%s = %s (%v): want the Web UI's address", dev.AddressFile, data, err)
 	}
 	return addrs.UI
 }

@@ -15,13 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quench-dev/quench/internal/cli/serve"
+	"github.com/quench-dev/quench/internal/cli/dev"
 	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/incidents/apiclient"
 	"github.com/quench-dev/quench/internal/syncbuf"
 )
 
-// quenchBin is the quench binary built once by TestMain.
+// quenchBin is the quench binary built once by TestMain, with quench-embedded beside it:
+// `quench dev` hands over to it there, as an installed pair does.
 var quenchBin string
 
 func TestMain(m *testing.M) {
@@ -31,10 +32,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	quenchBin = filepath.Join(dir, "quench")
-	build := exec.Command("go", "build", "-o", quenchBin, "../cmd/quench")
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../cmd/quench", "../cmd/quench-embedded")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building quench for the end-to-end tests failed:", err)
+		fmt.Fprintln(os.Stderr, "building quench and quench-embedded for the end-to-end tests failed:", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -157,13 +158,13 @@ func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 		t.Fatalf("quench dev was not ready within 2 minutes:\n%s", p.logs.String())
 	}
 	// Written before the ready line, so it is this process's, not a killed one's.
-	data, err := os.ReadFile(filepath.Join(cfg.DataDir, serve.AddressFile))
+	data, err := os.ReadFile(filepath.Join(cfg.DataDir, dev.AddressFile))
 	if err != nil {
 		t.Fatalf("quench dev is ready but wrote no addresses: %v", err)
 	}
 	var addrs devstack.Addresses
 	if err := json.Unmarshal(data, &addrs); err != nil || addrs.Temporal == "" || addrs.HTTP == "" {
-		t.Fatalf("quench dev's %s = %s (%v); want its Temporal and HTTP addresses", serve.AddressFile, data, err)
+		t.Fatalf("quench dev's %s = %s (%v); want its Temporal and HTTP addresses", dev.AddressFile, data, err)
 	}
 	p.temporal, p.http = addrs.Temporal, addrs.HTTP
 	cred, err := apiclient.ReadCredential(cfg.DataDir)

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -179,20 +180,26 @@ func (h *handler) whoami(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 // Incident references: a short ID (hex, as `incident list` shows it) or a workflow ID.
+// They compile on first use: every quench CLI command links this package (for `quench
+// server`) and most never serve a request; {0,199} alone costs a fraction of a millisecond.
 var (
-	shortRef = regexp.MustCompile(`^[0-9a-f]{4,16}$`)
+	shortRef = lazyRegexp(`^[0-9a-f]{4,16}$`)
 	// likeShortRef has a short ID's shape without being one: no incident can have it.
-	likeShortRef = regexp.MustCompile(`^[0-9a-z]{6}$`)
-	fullRef      = regexp.MustCompile(`^inc-[a-z0-9][a-z0-9_-]{0,199}$`)
+	likeShortRef = lazyRegexp(`^[0-9a-z]{6}$`)
+	fullRef      = lazyRegexp(`^inc-[a-z0-9][a-z0-9_-]{0,199}$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // incidentRef checks the {id} of a path; false means it answered.
 func (h *handler) incidentRef(w http.ResponseWriter, r *http.Request) (string, bool) {
 	ref := r.PathValue("id")
 	switch {
-	case shortRef.MatchString(ref), fullRef.MatchString(ref):
+	case shortRef().MatchString(ref), fullRef().MatchString(ref):
 		return ref, true
-	case likeShortRef.MatchString(ref):
+	case likeShortRef().MatchString(ref):
 		h.refuse(w, r, http.StatusNotFound, fmt.Sprintf("no incident with ID %s (see GET /api/v1/incidents)", ref))
 	default:
 		h.refuse(w, r, http.StatusBadRequest, fmt.Sprintf("%q is not an incident ID: use the 6-character short ID or the full inc-... ID", strictjson.ShortForMsg(ref)))
@@ -356,11 +363,11 @@ func (h *handler) signal(name string) authedFunc {
 	}
 }
 
-var scopeRef = regexp.MustCompile(`^[a-z0-9][a-z0-9_.:-]{0,99}$`)
+var scopeRef = lazyRegexp(`^[a-z0-9][a-z0-9_.:-]{0,99}$`)
 
 func (h *handler) freeze(w http.ResponseWriter, r *http.Request, _ caller) {
 	scope := r.PathValue("scope")
-	if !scopeRef.MatchString(scope) {
+	if !scopeRef().MatchString(scope) {
 		h.refuse(w, r, http.StatusBadRequest, fmt.Sprintf("%q is not a freeze scope (lower-case letters, digits, - _ . :)", strictjson.ShortForMsg(scope)))
 		return
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,7 +52,7 @@ const (
 )
 
 // actionPath is the path of a request that acts on an incident.
-var actionPath = regexp.MustCompile(`^/api/v1/incidents/([^/]+)/(decisions|resolve|abort|notes)$`)
+var actionPath = lazyRegexp(`^/api/v1/incidents/([^/]+)/(decisions|resolve|abort|notes)$`)
 
 // refusalNoter is what Guard asks the handler behind it (the API) to note a refusal with.
 type refusalNoter interface {
@@ -86,8 +85,8 @@ func (l *refusalLines) note(r *http.Request, code int, why, adjective, detail st
 	if l == nil || l.inc == nil || r.Method == http.MethodGet || r.Method == http.MethodHead {
 		return
 	}
-	m := actionPath.FindStringSubmatch(r.URL.Path)
-	if m == nil || !(shortRef.MatchString(m[1]) || fullRef.MatchString(m[1])) {
+	m := actionPath().FindStringSubmatch(r.URL.Path)
+	if m == nil || !(shortRef().MatchString(m[1]) || fullRef().MatchString(m[1])) {
 		return // a malformed ID names no incident
 	}
 	ref := m[1]

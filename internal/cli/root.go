@@ -1,6 +1,11 @@
 // Package cli is quench's command line: the only package that knows cobra. Each command
 // group lives in its own package with NewCmdX(f, runF) constructors filling an XOptions
 // struct, and an xRun(opts) doing the work, so tests drive xRun directly.
+//
+// Two binaries share this root. quench-embedded (cmd/quench-embedded) has every command;
+// quench (cmd/quench) leaves out the ones that link the embedded Temporal server (dev,
+// demo, bench) and hands them to quench-embedded (embedded.go), so that the commands people
+// run all day start in a fraction of the time.
 package cli
 
 import (
@@ -15,9 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/quench-dev/quench/internal/cli/bench"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
-	"github.com/quench-dev/quench/internal/cli/demo"
 	"github.com/quench-dev/quench/internal/cli/evidence"
 	"github.com/quench-dev/quench/internal/cli/freeze"
 	"github.com/quench-dev/quench/internal/cli/incident"
@@ -33,8 +36,12 @@ const (
 	ExitUsage = 2 // the command line was wrong
 )
 
-// NewCmdRoot builds the whole command tree.
-func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+// Commands builds the commands that run an embedded Temporal server (dev, demo, bench):
+// the real ones in quench-embedded, the ones that hand over to it (Delegates) in quench.
+type Commands func(f *cmdutil.Factory) []*cobra.Command
+
+// NewCmdRoot builds the command tree, with embedded's commands (nil: none).
+func NewCmdRoot(f *cmdutil.Factory, embedded Commands) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "quench",
 		Short: "Runbook automation for LLM incidents, on Temporal",
@@ -54,64 +61,35 @@ Then, in another terminal:      quench incident start provider-outage`,
 	pf.StringVar(&f.DataDir, "data-dir", "", "data dir of the quench dev to act through: the CLI uses the credential it writes there (default data_dir from the config, else ./quench-data)")
 	pf.StringVar(&f.As, "as", "", "development only: act as this identity; refused unless quench dev runs with dev.allow_as: true (default: your credential's identity, cli:<OS user>)")
 
-	dev, demoCmd := serve.NewCmdDev(f, nil), demo.NewCmdDemo(f, nil)
 	root.AddCommand(
 		incident.NewCmdIncident(f),
 		runbook.NewCmdRunbook(f),
 		freeze.NewCmdFreeze(f),
 		evidence.NewCmdEvidence(f),
-		dev,
 		serve.NewCmdWorker(f, nil),
 		serve.NewCmdServer(f, nil),
 		setup.NewCmdSetup(f, nil),
-		bench.NewCmdBench(f),
-		demoCmd,
 	)
-	ownTemporal(dev, "use --temporal-port to choose the port of the Temporal server it starts")
-	ownTemporal(demoCmd, "it starts its own Temporal server in a temporary dir")
+	if embedded != nil {
+		root.AddCommand(embedded(f)...)
+	}
 	cmdutil.RejectUnknownSubcommands(root)
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	return root
 }
 
-// ownTemporal marks a command that runs its own embedded Temporal server: the global
-// --temporal-address would mean nothing to it, so its help leaves the flag out and giving
-// it is a usage error that says why, rather than being silently ignored.
-func ownTemporal(cmd *cobra.Command, instead string) {
-	const flag = "temporal-address"
-	help := cmd.HelpFunc()
-	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
-		// The flag is the root's: hide it for this one rendering only.
-		if fl := c.InheritedFlags().Lookup(flag); fl != nil && !fl.Hidden {
-			fl.Hidden = true
-			defer func() { fl.Hidden = false }()
-		}
-		help(c, args)
-	})
-	run := cmd.PreRunE
-	cmd.PreRunE = func(c *cobra.Command, args []string) error {
-		if c.Flags().Changed(flag) {
-			return cmdutil.FlagErrorf("quench %s does not take --%s: %s", c.Name(), flag, instead)
-		}
-		if run != nil {
-			return run(c, args)
-		}
-		return nil
-	}
-}
-
-// Main runs the CLI and returns the process exit code.
-func Main() int {
+// Main runs the CLI on the process's arguments and returns its exit code.
+func Main(embedded Commands) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, cmdutil.New(), os.Args[1:])
+	return Run(ctx, cmdutil.New(), embedded, os.Args[1:])
 }
 
 // Run executes one command line with f and returns its exit code: 0 ok, 1 the operation
 // failed, 2 the command line was wrong, or a command's own code (freeze check: 3).
-func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	root := NewCmdRoot(f)
+func Run(ctx context.Context, f *cmdutil.Factory, embedded Commands, args []string) int {
+	root := NewCmdRoot(f, embedded)
 	root.SetArgs(args)
 	return exitCode(f.IO.ErrOut, root.ExecuteContext(ctx))
 }

@@ -63,7 +63,7 @@ func TestExitCodes(t *testing.T) {
 				Runbooks:        func() (*runbooks.Library, error) { return lib, nil },
 				Actor:           func() (cmdutil.Actor, error) { return cmdutil.Actor{Client: fake, Identity: "cli:alice"}, nil },
 			}
-			code := Run(context.Background(), f, tc.args)
+			code := Run(context.Background(), f, nil, tc.args)
 			if code != tc.code {
 				t.Fatalf("quench %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(tc.args, " "), code, tc.code, out, errOut)
 			}
@@ -130,7 +130,7 @@ func TestActingCommandsNeedACredential(t *testing.T) {
 		ios, _, _, errOut := cmdutil.Test()
 		f := cmdutil.New()
 		f.IO = ios
-		if code := Run(context.Background(), f, tc.args); code != tc.code || !strings.Contains(errOut.String(), tc.stderr) {
+		if code := Run(context.Background(), f, nil, tc.args); code != tc.code || !strings.Contains(errOut.String(), tc.stderr) {
 			t.Errorf("quench %s: exit %d, stderr %q; want %d with %q", strings.Join(tc.args, " "), code, errOut, tc.code, tc.stderr)
 		}
 	}
@@ -140,7 +140,7 @@ func TestActingCommandsNeedACredential(t *testing.T) {
 	ios, _, _, errOut := cmdutil.Test()
 	f := cmdutil.New()
 	f.IO = ios
-	if code := Run(context.Background(), f, []string{"--data-dir", dir, "incident", "approve", "abcdef", "--as", "bob"}); code != ExitUsage ||
+	if code := Run(context.Background(), f, nil, []string{"--data-dir", dir, "incident", "approve", "abcdef", "--as", "bob"}); code != ExitUsage ||
 		!strings.Contains(errOut.String(), "--as is for development only") {
 		t.Errorf("--as without dev.allow_as: exit %d, stderr %q", code, errOut)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/quench-dev/quench/internal/ports"
 )
@@ -32,15 +33,16 @@ func optionsOf(opts []Option) options {
 }
 
 // Names become path components of the directory store and of URIs, so both stores
-// restrict them to a safe alphabet.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`)
+// restrict them to a safe alphabet. Compiled on first use: every quench command links this
+// package, few check a name, and {0,199} is not free to compile.
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$`) })
 
 // CheckName says whether name is a valid incident ID or bundle name (kind says which, for
 // the message); the error is permanent.
 func CheckName(kind, name string) error { return checkName(kind, name) }
 
 func checkName(kind, name string) error {
-	if !validName.MatchString(name) || strings.Contains(name, "..") {
+	if !validName().MatchString(name) || strings.Contains(name, "..") {
 		return ports.Permanentf("evidence %s %q is not a valid name: use letters, digits, '.', '_' and '-' (no '..'), starting with a letter or digit", kind, name)
 	}
 	return nil

@@ -71,6 +71,11 @@ func BenchmarkClusterFigures(b *testing.B) {
 	args := []string{"bench", "ingest", "--http", a.url, "--alertname", bench.BenchAlertname,
 		"--alerts", strconv.Itoa(alerts), "--groups", "50", "--concurrency", "64"}
 	fmt.Printf("cluster: quench %s (QUENCH_BENCH_TOKEN = the alertmanager hook token, TEMPORAL_ADDRESS = the cluster)\n", strings.Join(args, " "))
+	// quench bench runs in quench-embedded (it starts an embedded server for its own
+	// phases): build it beside quench, where quench looks first.
+	if err := run("", "go", "build", "-o", filepath.Join(filepath.Dir(bins.quench), "quench-embedded"), "../../cmd/quench-embedded"); err != nil {
+		b.Fatalf("build quench-embedded: %v", err)
+	}
 	cmd := exec.Command(bins.quench, args...)
 	cmd.Env = append(append([]string{}, c.env...), "QUENCH_BENCH_TOKEN="+alertToken)
 	out, err := cmd.CombinedOutput()

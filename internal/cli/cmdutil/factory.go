@@ -36,8 +36,9 @@ type Factory struct {
 	Config   func() (*config.Config, error)
 	Runbooks func() (*runbooks.Library, error)
 	Temporal func() (client.Client, error)
-	// IncidentsClient is what commands that operate incidents take; tests give them an
-	// incidentsfake.Fake.
+	// IncidentsClient is what commands that read incidents take (list, show, watch, freeze);
+	// tests give them an incidentsfake.Fake. Its service has no runbook library, so it
+	// cannot start incidents: starts go through Actor.
 	IncidentsClient func() (incidents.Client, error)
 	// Incidents is the Temporal-backed service itself, for the few commands that read
 	// workflow history or Temporal directly (postmortem, bench).
@@ -99,14 +100,16 @@ func New() *Factory {
 		}
 		return cl, nil
 	})
-	f.Incidents = func() (*incidents.Service, error) {
+	service := func(withRunbooks bool) (*incidents.Service, error) {
 		c, err := f.Config()
 		if err != nil {
 			return nil, err
 		}
-		lib, err := f.Runbooks()
-		if err != nil {
-			return nil, err
+		var lib *runbooks.Library
+		if withRunbooks {
+			if lib, err = f.Runbooks(); err != nil {
+				return nil, err
+			}
 		}
 		cl, err := f.Temporal()
 		if err != nil {
@@ -122,8 +125,12 @@ func New() *Factory {
 		svc.Routes = incidents.ConfigRoutes(c)
 		return svc, nil
 	}
+	f.Incidents = func() (*incidents.Service, error) { return service(true) }
 	f.IncidentsClient = func() (incidents.Client, error) {
-		svc, err := f.Incidents()
+		// The CLI reads through it (list, show, watch, freeze status): its starts and
+		// decisions go through the API (Actor). Loading and compiling the runbook library
+		// would cost each read more than a Temporal round trip, for nothing.
+		svc, err := service(false)
 		if err != nil {
 			return nil, err
 		}

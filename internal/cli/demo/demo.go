@@ -69,6 +69,7 @@ HTTP server in a temp dir; nothing to install, nothing left behind):
 	fl.Float64Var(&opts.Speed, "speed", 1, "run the demo's clock this many times faster")
 	fl.StringVar(&opts.Dir, "dir", "", "keep the demo's data (Temporal, evidence, traffic log) in this dir instead of a temp dir")
 	fl.DurationVar(&opts.Timeout, "timeout", 3*time.Minute, "give up after this long")
+	cmdutil.OwnTemporal(cmd, "it starts its own Temporal server in a temporary dir")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 )
 
@@ -125,7 +126,10 @@ func mdEscape(s string) string {
 	return r.Replace(s)
 }
 
-var htmlReport = template.Must(template.New("report").Parse(`<!doctype html>
+// htmlReport is parsed on first use: every quench command links this package, few render HTML.
+var htmlReport = sync.OnceValue(func() *template.Template { return template.Must(template.New("report").Parse(htmlReportText)) })
+
+const htmlReportText = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Heading}}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1d1d1f}
@@ -149,7 +153,7 @@ dt{font-weight:600;float:left;width:8rem}dd{margin:0 0 .2rem 8rem}
 {{if .Notes}}<h3>Notes</h3><ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </section>{{end}}
 </body></html>
-`))
+`
 
 // WriteHTML renders the report as a self-contained HTML page (every value escaped).
 func WriteHTML(w io.Writer, rep Report) error {
@@ -157,5 +161,5 @@ func WriteHTML(w io.Writer, rep Report) error {
 	for _, b := range rep.Bundles {
 		views = append(views, viewOf(b))
 	}
-	return htmlReport.Execute(w, map[string]any{"Heading": heading(rep), "Report": rep, "Views": views, "Empty": noEvidence(rep)})
+	return htmlReport().Execute(w, map[string]any{"Heading": heading(rep), "Report": rep, "Views": views, "Empty": noEvidence(rep)})
 }

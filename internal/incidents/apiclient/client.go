@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -38,6 +39,13 @@ type Client struct {
 	HTTP  *http.Client
 	// PollInterval paces Watch, which reads the status over and over (default 1 s).
 	PollInterval time.Duration
+
+	// read is the status Resolve last read to expand a short ID. `incident approve ID`
+	// resolves, then decides: Decide picks the pending approval from this read instead of
+	// reading the incident again (one status query fewer; the workflow still refuses a
+	// digest that moved on meanwhile, as it would after a second read).
+	mu   sync.Mutex
+	read *workflows.Status
 }
 
 var _ incidents.Client = (*Client)(nil)
@@ -196,7 +204,22 @@ func (c *Client) Resolve(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	c.mu.Lock()
+	c.read = &st
+	c.mu.Unlock()
 	return st.IncidentID, nil
+}
+
+// justRead hands over, once, the status Resolve read for id.
+func (c *Client) justRead(id string) (workflows.Status, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.read
+	c.read = nil
+	if st == nil || st.IncidentID != id {
+		return workflows.Status{}, false
+	}
+	return *st, true
 }
 
 // Status reads an incident.
@@ -220,9 +243,11 @@ func (c *Client) Decide(ctx context.Context, ref string, d workflows.Decision) (
 		return workflows.DecisionResult{}, err
 	}
 	if d.StepID == "" || len(d.Digest) != fullDigestLen {
-		st, err := c.Status(ctx, id)
-		if err != nil {
-			return workflows.DecisionResult{}, err
+		st, ok := c.justRead(id)
+		if !ok {
+			if st, err = c.Status(ctx, id); err != nil {
+				return workflows.DecisionResult{}, err
+			}
 		}
 		p, err := incidents.PickApproval(st, d.StepID, d.Digest)
 		if err != nil {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +209,66 @@ func TestCredentialAndServerProblems(t *testing.T) {
 	_, err := c.Status(ctx, shortID)
 	if !errors.Is(err, incidents.ErrUnavailable) || !strings.Contains(err.Error(), "is `quench dev` running?") {
 		t.Errorf("server gone: %v", err)
+	}
+}
+
+// `incident approve SHORT` resolves the short ID, then decides: the status read to resolve
+// also gives the pending approval, so the incident is read once, not twice. A status read
+// for another incident is not used, nor the same one twice.
+func TestApproveReadsTheIncidentOnce(t *testing.T) {
+	ctx := context.Background()
+	fake := incidentsfake.New(nil)
+	fake.Add(waiting())
+	other := waiting()
+	other.IncidentID, other.ShortID = "inc-provider-outage-00000000009f8e7d", "9f8e7d"
+	fake.Add(other)
+	handler := api.New(api.Options{
+		Incidents: fake, Registry: prometheus.NewRegistry(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Dev:   &api.DevCredential{Token: token, Identity: "cli:alice"},
+		Hosts: api.Hosts{ListenHost: "127.0.0.1"},
+	})
+	var mu sync.Mutex
+	var requests []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests = append(requests, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	took := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := requests
+		requests = nil
+		return out
+	}
+
+	c := apiclient.New(srv.URL, token)
+	id, err := c.Resolve(ctx, shortID)
+	if err != nil || id != incID {
+		t.Fatalf("resolve: %q %v", id, err)
+	}
+	if _, err := c.Decide(ctx, id, workflows.Decision{Verdict: workflows.VerdictApprove}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET /api/v1/incidents/" + shortID, "POST /api/v1/incidents/" + incID + "/decisions"}
+	if got := took(); !slices.Equal(got, want) {
+		t.Errorf("approve took %q, want %q", got, want)
+	}
+	if d := lastDecision(t, fake); d.StepID != "failback" || d.Digest != digest {
+		t.Errorf("decision %+v, want the pending approval's step and digest", d)
+	}
+
+	// Resolved another incident: this one is read before deciding.
+	if _, err := c.Resolve(ctx, "9f8e7d"); err != nil {
+		t.Fatal(err)
+	}
+	took()
+	if _, err := c.Decide(ctx, incID, workflows.Decision{Verdict: workflows.VerdictReject, Reason: "no"}); err == nil {
+		t.Log("the fake let a second decision through") // the request count is what matters here
+	}
+	if got := took(); len(got) < 1 || got[0] != "GET /api/v1/incidents/"+incID {
+		t.Errorf("deciding after resolving another incident took %q, want a fresh read of %s first", got, incID)
 	}
 }

@@ -1,17 +1,20 @@
-package cli
+package main
 
 import (
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
+	"github.com/quench-dev/quench/internal/cli"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	io, _, stdout, _ := cmdutil.Test()
-	root := NewCmdRoot(&cmdutil.Factory{IO: io})
+	root := cli.NewCmdRoot(&cmdutil.Factory{IO: io}, embedded)
 	root.SetArgs(args)
 	err := root.Execute()
 	return stdout.String(), err
@@ -44,6 +47,36 @@ func TestEmbeddedCommandsDoNotTakeTemporalAddress(t *testing.T) {
 		}
 		if !strings.Contains(help, "--temporal-address") {
 			t.Errorf("quench %s lost --temporal-address:\n%s", strings.Join(args, " "), help)
+		}
+	}
+}
+
+// The light quench lists the same commands as quench-embedded, and its stand-ins for
+// dev, demo and bench are named and described as the real ones: `quench --help` reads
+// the same from both binaries.
+func TestLightQuenchListsTheSameCommands(t *testing.T) {
+	io, _, _, _ := cmdutil.Test()
+	heavy := cli.NewCmdRoot(&cmdutil.Factory{IO: io}, embedded)
+	light := cli.NewCmdRoot(&cmdutil.Factory{IO: io}, cli.Delegates(nil))
+	lightCmds := map[string]*cobra.Command{}
+	for _, c := range light.Commands() {
+		lightCmds[c.Name()] = c
+	}
+	for _, h := range heavy.Commands() {
+		l, ok := lightCmds[h.Name()]
+		if !ok {
+			t.Errorf("quench lacks the command %q of quench-embedded", h.Name())
+			continue
+		}
+		if l.Use != h.Use || l.Short != h.Short {
+			t.Errorf("quench %s presents itself as %q: %q; quench-embedded as %q: %q (update delegated in internal/cli/embedded.go)",
+				h.Name(), l.Use, l.Short, h.Use, h.Short)
+		}
+		delete(lightCmds, h.Name())
+	}
+	for name := range lightCmds {
+		if name != "help" && name != "completion" {
+			t.Errorf("quench has a command %q that quench-embedded lacks", name)
 		}
 	}
 }

@@ -1,13 +1,12 @@
-// Package serve implements the long-running commands: `quench dev` (everything in one
-// process on an embedded Temporal), `quench worker` and `quench server` (the scale-out
-// halves against a real Temporal cluster).
-package serve
+// Package dev implements `quench dev`: everything in one process on an embedded Temporal
+// server. Only quench-embedded links it (with demo and bench); the light quench hands
+// `dev` over to quench-embedded (internal/cli/embedded.go).
+package dev
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/user"
@@ -80,35 +79,10 @@ dev.allow_as: true in the config lets the CLI act as others with --as (developme
 	fl.BoolVar(&opts.UIWriteActions, "ui-write-actions", false,
 		"let the Web UI terminate, cancel, signal, update, reset and start workflows (off: incidents change only through quench, where approvals and undo are recorded)")
 	fl.StringVar(&opts.HTTPListen, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
-	addTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
+	cmdutil.AddTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
+	cmdutil.OwnTemporal(cmd, "use --temporal-port to choose the port of the Temporal server it starts")
 	return cmd
-}
-
-func addTargetFlags(cmd *cobra.Command, repo, path, traffic *string) {
-	cmd.Flags().StringVar(repo, "prompts-repo", "", "local git repository holding your prompts (enables prompts.changes and prompts.rollback_pr)")
-	cmd.Flags().StringVar(path, "prompts-path", "", "prompts directory inside the repository (default prompts/)")
-	cmd.Flags().StringVar(traffic, "traffic-log", "", "JSONL request log with OpenTelemetry gen_ai.* fields (enables traffic.snapshot)")
-}
-
-func applyTargetFlags(cfg *config.Config, repo, path, traffic string) {
-	if repo != "" {
-		cfg.Prompts.Repo = repo
-	}
-	if path != "" {
-		cfg.Prompts.Path = path
-	}
-	if traffic != "" {
-		cfg.Traffic.Log = traffic
-	}
-}
-
-func newLogger(w *cmdutil.IOStreams, level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, cmdutil.FlagErrorf("--log-level %q: use debug, info, warn or error", level)
-	}
-	return slog.New(slog.NewTextHandler(w.ErrOut, &slog.HandlerOptions{Level: l})), nil
 }
 
 // osUser names the OS user running quench dev, whose CLI the local credential is for.
@@ -124,7 +98,7 @@ func osUser() string {
 
 func devRun(ctx context.Context, opts *DevOptions) error {
 	started := time.Now()
-	logger, err := newLogger(opts.IO, opts.LogLevel)
+	logger, err := cmdutil.NewLogger(opts.IO, opts.LogLevel)
 	if err != nil {
 		return err
 	}
@@ -138,7 +112,7 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	if opts.HTTPListen != "" {
 		cfg.HTTP.Listen = opts.HTTPListen
 	}
-	applyTargetFlags(cfg, opts.PromptsRepo, opts.PromptsPath, opts.TrafficLog)
+	cmdutil.ApplyTargetFlags(cfg, opts.PromptsRepo, opts.PromptsPath, opts.TrafficLog)
 	uiPort := opts.UIPort
 	if opts.NoUI {
 		uiPort = devserver.NoUI
