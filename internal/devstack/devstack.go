@@ -44,6 +44,9 @@ type Options struct {
 	// the caller wrote anything there; the caller releases it after Stop. Without it Start
 	// takes the lock itself, before anything in the data dir is opened, and Stop releases it.
 	Lock *datadir.Lock
+	// WorkflowCacheSize sizes the process's workflow cache (0: app.WorkflowCacheSize);
+	// tests shrink it to make incidents replay from history.
+	WorkflowCacheSize int
 	// Dev is the local CLI credential the API accepts (quench dev); nil for none.
 	Dev    *api.DevCredential
 	Logger *slog.Logger
@@ -115,6 +118,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 
+	// Before the server starts: its system worker is the process's first SDK worker, and
+	// the SDK sizes the cache every worker of the process shares when the first one starts.
+	app.SetWorkflowCacheSize(opts.WorkflowCacheSize)
 	s.Server, err = devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, Lock: s.lock, FrontendPort: opts.FrontendPort, UIPort: opts.UIPort,
 		Namespace: cfg.Temporal.Namespace, Retention: retention, Logger: logger,

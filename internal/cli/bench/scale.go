@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type ScaleOptions struct {
 	Trials      int
 	Output      string
 	LogLevel    string
+	// HeapProfile, when set, is where a pprof heap profile is written once the incidents
+	// are open (before the bare workflows start): where their memory goes.
+	HeapProfile string
 }
 
 // NewCmdScale is `quench bench scale`.
@@ -83,6 +87,7 @@ It reports figures; it never passes or fails on them.`,
 	fl.IntVar(&opts.Trials, "trials", 20, "list and show calls to time")
 	fl.StringVarP(&opts.Output, "output", "o", cmdutil.FormatTable, "table, json or yaml")
 	fl.StringVar(&opts.LogLevel, "log-level", "error", "log level of the in-process quench")
+	fl.StringVar(&opts.HeapProfile, "heap-profile", "", "write a pprof heap profile to this file once the incidents are open (that run's figures are not comparable)")
 	return cmd
 }
 
@@ -95,12 +100,48 @@ type ScaleReport struct {
 	// Memory added by the open incidents and by as many bare waiting workflows.
 	IncidentsMiB float64 `json:"incidents_rss_mib"`
 	BareMiB      float64 `json:"bare_rss_mib"`
-	Burst        Timing  `json:"burst"`
-	BareBurst    Timing  `json:"bare_burst"`
-	List         Timing  `json:"list"`
-	BareList     Timing  `json:"bare_list"`
-	Show         Timing  `json:"show"`
-	BareShow     Timing  `json:"bare_show"`
+	// The same split for the Go heap and stacks in use (less noisy than RSS) and goroutines.
+	IdleHeap      Mem    `json:"idle_heap"`
+	IncidentsHeap Mem    `json:"incidents_heap"`
+	BareHeap      Mem    `json:"bare_heap"`
+	Burst         Timing `json:"burst"`
+	BareBurst     Timing `json:"bare_burst"`
+	List          Timing `json:"list"`
+	BareList      Timing `json:"bare_list"`
+	Show          Timing `json:"show"`
+	BareShow      Timing `json:"bare_show"`
+}
+
+// Mem is the Go runtime's view: heap and goroutine stacks in use, and goroutines. Added
+// figures (incidents, bare) are differences from the figure before them.
+type Mem struct {
+	HeapMiB    float64 `json:"heap_inuse_mib"`
+	StackMiB   float64 `json:"stack_inuse_mib"`
+	Goroutines int     `json:"goroutines"`
+}
+
+func memNow() Mem {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // after rssMiB's collection
+	return Mem{HeapMiB: float64(ms.HeapInuse) / (1 << 20), StackMiB: float64(ms.StackInuse) / (1 << 20), Goroutines: runtime.NumGoroutine()}
+}
+
+func (m Mem) minus(o Mem) Mem {
+	return Mem{HeapMiB: m.HeapMiB - o.HeapMiB, StackMiB: m.StackMiB - o.StackMiB, Goroutines: m.Goroutines - o.Goroutines}
+}
+
+// writeHeapProfile writes the heap profile (after a collection, so in-use figures are live).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--heap-profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("--heap-profile: write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // Timing is one measured operation: p50/p99 of its latencies and, for a burst, the time
@@ -149,6 +190,11 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 	}
 	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	errOut := opts.IO.ErrOut
+	if opts.HeapProfile != "" {
+		// A sample every 4 KiB instead of 512 KiB: per-incident objects are small. It costs
+		// memory and time of its own, so a profiled run's figures are not comparable.
+		runtime.MemProfileRate = 4096
+	}
 	dir, err := os.MkdirTemp("", "quench-bench-scale-")
 	if err != nil {
 		return err
@@ -176,6 +222,7 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 
 	rep := ScaleReport{CPUs: runtime.GOMAXPROCS(0), Incidents: opts.Incidents, Routes: opts.Routes}
 	rep.IdleMiB = rssMiB()
+	rep.IdleHeap = memNow()
 	fmt.Fprintf(errOut, "idle: %.0f MiB\n", rep.IdleMiB)
 
 	// Memory: open incidents, then as many bare waiting workflows.
@@ -190,8 +237,16 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 		return err
 	}
 	withIncidents := rssMiB()
+	heapWithIncidents := memNow()
 	rep.IncidentsMiB = withIncidents - rep.IdleMiB
+	rep.IncidentsHeap = heapWithIncidents.minus(rep.IdleHeap)
 	fmt.Fprintf(errOut, "with %d open incidents: %.0f MiB (+%.0f)\n", opts.Incidents, withIncidents, rep.IncidentsMiB)
+	if opts.HeapProfile != "" {
+		if err := writeHeapProfile(opts.HeapProfile); err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "heap profile: %s (go tool pprof -top -sample_index=inuse_space %s)\n", opts.HeapProfile, opts.HeapProfile)
+	}
 	if err := floor.openWaiting(ctx, opts.Incidents, opts.Concurrency); err != nil {
 		return err
 	}
@@ -200,6 +255,7 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 		return err
 	}
 	rep.BareMiB = rssMiB() - withIncidents
+	rep.BareHeap = memNow().minus(heapWithIncidents)
 	fmt.Fprintf(errOut, "with %d bare waiting workflows more: +%.0f MiB\n", opts.Incidents, rep.BareMiB)
 
 	// List and show with the incidents open, interleaved with their bare calls.
@@ -471,6 +527,9 @@ func printScale(w io.Writer, r ScaleReport) {
 	}
 	t.Row("RSS idle", fmt.Sprintf("%.0f MiB", r.IdleMiB), "", "")
 	t.Row(fmt.Sprintf("RSS added by %d open", r.Incidents), fmt.Sprintf("%.0f MiB", r.IncidentsMiB), fmt.Sprintf("%.0f MiB", r.BareMiB), ratio(r.IncidentsMiB, r.BareMiB))
+	t.Row(fmt.Sprintf("heap+stacks added by %d open", r.Incidents), fmt.Sprintf("%.0f MiB", r.IncidentsHeap.HeapMiB+r.IncidentsHeap.StackMiB),
+		fmt.Sprintf("%.0f MiB", r.BareHeap.HeapMiB+r.BareHeap.StackMiB), ratio(r.IncidentsHeap.HeapMiB+r.IncidentsHeap.StackMiB, r.BareHeap.HeapMiB+r.BareHeap.StackMiB))
+	t.Row(fmt.Sprintf("goroutines added by %d open", r.Incidents), strconv.Itoa(r.IncidentsHeap.Goroutines), strconv.Itoa(r.BareHeap.Goroutines), "")
 	t.Row("burst drain after last alert", fmt.Sprintf("%.0f ms", r.Burst.DrainMillis), fmt.Sprintf("%.0f ms", r.BareBurst.DrainMillis), ratio(r.Burst.DrainMillis, r.BareBurst.DrainMillis))
 	t.Row("burst alert -> switch p50", fmt.Sprintf("%.1f ms", r.Burst.P50Millis), fmt.Sprintf("%.1f ms", r.BareBurst.P50Millis), ratio(r.Burst.P50Millis, r.BareBurst.P50Millis))
 	t.Row("burst alert -> switch p99", fmt.Sprintf("%.1f ms", r.Burst.P99Millis), fmt.Sprintf("%.1f ms", r.BareBurst.P99Millis), ratio(r.Burst.P99Millis, r.BareBurst.P99Millis))
