@@ -47,6 +47,9 @@ type Options struct {
 	// WorkflowCacheSize sizes the process's workflow cache (0: app.WorkflowCacheSize);
 	// tests shrink it to make incidents replay from history.
 	WorkflowCacheSize int
+	// MetricsHandler receives the SDK client's and worker's metrics (nil: none); tests
+	// read the workflow cache's hits and misses from it.
+	MetricsHandler client.MetricsHandler
 	// Dev is the local CLI credential the API accepts (quench dev); nil for none.
 	Dev    *api.DevCredential
 	Logger *slog.Logger
@@ -131,18 +134,19 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.Stop()
 		return nil, err
 	}
-	if err := s.start(ctx, cfg, opts.OpenApprovals, opts.Dev); err != nil {
+	if err := s.start(ctx, cfg, opts.OpenApprovals, opts.Dev, opts.MetricsHandler); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *api.DevCredential) error {
+func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *api.DevCredential, metrics client.MetricsHandler) error {
 	var err error
 	s.Client, err = client.Dial(app.TemporalClientOptions(client.Options{
 		HostPort: s.Server.FrontendAddress(), Namespace: s.Server.Namespace(),
-		Logger: sdklog.NewStructuredLogger(s.logger.With("component", "temporal-sdk")),
+		Logger:         sdklog.NewStructuredLogger(s.logger.With("component", "temporal-sdk")),
+		MetricsHandler: metrics,
 	}))
 	if err != nil {
 		return fmt.Errorf("connect to the embedded Temporal server: %w", err)
