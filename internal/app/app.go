@@ -40,7 +40,7 @@ func WorkerOptions() worker.Options {
 
 // WorkflowCacheSize is how many workflow executions a quench process keeps in memory
 // between their workflow tasks (the SDK's sticky cache, shared by every worker of the
-// process; the SDK's default is 10,000). Each costs about 50 KiB of live heap and stacks
+// process; the SDK's default is 10,000). Each costs about 75 KiB of live heap and stacks
 // (two goroutines, the SDK's state, the interpreter's state), more in RSS. An incident
 // past it, the least recently active, is evicted and replayed from its history on its
 // next task: one history fetch and a re-run of the interpreter, the path every incident
