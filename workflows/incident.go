@@ -23,7 +23,8 @@ func IncidentWorkflow(ctx workflow.Context, in IncidentInput) (Status, error) {
 
 	if in.State == nil {
 		if in.Policy != nil {
-			w.st.Policy = *in.Policy
+			w.st.Policy = shared.policy(*in.Policy)
+			w.in.Policy = nil // the state holds it; the decoded copy can go
 			w.status.RequesterPerson = w.requesterPerson()
 		} else {
 			w.loadPolicy(ctx)

@@ -71,6 +71,10 @@ type incident struct {
 }
 
 func newIncident(ctx workflow.Context, in IncidentInput) *incident {
+	in.Spec = shared.spec(in.Spec)
+	if in.State != nil {
+		in.State.Policy = shared.policy(in.State.Policy)
+	}
 	w := &incident{in: in, steps: in.Spec.Steps, limits: limitsOf(in.Limits), logger: workflow.GetLogger(ctx)}
 	if in.State != nil {
 		w.st = in.State

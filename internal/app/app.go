@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,10 +38,40 @@ func WorkerOptions() worker.Options {
 	}
 }
 
+// WorkflowCacheSize is how many workflow executions a quench process keeps in memory
+// between their workflow tasks (the SDK's sticky cache, shared by every worker of the
+// process; the SDK's default is 10,000). Each costs about 75 KiB of live heap and stacks
+// (two goroutines, the SDK's state, the interpreter's state), more in RSS. An incident
+// past it, the least recently active, is evicted and replayed from its history on its
+// next task: one history fetch and a re-run of the interpreter, the path every incident
+// takes after a restart (approve -> step done 19-35 ms then, issue 13), longer as the
+// history nears its continue-as-new limit (8,000 events). Larger
+// than a burst of outages (500 at once, each cached from its start to its switch), so a
+// burst does not evict its own incidents.
+const WorkflowCacheSize = 512
+
+// SetWorkflowCacheSize sizes the process's workflow cache (n <= 0: WorkflowCacheSize). The
+// SDK reads it when the first worker of the process starts (or the first after all
+// stopped); in a process with the embedded server, that is the server's own system
+// worker, so devstack calls it before the server starts. NewWorker calls it when nothing
+// did.
+func SetWorkflowCacheSize(n int) {
+	if n <= 0 {
+		n = WorkflowCacheSize
+	}
+	cacheSized.Store(true)
+	worker.SetStickyWorkflowCacheSize(n)
+}
+
+var cacheSized atomic.Bool
+
 // NewWorker builds a worker running quench's workflows and activities over the resolved
 // adapters. Dial c with TemporalClientOptions: without its query-task interceptor, a status
 // query can fail with a nondeterminism error (querytask.go).
 func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activities.Policy, logger *slog.Logger) worker.Worker {
+	if !cacheSized.Load() {
+		SetWorkflowCacheSize(0)
+	}
 	w := worker.New(c, workflows.TaskQueue, WorkerOptions())
 	workflows.Register(w)
 	a.Connect(c)

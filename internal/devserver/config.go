@@ -127,6 +127,13 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// -> first mitigation depends on them (quench bench latency measures it).
 		dynamicconfig.EnableEagerWorkflowStart.Key():     true,
 		dynamicconfig.EnableActivityEagerExecution.Key(): true,
+		// Mutable states kept in memory: the default (128,000, for a host serving many
+		// shards of a cluster) keeps every running workflow of a single-node server for the
+		// cache's hour, ~14 KiB each for a waiting incident. 512 holds a burst of outages and
+		// the workflows acted on recently; an evicted one is read back from SQLite (its
+		// execution row) on its next task, about a millisecond. Entries in use are pinned, so
+		// it must stay well above the requests in flight at once (ingest sends 64).
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): 512,
 		// Approvals are workflow updates.
 		dynamicconfig.FrontendEnableUpdateWorkflowExecution.Key():              true,
 		dynamicconfig.FrontendEnableUpdateWorkflowExecutionAsyncAccepted.Key(): true,

@@ -44,6 +44,12 @@ type Options struct {
 	// the caller wrote anything there; the caller releases it after Stop. Without it Start
 	// takes the lock itself, before anything in the data dir is opened, and Stop releases it.
 	Lock *datadir.Lock
+	// WorkflowCacheSize sizes the process's workflow cache (0: app.WorkflowCacheSize);
+	// tests shrink it to make incidents replay from history.
+	WorkflowCacheSize int
+	// MetricsHandler receives the SDK client's and worker's metrics (nil: none); tests
+	// read the workflow cache's hits and misses from it.
+	MetricsHandler client.MetricsHandler
 	// Dev is the local CLI credential the API accepts (quench dev); nil for none.
 	Dev    *api.DevCredential
 	Logger *slog.Logger
@@ -115,6 +121,9 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		return nil, err
 	}
 
+	// Before the server starts: its system worker is the process's first SDK worker, and
+	// the SDK sizes the cache every worker of the process shares when the first one starts.
+	app.SetWorkflowCacheSize(opts.WorkflowCacheSize)
 	s.Server, err = devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, Lock: s.lock, FrontendPort: opts.FrontendPort, UIPort: opts.UIPort,
 		Namespace: cfg.Temporal.Namespace, Retention: retention, Logger: logger,
@@ -125,18 +134,19 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.Stop()
 		return nil, err
 	}
-	if err := s.start(ctx, cfg, opts.OpenApprovals, opts.Dev); err != nil {
+	if err := s.start(ctx, cfg, opts.OpenApprovals, opts.Dev, opts.MetricsHandler); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *api.DevCredential) error {
+func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *api.DevCredential, metrics client.MetricsHandler) error {
 	var err error
 	s.Client, err = client.Dial(app.TemporalClientOptions(client.Options{
 		HostPort: s.Server.FrontendAddress(), Namespace: s.Server.Namespace(),
-		Logger: sdklog.NewStructuredLogger(s.logger.With("component", "temporal-sdk")),
+		Logger:         sdklog.NewStructuredLogger(s.logger.With("component", "temporal-sdk")),
+		MetricsHandler: metrics,
 	}))
 	if err != nil {
 		return fmt.Errorf("connect to the embedded Temporal server: %w", err)

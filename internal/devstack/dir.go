@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"go.temporal.io/sdk/client"
+
 	"github.com/quench-dev/quench/internal/api"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/datadir"
@@ -29,6 +31,9 @@ type DirOptions struct {
 	Command string
 	// Dev is a local CLI credential the API accepts (benchmarks that start through the API).
 	Dev *api.DevCredential
+	// WorkflowCacheSize and MetricsHandler are Options'.
+	WorkflowCacheSize int
+	MetricsHandler    client.MetricsHandler
 }
 
 // StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
@@ -71,5 +76,6 @@ func startInDir(ctx context.Context, opts DirOptions, lock *datadir.Lock) (*Stac
 	if err != nil {
 		return nil, err
 	}
-	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Dev: opts.Dev, Logger: opts.Logger})
+	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Dev: opts.Dev, Logger: opts.Logger,
+		WorkflowCacheSize: opts.WorkflowCacheSize, MetricsHandler: opts.MetricsHandler})
 }

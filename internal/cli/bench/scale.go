@@ -11,10 +11,12 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/devstack"
 	"github.com/quench-dev/quench/internal/incidents"
@@ -41,6 +44,9 @@ type ScaleOptions struct {
 	Trials      int
 	Output      string
 	LogLevel    string
+	// HeapProfile, when set, is where a pprof heap profile is written once the incidents
+	// are open (before the bare workflows start): where their memory goes.
+	HeapProfile string
 }
 
 // NewCmdScale is `quench bench scale`.
@@ -83,6 +89,7 @@ It reports figures; it never passes or fails on them.`,
 	fl.IntVar(&opts.Trials, "trials", 20, "list and show calls to time")
 	fl.StringVarP(&opts.Output, "output", "o", cmdutil.FormatTable, "table, json or yaml")
 	fl.StringVar(&opts.LogLevel, "log-level", "error", "log level of the in-process quench")
+	fl.StringVar(&opts.HeapProfile, "heap-profile", "", "write a pprof heap profile to this file once the incidents are open (that run's figures are not comparable)")
 	return cmd
 }
 
@@ -95,12 +102,51 @@ type ScaleReport struct {
 	// Memory added by the open incidents and by as many bare waiting workflows.
 	IncidentsMiB float64 `json:"incidents_rss_mib"`
 	BareMiB      float64 `json:"bare_rss_mib"`
-	Burst        Timing  `json:"burst"`
-	BareBurst    Timing  `json:"bare_burst"`
-	List         Timing  `json:"list"`
-	BareList     Timing  `json:"bare_list"`
-	Show         Timing  `json:"show"`
-	BareShow     Timing  `json:"bare_show"`
+	// The same split for the Go heap and stacks in use (less noisy than RSS) and goroutines.
+	IdleHeap      Mem    `json:"idle_heap"`
+	IncidentsHeap Mem    `json:"incidents_heap"`
+	BareHeap      Mem    `json:"bare_heap"`
+	Burst         Timing `json:"burst"`
+	BareBurst     Timing `json:"bare_burst"`
+	List          Timing `json:"list"`
+	BareList      Timing `json:"bare_list"`
+	Show          Timing `json:"show"`
+	BareShow      Timing `json:"bare_show"`
+}
+
+// Mem is the Go runtime's view: heap and goroutine stacks in use, and goroutines. Added
+// figures (incidents, bare) are differences from the figure before them.
+type Mem struct {
+	// LiveMiB is the heap's live objects; HeapMiB the spans holding them (the difference
+	// is fragmentation: a span stays in use while one object in it lives).
+	LiveMiB    float64 `json:"heap_live_mib"`
+	HeapMiB    float64 `json:"heap_inuse_mib"`
+	StackMiB   float64 `json:"stack_inuse_mib"`
+	Goroutines int     `json:"goroutines"`
+}
+
+func memNow() Mem {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // after rssMiB's collection
+	return Mem{LiveMiB: float64(ms.HeapAlloc) / (1 << 20), HeapMiB: float64(ms.HeapInuse) / (1 << 20), StackMiB: float64(ms.StackInuse) / (1 << 20), Goroutines: runtime.NumGoroutine()}
+}
+
+func (m Mem) minus(o Mem) Mem {
+	return Mem{LiveMiB: m.LiveMiB - o.LiveMiB, HeapMiB: m.HeapMiB - o.HeapMiB, StackMiB: m.StackMiB - o.StackMiB, Goroutines: m.Goroutines - o.Goroutines}
+}
+
+// writeHeapProfile writes the heap profile (after a collection, so in-use figures are live).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--heap-profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("--heap-profile: write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 // Timing is one measured operation: p50/p99 of its latencies and, for a burst, the time
@@ -149,6 +195,11 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 	}
 	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	errOut := opts.IO.ErrOut
+	if opts.HeapProfile != "" {
+		// A sample every 4 KiB instead of 512 KiB: per-incident objects are small. It costs
+		// memory and time of its own, so a profiled run's figures are not comparable.
+		runtime.MemProfileRate = 4096
+	}
 	dir, err := os.MkdirTemp("", "quench-bench-scale-")
 	if err != nil {
 		return err
@@ -176,6 +227,7 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 
 	rep := ScaleReport{CPUs: runtime.GOMAXPROCS(0), Incidents: opts.Incidents, Routes: opts.Routes}
 	rep.IdleMiB = rssMiB()
+	rep.IdleHeap = memNow()
 	fmt.Fprintf(errOut, "idle: %.0f MiB\n", rep.IdleMiB)
 
 	// Memory: open incidents, then as many bare waiting workflows.
@@ -190,8 +242,16 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 		return err
 	}
 	withIncidents := rssMiB()
+	heapWithIncidents := memNow()
 	rep.IncidentsMiB = withIncidents - rep.IdleMiB
+	rep.IncidentsHeap = heapWithIncidents.minus(rep.IdleHeap)
 	fmt.Fprintf(errOut, "with %d open incidents: %.0f MiB (+%.0f)\n", opts.Incidents, withIncidents, rep.IncidentsMiB)
+	if opts.HeapProfile != "" {
+		if err := writeHeapProfile(opts.HeapProfile); err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "heap profile: %s (go tool pprof -top -sample_index=inuse_space %s)\n", opts.HeapProfile, opts.HeapProfile)
+	}
 	if err := floor.openWaiting(ctx, opts.Incidents, opts.Concurrency); err != nil {
 		return err
 	}
@@ -200,6 +260,7 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 		return err
 	}
 	rep.BareMiB = rssMiB() - withIncidents
+	rep.BareHeap = memNow().minus(heapWithIncidents)
 	fmt.Fprintf(errOut, "with %d bare waiting workflows more: +%.0f MiB\n", opts.Incidents, rep.BareMiB)
 
 	// List and show with the incidents open, interleaved with their bare calls.
@@ -334,12 +395,18 @@ type floorWorker struct {
 	c    client.Client
 	w    worker.Worker
 	done chan time.Time
+	// waiting counts bare waiting workflows whose first workflow task ran: visibility
+	// lists a workflow as running from its start, before any worker holds it.
+	waiting atomic.Int64
 }
 
 func newFloorWorker(c client.Client) *floorWorker {
 	f := &floorWorker{c: c, done: make(chan time.Time, 1<<14)}
 	f.w = worker.New(c, floorQueue, worker.Options{})
 	f.w.RegisterWorkflowWithOptions(func(ctx workflow.Context) error {
+		if !workflow.IsReplaying(ctx) {
+			f.waiting.Add(1)
+		}
 		workflow.GetSignalChannel(ctx, "done").Receive(ctx, nil)
 		return nil
 	}, workflow.RegisterOptions{Name: "bench-wait"})
@@ -362,6 +429,19 @@ func (f *floorWorker) openWaiting(ctx context.Context, n, concurrency int) error
 	})
 	if errs > 0 {
 		return fmt.Errorf("start the bare waiting workflows: %d failed; first: %s", errs, firstErr)
+	}
+	// Measured once each has run its first task, as the incidents have (their start is
+	// eager): a workflow no worker ran yet costs the worker nothing.
+	deadline := time.Now().Add(5 * time.Minute)
+	for f.waiting.Load() < int64(n) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after 5 minutes only %d of %d bare waiting workflows ran", f.waiting.Load(), n)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	return nil
 }
@@ -470,13 +550,21 @@ func printScale(w io.Writer, r ScaleReport) {
 		return fmt.Sprintf("%.2fx", a/b)
 	}
 	t.Row("RSS idle", fmt.Sprintf("%.0f MiB", r.IdleMiB), "", "")
-	t.Row(fmt.Sprintf("RSS added by %d open", r.Incidents), fmt.Sprintf("%.0f MiB", r.IncidentsMiB), fmt.Sprintf("%.0f MiB", r.BareMiB), ratio(r.IncidentsMiB, r.BareMiB))
+	// No ratio for memory: the bare workflows open after the incidents, in the same bounded
+	// workflow cache (app.WorkflowCacheSize), where they take cached incidents' places.
+	t.Row(fmt.Sprintf("RSS added by %d open", r.Incidents), fmt.Sprintf("%.0f MiB", r.IncidentsMiB), fmt.Sprintf("%.0f MiB", r.BareMiB), "-")
+	t.Row(fmt.Sprintf("heap+stacks added by %d open", r.Incidents), fmt.Sprintf("%.0f MiB", r.IncidentsHeap.HeapMiB+r.IncidentsHeap.StackMiB),
+		fmt.Sprintf("%.0f MiB", r.BareHeap.HeapMiB+r.BareHeap.StackMiB), "-")
+	t.Row(fmt.Sprintf("live heap added by %d open", r.Incidents), fmt.Sprintf("%.0f MiB", r.IncidentsHeap.LiveMiB), fmt.Sprintf("%.0f MiB", r.BareHeap.LiveMiB), "-")
+	t.Row(fmt.Sprintf("goroutines added by %d open", r.Incidents), strconv.Itoa(r.IncidentsHeap.Goroutines), strconv.Itoa(r.BareHeap.Goroutines), "")
 	t.Row("burst drain after last alert", fmt.Sprintf("%.0f ms", r.Burst.DrainMillis), fmt.Sprintf("%.0f ms", r.BareBurst.DrainMillis), ratio(r.Burst.DrainMillis, r.BareBurst.DrainMillis))
 	t.Row("burst alert -> switch p50", fmt.Sprintf("%.1f ms", r.Burst.P50Millis), fmt.Sprintf("%.1f ms", r.BareBurst.P50Millis), ratio(r.Burst.P50Millis, r.BareBurst.P50Millis))
 	t.Row("burst alert -> switch p99", fmt.Sprintf("%.1f ms", r.Burst.P99Millis), fmt.Sprintf("%.1f ms", r.BareBurst.P99Millis), ratio(r.Burst.P99Millis, r.BareBurst.P99Millis))
 	t.Row("list p50 / p99", fmt.Sprintf("%.1f / %.1f ms", r.List.P50Millis, r.List.P99Millis), fmt.Sprintf("%.1f / %.1f ms", r.BareList.P50Millis, r.BareList.P99Millis), ratio(r.List.P50Millis, r.BareList.P50Millis))
 	t.Row("show p50 / p99", fmt.Sprintf("%.1f / %.1f ms", r.Show.P50Millis, r.Show.P99Millis), fmt.Sprintf("%.1f / %.1f ms", r.BareShow.P50Millis, r.BareShow.P99Millis), ratio(r.Show.P50Millis, r.BareShow.P50Millis))
 	_ = t.Flush()
+	fmt.Fprintf(w, "\nmemory floor: the bare workflows open after the incidents and share their workflow cache (%d executions),\n"+
+		"so it is what %d more workflows add to a full cache, not what they cost alone\n", app.WorkflowCacheSize, r.Incidents)
 	for name, tm := range map[string]Timing{"list": r.List, "bare list": r.BareList, "show": r.Show, "bare show": r.BareShow} {
 		if tm.Failed > 0 {
 			fmt.Fprintf(w, "%s: %d calls failed, first: %s\n", name, tm.Failed, tm.FirstError)
