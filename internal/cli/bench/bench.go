@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"os"
 	"runtime"
@@ -134,11 +133,10 @@ type FloorRatio struct {
 }
 
 func ingestRun(ctx context.Context, opts *IngestOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
-		return cmdutil.FlagErrorf("--log-level %q: use debug, info, warn or error", opts.LogLevel)
+	logger, err := benchLogger(opts.IO, opts.LogLevel)
+	if err != nil {
+		return err
 	}
-	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	runID := make([]byte, 4)
 	_, _ = rand.Read(runID)
 	storm := Storm{Alerts: opts.Alerts, Groups: opts.Groups, Concurrency: opts.Concurrency, Order: opts.Order,
@@ -152,17 +150,11 @@ func ingestRun(ctx context.Context, opts *IngestOptions) error {
 	var temporal FloorClient
 	var floorClient client.Client // the floor worker's (in-process: the stack's)
 	if baseURL == "" {
-		dir := opts.DataDir
-		if dir == "" {
-			tmp, err := os.MkdirTemp("", "quench-bench-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			dir = tmp
-		} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		dir, cleanup, err := workDir(opts.DataDir)
+		if err != nil {
 			return err
 		}
+		defer cleanup()
 		fmt.Fprintf(errOut, "starting quench in-process in %s ...\n", dir)
 		stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Command: "quench bench", Logger: logger,
 			Runbooks: map[string]string{"bench-storm.yaml": BenchRunbook}})

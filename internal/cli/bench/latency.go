@@ -6,11 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	mrand "math/rand/v2"
 	"net/http"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -127,23 +125,16 @@ func latencyRoutes(prefix string, n int) []string {
 }
 
 func latencyRun(ctx context.Context, opts *LatencyOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
-		return cmdutil.FlagErrorf("--log-level %q: use debug, info, warn or error", opts.LogLevel)
-	}
-	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
-	errOut := opts.IO.ErrOut
-	dir := opts.DataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "quench-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+	logger, err := benchLogger(opts.IO, opts.LogLevel)
+	if err != nil {
 		return err
 	}
+	errOut := opts.IO.ErrOut
+	dir, cleanup, err := workDir(opts.DataDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	rounds := opts.Warmup + opts.Trials
 	runID := randomHex(4)
 	alertRoutes, cliRoutes := latencyRoutes("bench-alert-"+runID, rounds), latencyRoutes("bench-cli-"+runID, rounds)

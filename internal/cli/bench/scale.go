@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"runtime"
@@ -189,22 +188,21 @@ steps:
 const floorQueue = "bench-floor"
 
 func scaleRun(ctx context.Context, opts *ScaleOptions) error {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(opts.LogLevel)); err != nil {
-		return cmdutil.FlagErrorf("--log-level %q: use debug, info, warn or error", opts.LogLevel)
+	logger, err := benchLogger(opts.IO, opts.LogLevel)
+	if err != nil {
+		return err
 	}
-	logger := slog.New(slog.NewTextHandler(opts.IO.ErrOut, &slog.HandlerOptions{Level: level}))
 	errOut := opts.IO.ErrOut
 	if opts.HeapProfile != "" {
 		// A sample every 4 KiB instead of 512 KiB: per-incident objects are small. It costs
 		// memory and time of its own, so a profiled run's figures are not comparable.
 		runtime.MemProfileRate = 4096
 	}
-	dir, err := os.MkdirTemp("", "quench-bench-scale-")
+	dir, cleanup, err := workDir("")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
 
 	var routes strings.Builder
 	routes.WriteString("gateway:\n  routes:\n")
