@@ -11,7 +11,7 @@ import (
 // that, so:
 //   - it holds only what visibility answered with exactly one incident, or a start this
 //     Service made (never a miss, never an ambiguous answer);
-//   - a start whose short ID is already remembered for another incident turns the entry into
+//   - a start (or a start prepared here, see preparing) whose short ID is already remembered for another incident turns the entry into
 //     a tombstone: lookups of that short ID go to visibility, and are not remembered, until
 //     it expires (by then visibility lists both and answers "ambiguous" on its own);
 //   - an entry lives refCacheTTL: an incident that shares the short ID but was started by
@@ -66,6 +66,18 @@ func (c *refCache) started(id string) {
 		return
 	}
 	c.put(short, id)
+}
+
+// preparing notes an incident about to be started, by Start or by a starter that only
+// prepares here (ingest's dispatcher): it may never start, so it is not remembered, but a
+// different incident remembered under its short ID is forgotten, tombstoned.
+func (c *refCache) preparing(id string) {
+	short := ShortID(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[short]; ok && c.now().Sub(e.at) < c.ttl && e.id != "" && e.id != id {
+		c.entries[short] = refEntry{at: c.now()}
+	}
 }
 
 // lookedUp notes visibility's one answer for short; an entry already there (a start of a

@@ -23,8 +23,10 @@ func TestDecideOnAShortIDLooksItUpOnce(t *testing.T) {
 			t.Fatalf("decision %d: %v", i+1, err)
 		}
 	}
-	if len(ft.listReqs) != 1 || len(ft.updates) != 2 {
-		t.Fatalf("%d visibility lookups and %d decisions, want 1 and 2", len(ft.listReqs), len(ft.updates))
+	// The step and whole digest the approver was shown are signed as they are: the workflow
+	// compares them with what it waits on, so no status query comes first.
+	if len(ft.listReqs) != 1 || len(ft.queries) != 0 || len(ft.updates) != 2 {
+		t.Fatalf("%d visibility lookups, %d status queries and %d decisions, want 1, 0 and 2", len(ft.listReqs), len(ft.queries), len(ft.updates))
 	}
 	for _, u := range ft.updates {
 		if u.WorkflowID != id {
@@ -95,6 +97,26 @@ func TestCollidingStartSendsTheShortIDBackToVisibility(t *testing.T) {
 	}
 	if len(ft.listReqs) != 3 {
 		t.Fatalf("%d visibility lookups, want 3", len(ft.listReqs))
+	}
+}
+
+// Ingest prepares its starts here and sends them itself: a prepared incident whose short ID
+// is remembered for another one sends that short ID back to visibility too.
+func TestPreparedCollisionSendsTheShortIDBackToVisibility(t *testing.T) {
+	s, ft := newService(t)
+	req := StartRequest{Runbook: "provider-outage", Key: "alert-group-1", Source: "alertmanager"}
+	want, err := IncidentID("provider-outage", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "inc-manual-investigation-00000000" + ShortID(want)
+	s.refCache().started(other)
+	if _, _, err := s.Prepare(req); err != nil {
+		t.Fatal(err)
+	}
+	ft.listed = []string{other, want}
+	if _, err := s.Resolve(context.Background(), ShortID(want)); !errors.Is(err, ErrInvalid) || len(ft.listReqs) != 1 {
+		t.Fatalf("err %v after %d lookups, want ambiguous after 1", err, len(ft.listReqs))
 	}
 }
 

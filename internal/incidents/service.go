@@ -139,6 +139,7 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 	if err != nil {
 		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
 	}
+	s.refCache().preparing(id)
 	severity := firstNonEmpty(req.Severity, alertField(req.Alert, "severity"), spec.Severity)
 	service := firstNonEmpty(req.Service, params["service"], alertField(req.Alert, "service"))
 	in := workflows.IncidentInput{
