@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -65,6 +66,15 @@ type Service struct {
 	// dev's own worker). 0 keeps the command sequence older workers produce, so a starter
 	// upgraded before its workers never starts an incident a later replay would not match.
 	Revision int
+
+	// refs remembers short IDs this Service started or looked up (refcache.go).
+	refsOnce sync.Once
+	refs     *refCache
+}
+
+func (s *Service) refCache() *refCache {
+	s.refsOnce.Do(func() { s.refs = newRefCache() })
+	return s.refs
 }
 
 // New returns a Service.
@@ -129,6 +139,7 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 	if err != nil {
 		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
 	}
+	s.refCache().preparing(id)
 	severity := firstNonEmpty(req.Severity, alertField(req.Alert, "severity"), spec.Severity)
 	service := firstNonEmpty(req.Service, params["service"], alertField(req.Alert, "service"))
 	in := workflows.IncidentInput{
@@ -175,6 +186,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Started, error) 
 	if err != nil {
 		return Started{}, fmt.Errorf("start incident: %w", explain(err))
 	}
+	s.refCache().started(in.IncidentID)
 	return Started{IncidentID: in.IncidentID, ShortID: in.ShortID, RunID: run.GetRunID(), Runbook: in.Spec.Name, Title: in.Spec.Title}, nil
 }
 
@@ -228,11 +240,15 @@ func ShortID(incidentID string) string {
 
 // Resolve turns what a human typed (a short ID or a full workflow ID) into a workflow ID.
 // Visibility is eventually consistent, so a just-started incident is looked up for a
-// couple of seconds before giving up.
+// couple of seconds before giving up. A short ID this Service started or found lately is
+// remembered (refcache.go), so `show` then `approve` asks visibility once at most.
 func (s *Service) Resolve(ctx context.Context, ref string) (string, error) {
 	ref, full, err := ParseRef(ref)
 	if err != nil || full {
 		return ref, err
+	}
+	if id, ok := s.refCache().get(ref); ok {
+		return id, nil
 	}
 	wait := s.LookupWait
 	if wait == 0 {
@@ -250,7 +266,11 @@ func (s *Service) Resolve(ctx context.Context, ref string) (string, error) {
 			ids = append(ids, e.GetExecution().GetWorkflowId())
 		}
 		if len(ids) > 0 || !time.Now().Before(deadline) {
-			return PickID(ref, ids)
+			id, err := PickID(ref, ids)
+			if err == nil {
+				s.refCache().lookedUp(ref, id)
+			}
+			return id, err
 		}
 		select {
 		case <-ctx.Done():
