@@ -191,8 +191,10 @@ func (a *Adapter) forgetClosed(open map[int]bool) {
 // maxRemembered bounds the statuses remembered to skip repeats.
 const maxRemembered = 10000
 
-// setStatus sets quench's status on a commit, skipping a repeat of what quench last set
-// there from this process (a sweep every minute must not pile up statuses).
+// setStatus sets quench's status on a commit, skipping a repeat: of what this process last
+// set there (a sweep every minute must not pile up statuses), and of what GitHub already
+// shows, whoever set it (several workers sweep the same freeze and remember nothing of
+// each other's writes, so the commit's newest status of quench's context is read first).
 func (a *Adapter) setStatus(ctx context.Context, sha string, st status) error {
 	if sha == "" {
 		return nil
@@ -208,6 +210,12 @@ func (a *Adapter) setStatus(ctx context.Context, sha string, st status) error {
 	if same {
 		return nil
 	}
+	if shown, err := a.shownStatus(ctx, sha); err != nil {
+		return err
+	} else if shown == key {
+		a.remember(sha, key)
+		return nil
+	}
 	rs := &gh.RepoStatus{State: gh.String(st.state), Description: gh.String(desc), Context: gh.String(a.opts.StatusContext)}
 	if st.targetURL != "" {
 		rs.TargetURL = gh.String(st.targetURL)
@@ -215,13 +223,38 @@ func (a *Adapter) setStatus(ctx context.Context, sha string, st status) error {
 	if _, _, err := a.client.Repositories.CreateStatus(ctx, a.opts.Owner, a.opts.Repo, sha, rs); err != nil {
 		return a.fail("set the "+a.opts.StatusContext+" status on "+shortSHA(sha), permStatuses, err)
 	}
+	a.remember(sha, key)
+	return nil
+}
+
+func (a *Adapter) remember(sha, key string) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if len(a.statusSet) >= maxRemembered {
 		a.statusSet = map[string]string{}
 	}
 	a.statusSet[sha] = key
-	a.mu.Unlock()
-	return nil
+}
+
+// shownStatus is the newest status of quench's context on a commit, as setStatus keys it
+// ("" when there is none). GitHub lists a commit's statuses newest first.
+func (a *Adapter) shownStatus(ctx context.Context, sha string) (string, error) {
+	opts := &gh.ListOptions{PerPage: perPage}
+	for {
+		list, resp, err := a.client.Repositories.ListStatuses(ctx, a.opts.Owner, a.opts.Repo, sha, opts)
+		if err != nil {
+			return "", a.fail("read the statuses of "+shortSHA(sha), permStatuses, err)
+		}
+		for _, rs := range list {
+			if rs.GetContext() == a.opts.StatusContext {
+				return rs.GetState() + "\x00" + rs.GetDescription() + "\x00" + rs.GetTargetURL(), nil
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return "", nil
+		}
+		opts.Page = resp.NextPage
+	}
 }
 
 // setVariable sets the Actions variable to "true" while frozen and deletes it otherwise.

@@ -127,3 +127,32 @@ func TestFreezeRaceOnTheVariable(t *testing.T) {
 		t.Fatalf("variable = %q after the create met 409; want it updated to true", v)
 	}
 }
+
+// Several workers sweep the same freeze and remember nothing of each other's writes: a
+// second adapter (another worker) finds the statuses already on GitHub and adds none.
+func TestAnotherWorkersSweepAddsNoStatus(t *testing.T) {
+	r := newRepoWithPulls(t)
+	ctx := context.Background()
+	first := newAdapter(t, r.f, Options{SweepEvery: 30 * time.Second})
+	if _, err := first.EnforceFreeze(ctx, frozenBy("inc-x")); err != nil {
+		t.Fatal(err)
+	}
+	head := r.f.Head("main")
+	before := map[string]int{head: len(r.f.Statuses(head)), r.promptsHead: len(r.f.Statuses(r.promptsHead))}
+	second := newAdapter(t, r.f, Options{SweepEvery: 30 * time.Second})
+	if _, err := second.EnforceFreeze(ctx, frozenBy("inc-x")); err != nil {
+		t.Fatal(err)
+	}
+	for sha, n := range before {
+		if got := len(r.f.Statuses(sha)); got != n {
+			t.Errorf("statuses on %s: %d after the other worker's sweep, want %d (no repeat)", sha[:7], got, n)
+		}
+	}
+	// A change of state is still written by whichever worker sees it.
+	if _, err := second.EnforceFreeze(ctx, ports.FreezeEnforcement{Scope: "prompts"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.f.LatestStatus(head, DefaultStatusContext); st.State != "success" {
+		t.Fatalf("after the other worker lifted the freeze, head's status = %+v, want success", st)
+	}
+}

@@ -42,6 +42,7 @@ func (f *Fake) routes() http.Handler {
 	handle("POST /pulls/{n}/requested_reviewers", f.requestReviewers)
 	handle("POST /issues/{n}/labels", f.addLabels)
 	handle("POST /statuses/{sha}", f.createStatus)
+	handle("GET /commits/{sha}/statuses", f.listStatuses)
 	handle("GET /actions/variables/{name}", f.getVariable)
 	handle("POST /actions/variables", f.createVariable)
 	handle("PATCH /actions/variables/{name}", f.updateVariable)

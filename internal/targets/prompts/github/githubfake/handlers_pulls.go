@@ -293,6 +293,19 @@ func (f *Fake) addLabels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// listStatuses answers GET /commits/{ref}/statuses: a commit's statuses, newest first,
+// as GitHub lists them (one page; quench reads only the newest of its context).
+func (f *Fake) listStatuses(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha")
+	list := f.statuses[sha]
+	out := make([]map[string]any, 0, len(list))
+	for i := len(list) - 1; i >= 0; i-- {
+		st := list[i]
+		out = append(out, map[string]any{"id": st.ID, "state": st.State, "description": st.Description, "context": st.Context, "target_url": st.TargetURL})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (f *Fake) createStatus(w http.ResponseWriter, r *http.Request) {
 	sha := r.PathValue("sha")
 	if _, err := f.repo.CommitObject(plumbing.NewHash(sha)); err != nil || len(sha) != 40 {
