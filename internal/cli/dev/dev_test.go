@@ -13,29 +13,19 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/config/configtest"
 	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 )
 
-func loadConfig(t *testing.T, dataDir, yaml string) *config.Config {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "quench.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("data_dir: "+dataDir+"\n"+yaml), 0o600))
-	cfg, err := config.Load(path)
-	require.NoError(t, err)
-	return cfg
-}
-
-const twoPromptTargets = "github:\n  repo: acme/prompts\n  token: env:QUENCH_TEST_GH_TOKEN\nprompts:\n  repo: ../my-app\n"
-
 // quench dev refuses a config with two prompt targets before starting anything: no
 // Temporal database in the data dir, no summary. (worker and server: internal/cli/serve.)
 func TestStartRefusesTwoPromptTargets(t *testing.T) {
 	t.Setenv("QUENCH_TEST_GH_TOKEN", "tok")
 	dataDir := t.TempDir()
-	cfg := loadConfig(t, dataDir, twoPromptTargets)
+	cfg := configtest.Load(t, dataDir, configtest.TwoPromptTargets)
 	io, _, stdout, _ := cmdutil.Test()
 	config := func() (*config.Config, error) { return cfg, nil }
 
@@ -62,7 +52,7 @@ func TestDataDirInUseIsRefusedBeforeAnythingIsOpened(t *testing.T) {
 	require.NoError(t, err)
 	defer holder.Release()
 
-	cfg := loadConfig(t, dataDir, "gateway:\n  routes:\n    chat: [other, primary]\n")
+	cfg := configtest.Load(t, dataDir, "gateway:\n  routes:\n    chat: [other, primary]\n")
 	config := func() (*config.Config, error) { return cfg, nil }
 	io, _, stdout, _ := cmdutil.Test()
 	want := fmt.Sprintf("data dir %s is in use by quench dev (pid %d, running since ", dataDir, os.Getpid())
@@ -96,7 +86,7 @@ func TestDevIsRefusedWhileAWorkerSharesTheDataDir(t *testing.T) {
 	require.NoError(t, err, "a server shares the data dir with a worker")
 	defer server.Release()
 
-	cfg := loadConfig(t, dataDir, "")
+	cfg := configtest.Load(t, dataDir, "")
 	io, _, _, _ := cmdutil.Test()
 	err = devRun(context.Background(), &DevOptions{IO: io, Config: func() (*config.Config, error) { return cfg, nil },
 		NoUI: true, HTTPListen: "127.0.0.1:0", LogLevel: "error"})

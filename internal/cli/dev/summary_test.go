@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/quench-dev/quench/internal/app"
+	"github.com/quench-dev/quench/internal/config/configtest"
 	"github.com/quench-dev/quench/internal/devstack"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestSummaryPrintsTheResolvedChoices(t *testing.T) {
 	t.Setenv("QUENCH_TEST_GH_TOKEN", "tok")
 	t.Setenv("QUENCH_TEST_LF", "key")
-	cfg := loadConfig(t, t.TempDir(), "github:\n  repo: acme/prompts\n  token: env:QUENCH_TEST_GH_TOKEN\n"+
+	cfg := configtest.Load(t, t.TempDir(), "github:\n  repo: acme/prompts\n  token: env:QUENCH_TEST_GH_TOKEN\n"+
 		"traffic:\n  kind: langfuse\n  langfuse: {public_key: env:QUENCH_TEST_LF, secret_key: env:QUENCH_TEST_LF}\nprompts:\n  kind: langfuse\n")
 	a, err := app.Resolve(cfg, nil)
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/config/configtest"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/syncbuf"
@@ -39,7 +40,7 @@ func startTemporal(t *testing.T) *devserver.Server {
 func remoteOptions(t *testing.T, srv *devserver.Server, namespace string) (*RemoteOptions, *syncbuf.Buffer) {
 	t.Helper()
 	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "none.toml"))
-	cfg := loadConfig(t, t.TempDir(), "")
+	cfg := configtest.Load(t, t.TempDir(), "")
 	cfg.Temporal.Address, cfg.Temporal.Namespace = srv.FrontendAddress(), namespace
 	ios, _, _, _ := cmdutil.Test()
 	logs := &syncbuf.Buffer{}
@@ -106,7 +107,7 @@ func TestReadyzFollowsTemporal(t *testing.T) {
 	c, err := client.Dial(client.Options{HostPort: srv.FrontendAddress(), Namespace: srv.Namespace()})
 	require.NoError(t, err)
 	defer c.Close()
-	cfg := loadConfig(t, t.TempDir(), "http:\n  listen: 127.0.0.1:0\n")
+	cfg := configtest.Load(t, t.TempDir(), "http:\n  listen: 127.0.0.1:0\n")
 	a, err := app.Resolve(cfg, nil)
 	require.NoError(t, err)
 	lib, err := app.Runbooks(cfg)
@@ -157,7 +158,7 @@ func TestReadyzFollowsTemporal(t *testing.T) {
 func TestServerSaysWhatNeedsItsDataDir(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "a-file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	cfg := loadConfig(t, filepath.Join(file, "data"), "")
+	cfg := configtest.Load(t, filepath.Join(file, "data"), "")
 	ios, _, _, _ := cmdutil.Test()
 	never := func() bool { return false }
 	err := serverRun(context.Background(), &RemoteOptions{IO: ios, Config: func() (*config.Config, error) { return cfg, nil },

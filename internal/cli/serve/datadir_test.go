@@ -13,6 +13,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/config/configtest"
 	"github.com/quench-dev/quench/internal/datadir"
 	"github.com/quench-dev/quench/internal/devserver"
 	"github.com/quench-dev/quench/internal/store"
@@ -34,7 +35,7 @@ func TestDataDirInUseIsRefusedBeforeAnythingIsOpened(t *testing.T) {
 	require.NoError(t, err)
 	defer holder.Release()
 
-	cfg := loadConfig(t, dataDir, "gateway:\n  routes:\n    chat: [other, primary]\n")
+	cfg := configtest.Load(t, dataDir, "gateway:\n  routes:\n    chat: [other, primary]\n")
 	config := func() (*config.Config, error) { return cfg, nil }
 	io, _, _, _ := cmdutil.Test()
 	never := func() bool { return false }
