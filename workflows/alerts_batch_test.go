@@ -93,3 +93,40 @@ func TestStartAlertAddsToAlertsSignalledAtStart(t *testing.T) {
 
 	assert.Equal(t, AlertSummary{Received: 3, Distinct: 2, Firing: 2}, withoutTimes(afterStart.Alerts))
 }
+
+// A sender with ever new fingerprints must not grow the state without end: past
+// Limits.MaxTrackedAlerts resolved fingerprints are forgotten first, and a new firing one
+// while all tracked still fire is counted as untracked, once on the timeline.
+func TestTrackedAlertsAreBounded(t *testing.T) {
+	fire := func(fp string) alert.Alert {
+		return alert.Alert{Source: "alertmanager", Key: "g1", Fingerprint: fp, Status: alert.StatusFiring, Title: fp}
+	}
+	resolve := func(fp string) alert.Alert { a := fire(fp); a.Status = alert.StatusResolved; return a }
+
+	h := newHarness(t)
+	var full, afterPrune Status
+	h.at(time.Minute, func() {
+		h.env.SignalWorkflow(SignalAlerts, []alert.Alert{fire("fp2"), fire("fp3"), fire("fp4"), fire("fp5"), resolve("fp6")})
+	})
+	h.at(2*time.Minute, func() { full = h.status() })
+	h.at(3*time.Minute, func() {
+		h.env.SignalWorkflow(SignalAlerts, []alert.Alert{resolve("fp1"), fire("fp7")})
+	})
+	h.at(4*time.Minute, func() { afterPrune = h.status() })
+	h.at(5*time.Minute, func() {
+		h.env.SignalWorkflow(SignalAlerts, []alert.Alert{resolve("fp2"), resolve("fp3"), resolve("fp7")})
+	})
+	in := testInput(testSpec(runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved, Timeout: runbooks.Duration(time.Hour)}))
+	start := fire("fp1")
+	in.Alert = &start
+	in.Limits = &Limits{MaxTrackedAlerts: 3}
+	st := h.run(in)
+
+	// fp1 (the start), fp2, fp3 are tracked; fp4, fp5 fire untracked; fp6 resolves unseen.
+	assert.Equal(t, AlertSummary{Received: 6, Distinct: 3, Firing: 3, Untracked: 2}, withoutTimes(full.Alerts))
+	assert.Len(t, eventsOf(full, EventAlert, ""), 2+1, "fp2 and fp3 (the start alert has no line of its own) and one line saying new ones go untracked")
+	// fp1 resolves (tracked); fp7 then takes its place once resolved ones are forgotten.
+	assert.Equal(t, AlertSummary{Received: 8, Distinct: 5, Firing: 3, Untracked: 2}, withoutTimes(afterPrune.Alerts))
+	assert.Equal(t, StateResolved, st.State, "the tracked alerts resolving resolves the incident")
+	assert.Equal(t, 0, st.Alerts.Firing)
+}

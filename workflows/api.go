@@ -114,6 +114,11 @@ type Limits struct {
 	// HistoryLimit is the history length past which the incident continues as new at the
 	// next safe point (default 8000; Temporal warns at 10,240 events).
 	HistoryLimit int `json:"history_limit,omitempty"`
+	// MaxTrackedAlerts bounds the distinct alert fingerprints the state remembers (default
+	// 5000): the state travels through continue-as-new, and a sender with ever new
+	// fingerprints must not grow it without end. Past it resolved ones are forgotten
+	// first; a new one while all still fire is counted in AlertSummary.Untracked.
+	MaxTrackedAlerts int `json:"max_tracked_alerts,omitempty"`
 }
 
 // Resolve is the payload of SignalResolve.
@@ -288,9 +293,12 @@ type UndoEntry struct {
 
 // AlertSummary counts the alerts an incident has seen.
 type AlertSummary struct {
-	Received   int        `json:"received"` // every alert signal
-	Distinct   int        `json:"distinct"` // distinct (fingerprint, status) seen
-	Firing     int        `json:"firing"`   // fingerprints currently firing
+	Received int `json:"received"` // every alert signal
+	Distinct int `json:"distinct"` // distinct (fingerprint, status) seen
+	Firing   int `json:"firing"`   // fingerprints currently firing
+	// Untracked counts firing alerts with a new fingerprint that arrived while the incident
+	// already tracked Limits.MaxTrackedAlerts fingerprints, all firing.
+	Untracked  int        `json:"untracked,omitempty"`
 	LastStatus string     `json:"last_status,omitempty"`
 	LastAt     *time.Time `json:"last_at,omitempty"`
 }

@@ -100,8 +100,10 @@ func (w *incident) recordInitialAlert(ctx workflow.Context) {
 	if prev, seen := w.st.SeenAlerts[id]; seen && prev == status {
 		return
 	}
+	if !w.track(ctx, id, status) {
+		return
+	}
 	now := workflow.Now(ctx)
-	w.st.SeenAlerts[id] = status
 	s.Distinct++
 	s.LastStatus, s.LastAt = status, &now
 	s.Firing = w.countFiring()
@@ -117,8 +119,10 @@ func (w *incident) onAlert(ctx workflow.Context, a alert.Alert) {
 	if prev, seen := w.st.SeenAlerts[id]; seen && prev == status {
 		return
 	}
+	if !w.track(ctx, id, status) {
+		return
+	}
 	now := workflow.Now(ctx)
-	w.st.SeenAlerts[id] = status
 	// Distinct counts changes of a (fingerprint, status) pair: a flapping alert counts again.
 	s.Distinct++
 	s.LastStatus, s.LastAt = status, &now
@@ -134,6 +138,40 @@ func (w *incident) onAlert(ctx workflow.Context, a alert.Alert) {
 		w.status.Resolved = true
 		w.event(ctx, EventResolved, "", a.Source, "every alert of the incident resolved", nil)
 	}
+}
+
+// track remembers an alert's last status and says whether it is tracked. The map travels
+// in the state and through continue-as-new, so it is bounded (Limits.MaxTrackedAlerts):
+// at the bound, resolved fingerprints are forgotten (all of them: map order is not
+// deterministic, deleting every match is); a new firing one while every tracked one
+// still fires is counted as untracked, once on the timeline; a resolved one never seen is
+// dropped. Histories recorded before the bound keep the unbounded map (GetVersion).
+func (w *incident) track(ctx workflow.Context, id, status string) bool {
+	if _, known := w.st.SeenAlerts[id]; known || len(w.st.SeenAlerts) < w.limits.MaxTrackedAlerts {
+		w.st.SeenAlerts[id] = status
+		return true
+	}
+	if workflow.GetVersion(ctx, "bound-seen-alerts", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		w.st.SeenAlerts[id] = status
+		return true
+	}
+	for k, st := range w.st.SeenAlerts {
+		if st == alert.StatusResolved {
+			delete(w.st.SeenAlerts, k)
+		}
+	}
+	if len(w.st.SeenAlerts) < w.limits.MaxTrackedAlerts {
+		w.st.SeenAlerts[id] = status
+		return true
+	}
+	if status == alert.StatusResolved {
+		return false
+	}
+	w.status.Alerts.Untracked++
+	if w.status.Alerts.Untracked == 1 {
+		w.event(ctx, EventAlert, "", "", fmt.Sprintf("%d distinct alerts fire at once: new ones are counted as untracked, not followed one by one", w.limits.MaxTrackedAlerts), nil)
+	}
+	return false
 }
 
 func (w *incident) countFiring() int {

@@ -13,8 +13,9 @@ import (
 
 // Default limits (Limits documents them).
 const (
-	defaultTimelineCap  = 500
-	defaultHistoryLimit = 8000
+	defaultTimelineCap      = 500
+	defaultHistoryLimit     = 8000
+	defaultMaxTrackedAlerts = 5000
 )
 
 // limitsOf fills the defaults into an input's limits.
@@ -28,6 +29,9 @@ func limitsOf(in *Limits) Limits {
 	}
 	if l.HistoryLimit <= 0 {
 		l.HistoryLimit = defaultHistoryLimit
+	}
+	if l.MaxTrackedAlerts <= 0 {
+		l.MaxTrackedAlerts = defaultMaxTrackedAlerts
 	}
 	return l
 }
