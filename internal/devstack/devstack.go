@@ -170,6 +170,8 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *a
 	// The worker runs this very code: new incidents take the policy from the input and the
 	// newest command sequence.
 	s.Incidents.Policy, s.Incidents.Revision = &policy, workflows.StartRevision
+	// The embedded stack starts every incident of its server, so it may remember short IDs.
+	s.Incidents.RememberShortIDs = true
 	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true}); err != nil {
 		return err
 	}

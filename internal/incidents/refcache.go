@@ -39,8 +39,13 @@ func newRefCache() *refCache {
 	return &refCache{entries: map[string]refEntry{}, max: refCacheMax, ttl: refCacheTTL, now: time.Now}
 }
 
+// A nil cache remembers nothing (Service.RememberShortIDs off).
+
 // get returns the incident short names, if remembered and unambiguous.
 func (c *refCache) get(short string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[short]
@@ -56,6 +61,9 @@ func (c *refCache) get(short string) (string, bool) {
 
 // started notes an incident this Service started (or found running under the same ID).
 func (c *refCache) started(id string) {
+	if c == nil {
+		return
+	}
 	short := ShortID(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -72,6 +80,9 @@ func (c *refCache) started(id string) {
 // prepares here (ingest's dispatcher): it may never start, so it is not remembered, but a
 // different incident remembered under its short ID is forgotten, tombstoned.
 func (c *refCache) preparing(id string) {
+	if c == nil {
+		return
+	}
 	short := ShortID(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -83,6 +94,9 @@ func (c *refCache) preparing(id string) {
 // lookedUp notes visibility's one answer for short; an entry already there (a start of a
 // colliding incident, a tombstone) wins, since visibility may not have seen that start yet.
 func (c *refCache) lookedUp(short, id string) {
+	if c == nil {
+		return
+	}
 	if ShortID(id) != short { // a search attribute that disagrees with the ID is not trusted
 		return
 	}

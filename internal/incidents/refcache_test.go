@@ -14,7 +14,7 @@ import (
 // `incident show ID` then `incident approve ID` (and a second decision on the same ID)
 // ask visibility once: the answer is remembered.
 func TestDecideOnAShortIDLooksItUpOnce(t *testing.T) {
-	s, ft := newService(t)
+	s, ft := newRememberingService(t)
 	ft.listed = []string{id}
 	ft.statuses[id] = waiting(workflows.PendingApproval{StepID: "failback", Digest: digestA})
 	for i := range 2 {
@@ -38,7 +38,7 @@ func TestDecideOnAShortIDLooksItUpOnce(t *testing.T) {
 // An incident this Service started is found by its short ID without visibility, which may
 // not list it yet.
 func TestStartedIncidentNeedsNoLookup(t *testing.T) {
-	s, ft := newService(t)
+	s, ft := newRememberingService(t)
 	started, err := s.Start(context.Background(), StartRequest{Runbook: "provider-outage", Key: "ticket-1", Source: "cli"})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func TestStartedIncidentNeedsNoLookup(t *testing.T) {
 
 // Neither a miss nor an ambiguous answer is remembered: each is asked again.
 func TestAmbiguousAndMissingShortIDsAreAskedAgain(t *testing.T) {
-	s, ft := newService(t)
+	s, ft := newRememberingService(t)
 	ft.listed = []string{"inc-a-1abcdef", "inc-b-2abcdef"}
 	for range 2 {
 		if _, err := s.Resolve(context.Background(), "abcdef"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "ambiguous") {
@@ -78,7 +78,7 @@ func TestAmbiguousAndMissingShortIDsAreAskedAgain(t *testing.T) {
 // here at once: visibility decides, and its single answer (it may lag the start) is not
 // remembered over the collision.
 func TestCollidingStartSendsTheShortIDBackToVisibility(t *testing.T) {
-	s, ft := newService(t)
+	s, ft := newRememberingService(t)
 	started, err := s.Start(context.Background(), StartRequest{Runbook: "provider-outage", Key: "ticket-1", Source: "cli"})
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestCollidingStartSendsTheShortIDBackToVisibility(t *testing.T) {
 // Ingest prepares its starts here and sends them itself: a prepared incident whose short ID
 // is remembered for another one sends that short ID back to visibility too.
 func TestPreparedCollisionSendsTheShortIDBackToVisibility(t *testing.T) {
-	s, ft := newService(t)
+	s, ft := newRememberingService(t)
 	req := StartRequest{Runbook: "provider-outage", Key: "alert-group-1", Source: "alertmanager"}
 	want, err := IncidentID("provider-outage", req)
 	if err != nil {
@@ -146,5 +146,31 @@ func TestRefCacheExpiresAndStaysBounded(t *testing.T) {
 	c.lookedUp("abcdef", "inc-a-123456")
 	if _, ok := c.get("abcdef"); ok {
 		t.Fatal("remembered a short ID its workflow ID does not end with")
+	}
+}
+
+// newRememberingService is newService with short IDs remembered, as quench dev has it.
+func newRememberingService(t *testing.T) (*Service, *fakeTemporal) {
+	s, ft := newService(t)
+	s.RememberShortIDs = true
+	return s, ft
+}
+
+// Among replicas (quench server) nothing is remembered: another server may start an
+// incident with the same short ID, and only visibility can say the ID is ambiguous.
+func TestServerAmongReplicasAsksVisibilityEachTime(t *testing.T) {
+	s, ft := newService(t)
+	ft.listed = []string{id}
+	for range 2 {
+		if got, err := s.Resolve(context.Background(), "1a2b3c"); err != nil || got != id {
+			t.Fatalf("got %q, %v; want %s", got, err, id)
+		}
+	}
+	ft.listed = []string{id, "inc-other-00000000001a2b3c"}
+	if _, err := s.Resolve(context.Background(), "1a2b3c"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "ambiguous") {
+		t.Fatalf("after another server started a colliding incident: %v, want ambiguous", err)
+	}
+	if len(ft.listReqs) != 3 {
+		t.Fatalf("%d visibility lookups, want 3 (one per resolve)", len(ft.listReqs))
 	}
 }

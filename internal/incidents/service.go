@@ -67,12 +67,22 @@ type Service struct {
 	// upgraded before its workers never starts an incident a later replay would not match.
 	Revision int
 
+	// RememberShortIDs lets the Service remember short IDs it started or looked up
+	// (refcache.go), sparing visibility lookups. Only where this Service starts every
+	// incident (quench dev): among replicas another server may start an incident with the
+	// same short ID, which a remembered answer would hide instead of calling it ambiguous.
+	RememberShortIDs bool
+
 	// refs remembers short IDs this Service started or looked up (refcache.go).
 	refsOnce sync.Once
 	refs     *refCache
 }
 
+// refCache is the short-ID memory; nil (remembering nothing) unless RememberShortIDs.
 func (s *Service) refCache() *refCache {
+	if !s.RememberShortIDs {
+		return nil
+	}
 	s.refsOnce.Do(func() { s.refs = newRefCache() })
 	return s.refs
 }
