@@ -210,20 +210,28 @@ func (s *strictScanner) object() error {
 		if err := s.value(); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.i >= len(s.b) {
-			return s.malformed()
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return s.malformed()
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// next reads what follows a member or element: a comma (more to come) or the closing
+// byte (done); anything else is malformed.
+func (s *strictScanner) next(closing byte) (done bool, err error) {
+	s.skipSpace()
+	if s.i >= len(s.b) {
+		return false, s.malformed()
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, s.malformed()
 }
 
 func (s *strictScanner) array() error {
@@ -240,18 +248,8 @@ func (s *strictScanner) array() error {
 		if err := s.value(); err != nil {
 			return err
 		}
-		s.skipSpace()
-		if s.i >= len(s.b) {
-			return s.malformed()
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return s.malformed()
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
 }
