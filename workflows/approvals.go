@@ -157,7 +157,7 @@ func (w *incident) openApproval(ctx workflow.Context, req gateRequest) {
 		RequestedAt: now,
 	}
 	if appr.Timeout > 0 {
-		deadline := now.Add(appr.Timeout.D())
+		deadline := now.Add(w.scaled(appr.Timeout.D()))
 		p.Deadline = &deadline
 		p.OnTimeout = appr.OnTimeout
 		if p.OnTimeout == "" {

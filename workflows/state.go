@@ -147,6 +147,8 @@ func (w *incident) refreshState(ctx workflow.Context) {
 	switch {
 	case len(w.status.Pending) > 0:
 		w.setState(ctx, StateAwaiting)
+	case w.status.Verifying != nil:
+		w.setState(ctx, StateVerifying)
 	case w.st.NextStep >= len(w.steps):
 		w.setState(ctx, StateClosing)
 	default:
