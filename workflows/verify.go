@@ -97,7 +97,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 	ss.State = StepVerifying
 	w.setState(ctx, StateVerifying)
 	w.event(ctx, EventVerifying, step.ID, "", fmt.Sprintf("verifying step %s until %s: %s", step.ID, ver.Deadline.UTC().Format(time.TimeOnly), ver.Condition),
-		map[string]string{"signal": v.Signal, "deadline": ver.Deadline.UTC().Format(time.RFC3339), "min_requests": fmt.Sprint(minReq)})
+		map[string]string{"signal": v.Signal, "deadline": ver.Deadline.UTC().Format(time.RFC3339), "min_requests": fmt.Sprint(minReq), "phase": "started"})
 	defer func() {
 		w.status.Verifying = nil
 		if ss.State == StepVerifying {
@@ -162,9 +162,6 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 			m.Passes = verifyPasses(v, res.Value)
 		}
 		ver.Last = m
-		if w.chat != nil {
-			w.chat.dirty = true // the card shows the latest measurement
-		}
 		if m.Enough && m.Passes && m.Error == "" {
 			w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify passed: %s = %.4g %s (%s)", v.Signal, res.Value, thresholdText(v), res.Detail),
 				map[string]string{"signal": v.Signal, "value": fmt.Sprint(res.Value), "requests": fmt.Sprint(res.Requests), "result": "passed"})
@@ -174,6 +171,9 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 		if left <= 0 {
 			break
 		}
+		// A line per measurement: watch, show and the card follow the verify as it goes.
+		w.event(ctx, EventVerifying, step.ID, "", measurementText(step.ID, v, *ver, workflow.Now(ctx).Add(min(every, left))),
+			map[string]string{"signal": v.Signal, "value": fmt.Sprint(m.Value), "requests": fmt.Sprint(m.Requests), "phase": "measured"})
 		// The last poll is at the deadline itself, not one interval short of it.
 		resolved, err := workflow.AwaitWithTimeout(ctx, min(every, left), func() bool { return w.status.Resolved })
 		if err != nil {
@@ -209,6 +209,37 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 		text += "; there was no undo to revert it"
 	}
 	w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
+}
+
+// measurementText is a verify's progress line: the value, whether it could be judged, and
+// when it measures next.
+func measurementText(stepID string, v runbooks.Verify, ver Verifying, next time.Time) string {
+	m := ver.Last
+	var got string
+	switch {
+	case m.Error != "":
+		got = fmt.Sprintf("measurement failed (%s)", m.Error)
+	case !m.Enough:
+		got = fmt.Sprintf("%s = %.4g over %d requests since the change, too few to judge (need %d)", v.Signal, m.Value, m.Requests, ver.MinRequests)
+	default:
+		got = fmt.Sprintf("%s = %.4g over %d requests since the change, not %s yet", v.Signal, m.Value, m.Requests, thresholdText(v))
+	}
+	return fmt.Sprintf("verify of step %s: %s; next measurement %s, deadline %s", stepID, got,
+		next.UTC().Format(time.TimeOnly), ver.Deadline.UTC().Format(time.TimeOnly+" UTC"))
+}
+
+// latestText is a verify's latest measurement in words ("" before the first).
+func latestText(v *Verifying) string {
+	m := v.Last
+	switch {
+	case m == nil:
+		return ""
+	case m.Error != "":
+		return "measurement failed: " + m.Error
+	case !m.Enough:
+		return fmt.Sprintf("%s = %.4g over %d requests: too few to judge (need %d)", v.Signal, m.Value, m.Requests, v.MinRequests)
+	}
+	return fmt.Sprintf("%s = %.4g over %d requests", v.Signal, m.Value, m.Requests)
 }
 
 // verifyStoppedByResolve: someone resolved the incident while the verify waited. They

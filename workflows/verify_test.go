@@ -113,7 +113,10 @@ func TestVerifyingStateShowsConditionMeasurementAndDeadline(t *testing.T) {
 	assert.Equal(t, 8, v.Last.Requests)
 	assert.False(t, v.Last.Enough)
 	assert.Equal(t, "2 of 8 requests failed", v.Last.Detail)
-	assert.Len(t, eventsOf(mid, EventVerifying, "failover"), 1)
+	progress := eventsOf(mid, EventVerifying, "failover")
+	require.Len(t, progress, 2, "the start and the first measurement")
+	assert.Contains(t, progress[0].Text, v.Condition)
+	assert.Contains(t, progress[1].Text, "error_rate = 0.2 over 8 requests since the change, too few to judge (need 20)")
 
 	assert.Nil(t, st.Verifying)
 	assert.Equal(t, StepDone, stepByID(st, "failover").State)

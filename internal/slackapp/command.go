@@ -179,6 +179,13 @@ func statusText(st workflows.Status) string {
 		}
 		b.WriteString("\n")
 	}
+	if v := st.Verifying; v != nil {
+		fmt.Fprintf(&b, "%s verifying step `%s` until %s: %s", stateEmoji["verifying"], escape(v.StepID), v.Deadline.UTC().Format("15:04:05 UTC"), escape(v.Condition))
+		if v.Last != nil {
+			fmt.Fprintf(&b, "; latest %s = %.4g over %d requests", escape(v.Signal), v.Last.Value, v.Last.Requests)
+		}
+		b.WriteString("\n")
+	}
 	for _, p := range st.Pending {
 		fmt.Fprintf(&b, ":raised_hand: step `%s` waits for approval (digest `%s`): `/quench approve %s %s`\n", escape(p.StepID), escape(shortDigest(p.Digest)), escape(st.ShortID), escape(p.StepID))
 	}
