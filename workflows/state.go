@@ -72,6 +72,9 @@ type incident struct {
 	unsigned int
 	// keysLoaded: this run already loaded the worker's decision keys (decide.go).
 	keysLoaded bool
+	// resolveSignalled: a human resolved the incident in this run (not an alert): a verify
+	// in progress stops at once (verify.go).
+	resolveSignalled bool
 }
 
 func newIncident(ctx workflow.Context, in IncidentInput) *incident {

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -61,7 +62,8 @@ func (w *incident) runDeferredVerify(ctx workflow.Context, j int) {
 // ended (on the provider it moved the route to, where the source knows), until the window
 // holds min_requests and passes, or the deadline. Meanwhile the incident is `verifying`
 // (Status.Verifying: the condition, the latest measurement, the deadline). A resolve stops
-// it at once and keeps the change; an abort cancels it. A change that did not help is
+// it at once and keeps the change (an alert resolving does not: it says the old provider
+// is back, not that the change worked); an abort cancels it. A change that did not help is
 // reverted (the step's undo) and the incident escalates; the runbook goes on either way.
 func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 	step, ss := w.steps[i], &w.status.Steps[i]
@@ -96,7 +98,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 	w.status.Verifying = ver
 	ss.State = StepVerifying
 	w.setState(ctx, StateVerifying)
-	w.event(ctx, EventVerifying, step.ID, "", fmt.Sprintf("verifying step %s until %s: %s", step.ID, ver.Deadline.UTC().Format(time.TimeOnly), ver.Condition),
+	w.event(ctx, EventVerifying, step.ID, "", fmt.Sprintf("verifying step %s until %s: %s", step.ID, ver.Deadline.UTC().Format(time.TimeOnly+" UTC"), ver.Condition),
 		map[string]string{"signal": v.Signal, "deadline": ver.Deadline.UTC().Format(time.RFC3339), "min_requests": fmt.Sprint(minReq), "phase": "started"})
 	defer func() {
 		w.status.Verifying = nil
@@ -114,7 +116,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 	})
 	route := ss.Params["route"]
 	for {
-		if w.status.Resolved {
+		if w.resolveSignalled {
 			w.verifyStoppedByResolve(ctx, step.ID, v.Signal)
 			return
 		}
@@ -125,7 +127,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 			Route: route, Window: window, Now: now, Since: since, Provider: ver.Provider,
 		})
 		// A resolve does not wait for the measurement in flight.
-		if err := workflow.Await(ctx, func() bool { return fut.IsReady() || w.status.Resolved }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return fut.IsReady() || w.resolveSignalled }); err != nil {
 			cancelMeasure()
 			return // aborted: the step's undo runs at close anyway
 		}
@@ -175,7 +177,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 		w.event(ctx, EventVerifying, step.ID, "", measurementText(step.ID, v, *ver, workflow.Now(ctx).Add(min(every, left))),
 			map[string]string{"signal": v.Signal, "value": fmt.Sprint(m.Value), "requests": fmt.Sprint(m.Requests), "phase": "measured"})
 		// The last poll is at the deadline itself, not one interval short of it.
-		resolved, err := workflow.AwaitWithTimeout(ctx, min(every, left), func() bool { return w.status.Resolved })
+		resolved, err := workflow.AwaitWithTimeout(ctx, min(every, left), func() bool { return w.resolveSignalled })
 		if err != nil {
 			return
 		}
@@ -276,7 +278,7 @@ func verifyCondition(v runbooks.Verify, minReq int, provider string) string {
 
 // scaled divides a wait by the incident's speed (quench demo --speed).
 func (w *incident) scaled(d time.Duration) time.Duration {
-	if s := w.in.Speed; s > 1 {
+	if s := w.in.Speed; s > 1 && !math.IsInf(s, 0) {
 		return time.Duration(float64(d) / s)
 	}
 	return d

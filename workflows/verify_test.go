@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/quench-dev/quench/internal/alert"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
@@ -202,4 +203,21 @@ func TestSpeedScalesVerifyWaits(t *testing.T) {
 	assert.Equal(t, 12*time.Second, h.measureIns[0].Window)
 	assert.Equal(t, 6, h.measured, "the same polls in a tenth of the time")
 	assert.Equal(t, StepReverted, stepByID(st, "failover").State)
+}
+
+// An alert resolving says the primary is back, not that the fallback serves well: the
+// verify goes on to its verdict.
+func TestAlertResolvedDoesNotStopTheVerify(t *testing.T) {
+	h := newHarness(t)
+	h.measures = []ports.VerifyResult{{Value: 0, Requests: 5}, {Value: 0.01, Requests: 30}}
+	h.at(20*time.Second, func() {
+		h.env.SignalWorkflow(SignalAlert, alert.Alert{Key: "k", Fingerprint: "f1", Status: alert.StatusResolved, Source: "alertmanager"})
+	})
+	in := testInput(testSpec(verifiedSwitch(nil), runbooks.Step{ID: "recovered", Action: runbooks.ActionWaitResolved}))
+	in.Alert = &alert.Alert{Key: "k", Fingerprint: "f1", Status: alert.StatusFiring, Source: "alertmanager"}
+	st := h.run(in)
+
+	assert.Equal(t, 2, h.measured)
+	assert.Equal(t, "passed", eventsOf(st, EventVerify, "failover")[0].Data["result"])
+	assert.Equal(t, StateResolved, st.State)
 }

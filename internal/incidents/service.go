@@ -66,6 +66,9 @@ type Service struct {
 	// dev's own worker). 0 keeps the command sequence older workers produce, so a starter
 	// upgraded before its workers never starts an incident a later replay would not match.
 	Revision int
+	// Speed, when above 1, divides new incidents' waits (IncidentInput.Speed): `quench demo
+	// --speed`. Never set by a server that handles real incidents.
+	Speed float64
 
 	// RememberShortIDs lets the Service remember short IDs it started or looked up
 	// (refcache.go), sparing visibility lookups. Only where this Service starts every
@@ -164,6 +167,7 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		Service:    service,
 		Policy:     s.Policy,
 		Revision:   s.Revision,
+		Speed:      s.Speed,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
