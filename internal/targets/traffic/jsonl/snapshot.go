@@ -115,8 +115,11 @@ func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyRe
 		where += fmt.Sprintf(" (no request names provider %s: all providers counted)", in.Provider)
 	}
 	span := fmt.Sprintf("in the last %s", in.Window)
-	if !in.Since.IsZero() && from.Equal(in.Since.UTC()) {
-		span = fmt.Sprintf("since %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
+	switch {
+	case !in.Since.IsZero() && from.Equal(in.Since.UTC()):
+		span = fmt.Sprintf("since the change at %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
+	case !in.Since.IsZero():
+		span += " after the change"
 	}
 	res := ports.VerifyResult{Requests: a.Requests()}
 	if a.Requests() == 0 {

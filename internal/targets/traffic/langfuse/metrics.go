@@ -104,8 +104,11 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 	if in.Route != "" {
 		where = " on route " + in.Route
 	}
-	if !in.Since.IsZero() && base.From.Equal(in.Since) {
+	switch {
+	case !in.Since.IsZero() && base.From.Equal(in.Since):
 		when = fmt.Sprintf("since the change (%s)", in.Now.Sub(in.Since).Round(time.Second))
+	case !in.Since.IsZero():
+		when += " after the change"
 	}
 	if in.Provider != "" {
 		where += " (all providers: Langfuse metrics do not say which one served)"

@@ -116,11 +116,14 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 	if in.Route != "" {
 		where = " on route " + in.Route
 	}
-	if !in.Since.IsZero() && in.From().Equal(in.Since) {
+	switch {
+	case !in.Since.IsZero() && in.From().Equal(in.Since):
 		when = fmt.Sprintf("in the %s since the change (requests that ended then)", span)
 		if span < time.Second {
 			return ports.VerifyResult{Detail: "less than a second since the change: nothing to measure yet"}, nil
 		}
+	case !in.Since.IsZero():
+		when += " after the change"
 	}
 	w := promDuration(span)
 	one := func(q string) (float64, bool, error) {
