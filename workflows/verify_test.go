@@ -221,3 +221,31 @@ func TestAlertResolvedDoesNotStopTheVerify(t *testing.T) {
 	assert.Equal(t, "passed", eventsOf(st, EventVerify, "failover")[0].Data["result"])
 	assert.Equal(t, StateResolved, st.State)
 }
+
+// The chat card follows the verify: the condition, the deadline and each measurement, and
+// no verify once it is over.
+func TestCardShowsTheVerify(t *testing.T) {
+	h := newHarness(t)
+	chat := withChat(h)
+	h.measures = []ports.VerifyResult{{Value: 0.2, Requests: 8}, {Value: 0.01, Requests: 30}}
+	h.run(testInput(testSpec(verifiedSwitch(nil), notifyStep("after", "going on"))))
+
+	chat.mu.Lock()
+	defer chat.mu.Unlock()
+	var during []ports.CardVerifying
+	for _, c := range chat.cards {
+		if c.Verifying != nil {
+			during = append(during, *c.Verifying)
+		}
+	}
+	require.NotEmpty(t, during, "no card showed the verify")
+	assert.Equal(t, "failover", during[0].StepID)
+	assert.Contains(t, during[0].Condition, "error_rate below 0.05 over at least 20 requests")
+	assert.False(t, during[0].Deadline.IsZero())
+	found := false
+	for _, v := range during {
+		found = found || v.Latest == "error_rate = 0.2 over 8 requests: too few to judge (need 20)"
+	}
+	assert.True(t, found, "no card showed the latest measurement: %+v", during)
+	assert.Nil(t, chat.cards[len(chat.cards)-1].Verifying, "the last card still shows a verify")
+}
