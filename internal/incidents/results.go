@@ -71,7 +71,7 @@ type Waiting struct {
 // AfterSignal reads where incident id stands after signal. Temporal answers a query only
 // once the workflow has handled the signals sent before it, so this shows what the signal
 // did. A failed read is reported in the result, not as an error: the signal was sent.
-func AfterSignal(ctx context.Context, c Client, id, signal string) Signalled {
+func AfterSignal(ctx context.Context, c StatusReader, id, signal string) Signalled {
 	res := Signalled{IncidentID: id, ShortID: ShortID(id), Signal: signal}
 	st, err := c.Status(ctx, id)
 	if err != nil {
@@ -88,6 +88,11 @@ func AfterSignal(ctx context.Context, c Client, id, signal string) Signalled {
 		})
 	}
 	return res
+}
+
+// StatusReader is the part of Client AfterSignal needs.
+type StatusReader interface {
+	Status(ctx context.Context, ref string) (workflows.Status, error)
 }
 
 // maxThen bounds the lines Signalled.Then reports.
