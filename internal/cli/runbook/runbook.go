@@ -428,8 +428,8 @@ func planRun(opts *PlanOptions) error {
 		if s.Digest != "" && s.Approval != nil {
 			fmt.Fprintf(w, "   digest:   %s (what approvers will be asked to approve)\n", runbooks.ShortDigest(s.Digest))
 		}
-		if s.Verify != nil {
-			fmt.Fprintf(w, "   verify:   %s within %s, else revert and escalate\n", s.Verify.Signal, s.Verify.Within)
+		if v := s.Verify; v != nil {
+			fmt.Fprintf(w, "   verify:   %s, else revert and escalate\n", verifyPlan(*v))
 		}
 	}
 	return nil
@@ -499,4 +499,24 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// verifyPlan says what a verify will check: the threshold, on how many requests sent after
+// the change, by when, and after which step it starts.
+func verifyPlan(v runbooks.Verify) string {
+	text := v.Signal
+	if v.Below != nil {
+		text += fmt.Sprintf(" below %g", *v.Below)
+	}
+	if v.Above != nil {
+		text += fmt.Sprintf(" above %g", *v.Above)
+	}
+	if v.MinRequests > 0 {
+		text += fmt.Sprintf(" over at least %d requests", v.MinRequests)
+	}
+	text += fmt.Sprintf(" sent after the change, within %s", v.Within)
+	if v.After != "" {
+		text += " (checked once step " + v.After + " ended)"
+	}
+	return text
 }
