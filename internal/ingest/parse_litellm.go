@@ -187,7 +187,8 @@ func parseLiteLLMEvent(root jsonObject, body []byte) (Delivery, error) {
 // proxy's failure hook). The values LiteLLM interpolates are between backticks.
 var (
 	litellmNumAlerts = regexp.MustCompile("^\\[Num Alerts: ([0-9]+)\\]\\s*")
-	litellmLevel     = regexp.MustCompile("Level: `([A-Za-z]+)`")
+	litellmLevel     = regexp.MustCompile("Level: `?([A-Za-z]+)`?")
+	litellmGroup     = regexp.MustCompile(`Received Model Group=([^\s,]+)`)
 	litellmOutage    = regexp.MustCompile(`\*⚠️ (Major|Minor) Service Outage\*`)
 	litellmException = regexp.MustCompile(`\blitellm\.([A-Za-z]+(?:Error|Exception|Timeout))\b`)
 	// litellmMessages is the start of the user's prompt LiteLLM quotes in slow and hanging
@@ -287,10 +288,18 @@ func parseLiteLLMText(root jsonObject) (Delivery, error) {
 		first, _, _ := strings.Cut(strings.TrimSpace(strings.TrimPrefix(text, litellmLevelLine(text))), "\n")
 		subject = labelsFingerprint(map[string]string{"line": first})
 	}
+	if m := litellmGroup.FindStringSubmatch(text); m != nil {
+		setLabel(labels, "model_group", m[1])
+	}
 	if kind == "slow" || kind == "hanging" || kind == "exception" {
+		// One incident per model: the request's model, else its model group, else (for a
+		// failure that names neither) the exception class.
 		setLabel(labels, "model", litellmField(text, "Request Model"))
 		setLabel(labels, "api_base", litellmField(text, "API Base"))
 		subject = labels["model"]
+		if subject == "" {
+			subject = labels["model_group"]
+		}
 		if kind == "exception" && subject == "" {
 			subject = labels["litellm_exception"]
 		}
@@ -298,8 +307,12 @@ func parseLiteLLMText(root jsonObject) (Delivery, error) {
 	if subject == "" || subject == "/" {
 		subject = "unknown"
 	}
-	setLabel(labels, "key_alias", litellmField(text, "Key Alias"))
-	setLabel(labels, "team_alias", litellmField(text, "Team Alias"))
+	// The proxy adds the caller's key alias and team to request alerts ("None" when unset).
+	for label, field := range map[string]string{"key_alias": "Key Name", "team_alias": "Team"} {
+		if v := litellmField(text, field); v != "None" {
+			setLabel(labels, label, v)
+		}
+	}
 	key := "litellm/" + kind + "/" + subject
 	if err := checkKey("text", key); err != nil {
 		return d, err
