@@ -77,7 +77,19 @@ func TestBuiltinRunbooks(t *testing.T) {
 		"LLMProviderLatencyHigh":   "provider-outage",
 		"LLMQualityDrop":           "prompt-regression",
 		"LLMOutputLengthDrift":     "prompt-regression",
-		"DiskFull":                 "",
+		// The LLM stack's own alerts (internal/ingest parse_litellm.go, parse_langfuse.go).
+		"LiteLLMKeyBudgetAlert":   "cost-runaway",
+		"LangfuseCostAlert":       "cost-runaway",
+		"LiteLLMDeploymentOutage": "provider-outage",
+		"LiteLLMRegionOutage":     "provider-outage",
+		"LangfuseLatencyAlert":    "provider-outage",
+		"LangfuseErrorAlert":      "provider-outage",
+		"LangfuseScoreAlert":      "prompt-regression",
+		"LiteLLMBudgetAlert":      "",
+		"LiteLLMSlowResponses":    "",
+		"LiteLLMProviderError":    "",
+		"LangfuseWarning":         "",
+		"DiskFull":                "",
 	} {
 		var got []string
 		for _, s := range lib.Match(alert.Alert{Labels: map[string]string{"alertname": labels}}) {
