@@ -177,10 +177,29 @@ func parseLiteLLMEvent(root jsonObject, body []byte) (Delivery, error) {
 	a := alert.Alert{
 		Source: SourceLiteLLM, Key: key, Fingerprint: key + "/" + event, Status: alert.StatusFiring,
 		Severity: severity, Title: capText(title, maxTitleBytes), Labels: labels, Annotations: annotations,
-		Raw: rawCapped(body),
+		Raw: rawCapped(litellmRawEvent(root, body)),
 	}
 	d.Alerts = []alert.Alert{a}
 	return d, nil
+}
+
+// litellmRawEvent is the event as kept with the alert, without the user's email address
+// (personal data the incident does not need, which would stay in its history).
+func litellmRawEvent(root jsonObject, body []byte) []byte {
+	if _, ok := root.fields["user_email"]; !ok {
+		return body
+	}
+	kept := make(map[string]json.RawMessage, len(root.fields))
+	for k, v := range root.fields {
+		if k != "user_email" {
+			kept[k] = v
+		}
+	}
+	out, err := json.Marshal(kept)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 // Markers of LiteLLM's Slack-format alert text (litellm/integrations/SlackAlerting and the

@@ -24,6 +24,15 @@ func TestParseLiteLLMKeyBudgetCrossed(t *testing.T) {
 		},
 		Annotations: map[string]string{"event": "budget_crossed", "spend": "10.0421", "max_budget": "10", "summary": title},
 	}}, []string{`"event":"budget_crossed"`})
+
+	withEmail := strings.Replace(string(readFixture(t, "litellm_key_budget_crossed.json")), `"user_email": null`, `"user_email": "dana@example.com"`, 1)
+	e, err := ParseLiteLLM([]byte(withEmail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw := e.Alerts[0].Raw; strings.Contains(raw, "dana@example.com") || !strings.Contains(raw, `"key_alias":"support-agent"`) {
+		t.Errorf("the raw event should keep all but the email: %s", raw)
+	}
 }
 
 // The earlier warnings of the same key land in the same incident as separate alerts.
