@@ -15,7 +15,7 @@ const maxModelLen = 200
 
 // Cannot says what the routing table cannot do: nothing, it does all three
 // (ports.CapabilityReporter).
-func (t *Table) Cannot(ports.Capability) string { return "" }
+func (t *Table) Cannot(c ports.Capability) string { return Capabilities.Cannot(c) }
 
 // ReadPin returns what model resolves to on route now, before a pin changes it.
 func (t *Table) ReadPin(ctx context.Context, route, model string) (ports.PinState, error) {
@@ -175,3 +175,6 @@ var (
 	_ ports.ModelPinner        = (*Table)(nil)
 	_ ports.CapabilityReporter = (*Table)(nil)
 )
+
+// Capabilities are what the routing table can do: everything.
+var Capabilities = ports.StaticCapabilities{}
