@@ -167,6 +167,9 @@ func (g *Gateway) keyChange(ctx context.Context, opName string, req ports.BlockR
 		}
 		st.Version++
 		ch.Blocked, ch.Version = isTrue(want), st.Version
+		if opName == "block" {
+			ch.Note = fmt.Sprintf("%s blocks a key on every route, not only %s", g.name, req.Route)
+		}
 		return record(ch)
 	})
 	return res, err
