@@ -16,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
 
@@ -202,6 +204,9 @@ type ValidateOptions struct {
 	IO     *cmdutil.IOStreams
 	Files  []string // files or directories (each runbook file directly in it)
 	Format string
+	// Gateway says what the configured gateway can do (nil: not checked): a step it
+	// cannot carry out is a problem.
+	Gateway func() (name string, caps ports.CapabilityReporter, err error)
 }
 
 // Validated is one file's result, as `runbook validate -o json` prints it.
@@ -215,7 +220,14 @@ type Validated struct {
 
 // NewCmdValidate is `runbook validate FILE|DIR...`.
 func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobra.Command {
-	opts := &ValidateOptions{IO: f.IO}
+	opts := &ValidateOptions{IO: f.IO, Gateway: func() (string, ports.CapabilityReporter, error) {
+		c, err := f.Config()
+		if err != nil {
+			return "", nil, err
+		}
+		name, caps := app.GatewayCapabilities(c)
+		return name, caps, nil
+	}}
 	cmd := &cobra.Command{
 		Use:   "validate FILE|DIR...",
 		Short: "Check runbook files (every .yaml/.yml of a directory): every problem with its line number",
@@ -268,7 +280,7 @@ func runbookFiles(args []string) ([]string, []Validated) {
 	return files, bad
 }
 
-func validateFile(file string, seen map[string]string) Validated {
+func validateFile(file string, seen map[string]string, gateway ports.CapabilityReporter, gatewayName string) Validated {
 	v := Validated{File: file}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -292,15 +304,36 @@ func validateFile(file string, seen map[string]string) Validated {
 		return v
 	}
 	seen[spec.Name] = file
+	if gateway != nil {
+		v.Problems = runbooks.GatewayProblems(spec, func(c string) string {
+			if why := gateway.Cannot(ports.Capability(c)); why != "" {
+				return why + " (gateway: " + gatewayName + ")"
+			}
+			return ""
+		})
+		if len(v.Problems) > 0 {
+			return v
+		}
+	}
 	v.OK = true
 	return v
 }
 
 func validateRun(opts *ValidateOptions) error {
 	files, results := runbookFiles(opts.Files)
+	var gw ports.CapabilityReporter
+	var gwName string
+	if opts.Gateway != nil {
+		var err error
+		if gwName, gw, err = opts.Gateway(); err != nil {
+			// The files are still checked; only what the gateway can do is not.
+			fmt.Fprintf(opts.IO.ErrOut, "not checking steps against the gateway: the config cannot be read: %v\n", err)
+			gw = nil
+		}
+	}
 	seen := map[string]string{}
 	for _, file := range files {
-		results = append(results, validateFile(file, seen))
+		results = append(results, validateFile(file, seen, gw, gwName))
 	}
 	bad := 0
 	for _, r := range results {
