@@ -40,3 +40,8 @@ func WhenReadsGateway(expr, capability string) bool {
 		return len(ref) >= 3 && ref[0] == "incident" && ref[1] == "gateway" && ref[2] == capability
 	})
 }
+
+// whenReadsAnyGateway reports whether a condition reads any gateway capability.
+func whenReadsAnyGateway(expr string) bool {
+	return slices.ContainsFunc(GatewayCapabilities, func(c string) bool { return WhenReadsGateway(expr, c) })
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/quench-dev/quench/internal/alert"
 	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
@@ -220,14 +221,7 @@ type Validated struct {
 
 // NewCmdValidate is `runbook validate FILE|DIR...`.
 func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobra.Command {
-	opts := &ValidateOptions{IO: f.IO, Gateway: func() (string, ports.CapabilityReporter, error) {
-		c, err := f.Config()
-		if err != nil {
-			return "", nil, err
-		}
-		name, caps := app.GatewayCapabilities(c)
-		return name, caps, nil
-	}}
+	opts := &ValidateOptions{IO: f.IO, Gateway: configGateway(f)}
 	cmd := &cobra.Command{
 		Use:   "validate FILE|DIR...",
 		Short: "Check runbook files (every .yaml/.yml of a directory): every problem with its line number",
@@ -247,6 +241,18 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobr
 	}
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml (the exit code is the same)")
 	return cmd
+}
+
+// configGateway says what the gateway of f's config can do, from the config alone.
+func configGateway(f *cmdutil.Factory) func() (string, ports.CapabilityReporter, error) {
+	return func() (string, ports.CapabilityReporter, error) {
+		c, err := f.Config()
+		if err != nil {
+			return "", nil, err
+		}
+		name, caps := app.GatewayCapabilities(c)
+		return name, caps, nil
+	}
 }
 
 // runbookFiles expands directories into their runbook files (as --runbooks-dir reads
@@ -364,6 +370,9 @@ func validateRun(opts *ValidateOptions) error {
 type PlanOptions struct {
 	IO        *cmdutil.IOStreams
 	Runbooks  func() (*runbooks.Library, error)
+	// Gateway says what the configured gateway can do, to decide conditions reading
+	// incident.gateway (nil or an error: left undecided).
+	Gateway func() (name string, caps ports.CapabilityReporter, err error)
 	Name      string
 	AlertFile string
 	Params    []string
@@ -372,7 +381,7 @@ type PlanOptions struct {
 
 // NewCmdPlan is `runbook plan NAME [--alert FILE] [--param k=v...]`.
 func NewCmdPlan(f *cmdutil.Factory, runF func(context.Context, *PlanOptions) error) *cobra.Command {
-	opts := &PlanOptions{IO: f.IO, Runbooks: f.Runbooks}
+	opts := &PlanOptions{IO: f.IO, Runbooks: f.Runbooks, Gateway: configGateway(f)}
 	cmd := &cobra.Command{
 		Use:   "plan NAME",
 		Short: "Show what a runbook would do: every step with rendered params, gates and undo. Changes nothing",
@@ -420,7 +429,13 @@ func planRun(opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
-	steps, err := runbooks.Plan(spec, params, a)
+	var gateway []string
+	if opts.Gateway != nil {
+		if _, caps, err := opts.Gateway(); err == nil {
+			gateway = incidents.GatewayCan(caps)
+		}
+	}
+	steps, err := runbooks.PlanFor(spec, params, a, gateway)
 	if err != nil {
 		return err
 	}
