@@ -51,9 +51,9 @@ func PlanFor(spec *Spec, params map[string]string, a *alert.Alert, gateway []str
 		return nil, err
 	}
 	scope := Scope{
-		Params:   resolved,
-		Alert:    a,
-		Steps:    map[string]StepScope{},
+		Params: resolved,
+		Alert:  a,
+		Steps:  map[string]StepScope{},
 		Incident: IncidentScope{ID: "<incident id>", ShortID: "<short id>", Runbook: spec.Name, Title: spec.Title, Requester: "<requester>",
 			Gateway: gateway},
 	}

@@ -368,11 +368,11 @@ func validateRun(opts *ValidateOptions) error {
 
 // PlanOptions are the inputs of `runbook plan`.
 type PlanOptions struct {
-	IO        *cmdutil.IOStreams
-	Runbooks  func() (*runbooks.Library, error)
+	IO       *cmdutil.IOStreams
+	Runbooks func() (*runbooks.Library, error)
 	// Gateway says what the configured gateway can do, to decide conditions reading
 	// incident.gateway (nil or an error: left undecided).
-	Gateway func() (name string, caps ports.CapabilityReporter, err error)
+	Gateway   func() (name string, caps ports.CapabilityReporter, err error)
 	Name      string
 	AlertFile string
 	Params    []string
