@@ -179,3 +179,24 @@ func TestRemovedRouteForgetsItsPins(t *testing.T) {
 		t.Fatalf("a re-added route kept the old pins: %+v", r)
 	}
 }
+
+// The table's 5xx is its store being down: a pin and an unpin then fail retryably, naming
+// the store, never permanently; the read works again once the store is back.
+func TestPinWithTheStoreDownIsRetryable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		tbl := openTable(t, db, testRoutes)
+		req := pinReq(t, tbl, "chat", "gpt-4o", "gpt-4o-2024-08-06", "inc-d", "inc-d/pin")
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for name, call := range map[string]func() error{
+			"pin":   func() error { _, err := tbl.Pin(context.Background(), req); return err },
+			"unpin": func() error { _, err := tbl.Unpin(context.Background(), req); return err },
+			"read":  func() error { _, err := tbl.ReadPin(context.Background(), "chat", "gpt-4o"); return err },
+		} {
+			if err := call(); err == nil || ports.IsPermanent(err) || !store.IsUnavailable(err) {
+				t.Errorf("%s with the store closed: %v (permanent %v)", name, err, ports.IsPermanent(err))
+			}
+		}
+	})
+}
