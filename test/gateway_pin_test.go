@@ -103,4 +103,5 @@ func TestStoriesSilentModelChangePinsWhereTheGatewayCan(t *testing.T) {
 	if got := undoStates(s.status(t, inc.ShortID)); !slices.Equal(got, []string{"pin:gateway.unpin_model:done"}) {
 		t.Fatalf("undo stack %v", got)
 	}
+	recordClosed(t, s.dev, inc.IncidentID, "silent-model-change-pinned")
 }
