@@ -54,7 +54,7 @@ func (r *remote) ResolveKey(ctx context.Context, agentKey string) (string, error
 	}
 	switch len(tokens) {
 	case 0:
-		return "", ports.Permanentf("the LiteLLM proxy has no key with key_alias %q: give the alias of the agent's virtual key, or its token", k)
+		return "", ports.Permanentf("the LiteLLM proxy has no key with key_alias %q: give the alias of the agent's virtual key, or its token (a proxy whose /key/list has no key_alias filter needs the token)", k)
 	case 1:
 		return tokens[0], nil
 	}

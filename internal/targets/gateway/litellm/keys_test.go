@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store/storetest"
+	"github.com/quench-dev/quench/internal/targets/gateway/gwstate"
 	"github.com/quench-dev/quench/internal/targets/gateway/litellm/litellmfake"
 	"github.com/quench-dev/quench/internal/targets/httpapi/apifake"
 )
@@ -135,5 +137,36 @@ func TestKeyBlockRefusesWhatNamesNoKey(t *testing.T) {
 	}
 	if s.Count("POST", "/key/") != 0 {
 		t.Fatal("a refused block wrote to the proxy")
+	}
+}
+
+// Workers share what a block found through the store: the unblock on another worker puts
+// the key back byte for byte, and a retry of the block on it answers the first result.
+func TestKeyBlockOnOneWorkerUnblockOnAnother(t *testing.T) {
+	s := proxy(t)
+	token := s.AddKey("sk-z", litellmfake.Key{"key_alias": "agent-3"})
+	before := s.KeyState(token)
+	db := storetest.SQLite(t)
+	worker := func() *gwstate.Gateway {
+		g, err := New(Options{URL: s.URL, MasterKey: key, Store: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a, b := worker(), worker()
+	ctx := context.Background()
+	first, err := a.Block(ctx, blockReq("agent-3", "inc-c", "inc-c/block"))
+	if err != nil || first.NoOp {
+		t.Fatalf("block on A: %+v %v", first, err)
+	}
+	if again, err := b.Block(ctx, blockReq("agent-3", "inc-c", "inc-c/block")); err != nil || again != first {
+		t.Fatalf("retried block on B: %+v %v, want %+v", again, err, first)
+	}
+	if _, err := b.Unblock(ctx, blockReq("agent-3", "inc-c", "inc-c/undo")); err != nil {
+		t.Fatal(err)
+	}
+	if after := s.KeyState(token); !bytes.Equal(after, before) {
+		t.Fatalf("not restored byte for byte across workers:\nbefore %s\nafter  %s", before, after)
 	}
 }
