@@ -207,6 +207,7 @@ func (w *incident) scope() runbooks.Scope {
 			Runbook:   w.status.Runbook,
 			Title:     w.status.Title,
 			Requester: w.status.Requester,
+			Gateway:   w.in.Gateway,
 		},
 	}
 }
