@@ -252,9 +252,10 @@ type Verifying struct {
 	// Since: only requests that started at or after it count (when the step's change ended).
 	Since time.Time `json:"since"`
 	// Provider: only requests served by it count, where the traffic source knows.
-	Provider string        `json:"provider,omitempty"`
-	Every    time.Duration `json:"every"`
-	Window   time.Duration `json:"window"`
+	Provider string `json:"provider,omitempty"`
+	// Every is the poll interval and Window the longest span measured ("30s", "2m0s").
+	Every  runbooks.Duration `json:"every"`
+	Window runbooks.Duration `json:"window"`
 	// Deadline: the verify passes before it or the change is reverted and the incident escalates.
 	Deadline time.Time    `json:"deadline"`
 	Polls    int          `json:"polls"`

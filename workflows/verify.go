@@ -92,7 +92,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 	}
 	ver := &Verifying{
 		StepID: step.ID, Signal: v.Signal, Below: v.Below, Above: v.Above, MinRequests: minReq,
-		Since: since, Provider: movedTo(step, *ss), Every: every, Window: window, Deadline: since.Add(within),
+		Since: since, Provider: movedTo(step, *ss), Every: runbooks.Duration(every), Window: runbooks.Duration(window), Deadline: since.Add(within),
 	}
 	ver.Condition = verifyCondition(v, minReq, ver.Provider)
 	w.status.Verifying = ver

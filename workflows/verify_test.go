@@ -197,8 +197,8 @@ func TestSpeedScalesVerifyWaits(t *testing.T) {
 	st := h.run(in)
 
 	require.NotNil(t, mid.Verifying)
-	assert.Equal(t, 6*time.Second, mid.Verifying.Every)
-	assert.Equal(t, 12*time.Second, mid.Verifying.Window)
+	assert.Equal(t, 6*time.Second, mid.Verifying.Every.D())
+	assert.Equal(t, 12*time.Second, mid.Verifying.Window.D())
 	assert.True(t, mid.Verifying.Deadline.Equal(mid.Verifying.Since.Add(30*time.Second)))
 	assert.Equal(t, 12*time.Second, h.measureIns[0].Window)
 	assert.Equal(t, 6, h.measured, "the same polls in a tenth of the time")

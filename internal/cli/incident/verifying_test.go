@@ -9,6 +9,7 @@ import (
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/incidents/incidentsfake"
+	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
 
@@ -20,7 +21,7 @@ func verifying() workflows.Status {
 	st.Verifying = &workflows.Verifying{
 		StepID: "failover", Signal: "error_rate", Below: &below, MinRequests: 20,
 		Condition: "error_rate below 0.05 over at least 20 requests that started after the change, served by fallback",
-		Since:     t0, Provider: "fallback", Every: 30 * time.Second, Window: 2 * time.Minute, Deadline: t0.Add(5 * time.Minute), Polls: 1,
+		Since:     t0, Provider: "fallback", Every: runbooks.Duration(30 * time.Second), Window: runbooks.Duration(2 * time.Minute), Deadline: t0.Add(5 * time.Minute), Polls: 1,
 		Last: &workflows.Measurement{At: t0.Add(time.Second), Value: 0.125, Requests: 8, Detail: "1 of 8 requests failed since 12:00:00"},
 	}
 	return st
@@ -54,7 +55,7 @@ func TestShowVerifying(t *testing.T) {
 	v, _ := raw["verifying"].(map[string]any)
 	last, _ := v["last"].(map[string]any)
 	if raw["state"] != "verifying" || v["step_id"] != "failover" || v["condition"] == "" || v["deadline"] == nil ||
-		v["min_requests"] != float64(20) || last["requests"] != float64(8) || last["enough"] != false {
+		v["min_requests"] != float64(20) || v["every"] != "30s" || v["window"] != "2m0s" || last["requests"] != float64(8) || last["enough"] != false {
 		t.Fatalf("json verifying: %v", raw["verifying"])
 	}
 }
