@@ -50,7 +50,8 @@ HTTP server in a temp dir; nothing to install, nothing left behind):
 
   1. a synthetic app sends chat traffic through route chat and writes it to a JSONL log;
   2. a fault is injected on the primary provider (503 / 429);
-  3. the demo's detector sees the error rate cross 30% and posts the alert to /hooks/generic;
+  3. the demo's detector sees the error rate cross 30% and posts the alert to /hooks/generic
+     (the incident's page in the Temporal Web UI is printed);
   4. provider-outage moves the route to the fallback at once, captures the evidence and
      verifies the fallback on the requests sent after the switch;
   5. the fault clears, the alert resolves;
