@@ -34,8 +34,12 @@ func TestNotifyLogsAndPosts(t *testing.T) {
 		t.Fatalf("log = %s", logs.String())
 	}
 	posts := chat.Posts()
-	if len(posts) != 1 || posts[0].Level != "critical" || posts[0].Text != "failing over chat" || posts[0].Holder != incidentID {
+	if len(posts) != 1 || posts[0].Level != "critical" || posts[0].Text != "failing over chat" || posts[0].IncidentID != incidentID ||
+		posts[0].Key != incidentID+"/tell" || posts[0].Thread != nil {
 		t.Fatalf("posts = %+v", posts)
+	}
+	if res.Posted == nil || res.Posted.TS == "" {
+		t.Fatalf("where the message landed is not reported: %+v", res)
 	}
 
 	logs.Reset()
