@@ -42,6 +42,7 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 		ActionGatewayUnblock:  gateway.Unblock,
 		ActionTrafficSnapshot: traffic.Snapshot,
 		VerifyActivity:        traffic.Measure,
+		HealthActivity:        traffic.Health,
 		ActionPromptsChanges:  prompts.Changes,
 		ActionPromptsFreeze:   prompts.Freeze,
 		ActionPromptsUnfreeze: prompts.Unfreeze,

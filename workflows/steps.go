@@ -67,8 +67,11 @@ func (w *incident) runStep(ctx workflow.Context, i int) error {
 	defer func() { w.cancelCurrent = nil; cancel() }()
 
 	if ss.State == StepPending || ss.State == StepAwaiting {
+		w.measureFailback(stepCtx, i) // before asking, so the prompt has the figure
 		if gate := stepGate(step, action); gate != nil {
+			stopWatch := w.watchFailback(stepCtx, i)
 			approved, err := w.gateStep(stepCtx, i, *gate)
+			stopWatch()
 			if err != nil || !approved {
 				return err
 			}
