@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -9,7 +10,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/ports"
@@ -147,4 +150,58 @@ func TestFailbackWithoutAHealthSourceAsksWithoutAFigure(t *testing.T) {
 	assert.Contains(t, fb.Summary, "approved by bob")
 	require.Len(t, eventsOf(st, EventVerify, "failback"), 1)
 	assert.Equal(t, "inconclusive", eventsOf(st, EventVerify, "failback")[0].Data["result"])
+}
+
+// A run that hands over while the fail back waits carries its figure and its healthy time:
+// the next run neither measures again at once nor starts the healthy count anew.
+func TestFailbackHealthSurvivesContinueAsNew(t *testing.T) {
+	src := &healthSource{figures: []ports.HealthFigure{healthyFigure}}
+	in := handOverOften(testInput(failbackSpec(runbooks.Failback{Provider: "{{ .steps.failover.outputs.from }}", AutoAfterHealthy: runbooks.Duration(10 * time.Minute)})))
+	var start, clock time.Time
+	generations := 0
+	var final Status
+	for {
+		generations++
+		require.Less(t, generations, 5, "the incident never finished")
+		h := newHarness(t)
+		src.register(h)
+		h.env.SetCurrentHistoryLength(100) // past the lowered limit: hand over at every safe point
+		switch generations {
+		case 1:
+			start = h.env.Now()
+		case 2: // the fail back waits; a note gives this run progress, so it hands over
+			h.env.SetStartTime(clock)
+			h.at(150*time.Second, func() { h.env.SignalWorkflow(SignalNote, Note{By: "cli:carol", Text: "checking the primary"}) })
+		default:
+			h.env.SetStartTime(clock)
+		}
+		h.env.ExecuteWorkflow(IncidentWorkflowName, in)
+		require.True(t, h.env.IsWorkflowCompleted())
+		clock = h.env.Now()
+		var can *workflow.ContinueAsNewError
+		if err := h.env.GetWorkflowError(); errors.As(err, &can) {
+			var next IncidentInput
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+			if generations == 2 {
+				fb := next.State.Status.Steps[1]
+				require.Equal(t, StepAwaiting, fb.State)
+				require.NotNil(t, fb.Health, "the figure is handed over")
+				require.NotNil(t, fb.Health.HealthySince)
+			}
+			in = next
+			continue
+		}
+		final = closedStatus(t, h.env)
+		break
+	}
+	assert.Equal(t, 3, generations, "handed over after the fail over, and while the fail back waited")
+	fb := stepByID(final, "failback")
+	assert.Equal(t, StepDone, fb.State)
+	assert.Contains(t, fb.Summary, "approved by quench")
+	decisions := eventsOf(final, EventDecision, "failback")
+	require.Len(t, decisions, 1)
+	// Measured at 0, 1 and 2 min; handed over at 2:30; then every minute from 3:30. The
+	// first measurement after ten healthy minutes (from 0, not from the hand-over) is 10:30.
+	assert.Equal(t, 10*time.Minute+30*time.Second, decisions[0].At.Sub(start), "healthy since the first run's measurement")
+	assert.Equal(t, 11, src.count(), "no measurement at the hand-over itself")
 }
