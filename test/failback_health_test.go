@@ -101,6 +101,9 @@ func TestFailbackOnMeasuredHealth(t *testing.T) {
 		}
 		return states[started.ShortID] == "completed/Completed" && states[aborted.ShortID] == "aborted/Failed"
 	})
+	// Both ends replay on the current code: the auto decision, and the failed close.
+	recordClosed(t, dev, started.IncidentID, "auto-failback-on-measured-health")
+	recordClosed(t, dev, aborted.IncidentID, "auto-failback-aborted-closes-failed")
 	table := dev.mustQuench(t, "incident", "list", "--all")
 	if !strings.Contains(table, aborted.ShortID+"\tauto-failback\taborted") {
 		t.Fatalf("incident list: %s", table)

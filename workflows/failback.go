@@ -129,6 +129,9 @@ func (w *incident) takeHealth(ctx workflow.Context, i int) {
 	ss.Health = &h
 	if idx := w.pendingIndex(step.ID, false); idx >= 0 {
 		w.status.Pending[idx].Prompt = withHealth(w.status.Pending[idx].Prompt, h)
+		if w.chat != nil && (prev == nil || prev.Text != h.Text) {
+			w.chat.dirty = true // the card shows the prompt: update it when the figure changed
+		}
 	}
 	if prev == nil || prev.Healthy != h.Healthy || prev.Measured != h.Measured {
 		result := map[bool]string{true: "healthy", false: "unhealthy"}[h.Healthy]

@@ -205,3 +205,27 @@ func TestFailbackHealthSurvivesContinueAsNew(t *testing.T) {
 	assert.Equal(t, 10*time.Minute+30*time.Second, decisions[0].At.Sub(start), "healthy since the first run's measurement")
 	assert.Equal(t, 11, src.count(), "no measurement at the hand-over itself")
 }
+
+// The chat card shows the prompt's latest figure: it is updated when the figure changes.
+func TestFailbackFigureOnTheCard(t *testing.T) {
+	h := newHarness(t)
+	chat := withChat(h)
+	later := healthyFigure
+	later.Requests = 900 // still healthy: no timeline line, but a new figure
+	src := &healthSource{figures: []ports.HealthFigure{healthyFigure, later}}
+	src.register(h)
+	st := h.run(testInput(failbackSpec(runbooks.Failback{Provider: "{{ .steps.failover.outputs.from }}", AutoAfterHealthy: runbooks.Duration(5 * time.Minute)})))
+	require.Len(t, eventsOf(st, EventVerify, "failback"), 1)
+
+	var prompts []string
+	chat.mu.Lock()
+	for _, c := range chat.cards {
+		if len(c.Pending) == 1 {
+			prompts = append(prompts, c.Pending[0].Prompt)
+		}
+	}
+	chat.mu.Unlock()
+	require.NotEmpty(t, prompts)
+	assert.Contains(t, prompts[0], "of 812 requests", "the card asks with the first figure")
+	assert.Contains(t, prompts[len(prompts)-1], "of 900 requests", "and shows the figure that changed while it waited")
+}
