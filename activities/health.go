@@ -19,7 +19,7 @@ func (a *TrafficActivities) Health(ctx context.Context, in ports.HealthInput) (p
 	}
 	src, ok := a.Traffic.(ports.ProviderHealthSource)
 	if !ok {
-		return ports.HealthFigure{}, notConfigured(fmt.Sprintf("the traffic source (%T) cannot measure one provider's health: use the JSONL traffic log or Prometheus as the traffic source to see the figure before a fail back", a.Traffic))
+		return ports.HealthFigure{}, notConfigured(fmt.Sprintf("the traffic source (%T) cannot measure one provider's health: use the JSONL traffic log, Prometheus or Langfuse as the traffic source to see the figure before a fail back", a.Traffic))
 	}
 	if in.Provider == "" {
 		return ports.HealthFigure{}, invalidParams(HealthActivity, "no provider to measure: the step's failback.provider rendered empty")
