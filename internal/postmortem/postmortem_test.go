@@ -279,3 +279,21 @@ func TestStatusFromAFailedClose(t *testing.T) {
 		t.Fatalf("another failure read as a status: %+v", st)
 	}
 }
+
+// A fail back quench approved on measured health (recorded by test/failback_health_test.go)
+// is among the decisions, though no decide update carried it.
+func TestPostmortemListsTheHealthDecision(t *testing.T) {
+	events := loadHistory(t, "../../workflows/testdata/histories/auto-failback-on-measured-health.json")
+	st, ok := StatusFromHistory(events)
+	if !ok {
+		t.Fatal("no final status in the recorded history")
+	}
+	rep := Build(Input{Status: st, History: events})
+	if len(rep.Decisions) != 1 {
+		t.Fatalf("decisions %+v, want quench's one", rep.Decisions)
+	}
+	d := rep.Decisions[0]
+	if d.StepID != "failback" || d.Approver != "quench" || d.Via != workflows.ViaHealth || d.Verdict != workflows.VerdictApprove || !strings.Contains(d.Reason, "healthy") {
+		t.Fatalf("decision %+v", d)
+	}
+}
