@@ -286,7 +286,11 @@ func (w *incident) finishStep(ctx workflow.Context, i int, res activities.StepRe
 	w.status.Evidence = append(w.status.Evidence, res.Evidence...)
 	var data map[string]string
 	if res.Posted != nil {
-		data = map[string]string{chatPostedKey: res.Posted.Channel} // in chat already: no thread reply repeats it
+		where := res.Posted.Channel
+		if where == "" {
+			where = "chat"
+		}
+		data = map[string]string{chatPostedKey: where} // in chat already: no thread reply repeats it
 	}
 	w.event(ctx, EventStepDone, step.ID, "", stepLabel(step)+" done: "+summary, data)
 
