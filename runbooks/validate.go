@@ -394,6 +394,10 @@ func (v *validator) ref(path string, ref []string, stepIdx int, prefix string) {
 	case "incident":
 		if len(ref) >= 2 && !containsString(incidentFields, ref[1]) {
 			v.add(path, "%s: an incident has %s%s", show(2), strings.Join(incidentFields, ", "), didYouMean(ref[1], incidentFields))
+			return
+		}
+		if len(ref) >= 3 && ref[1] == "gateway" && !containsString(GatewayCapabilities, ref[2]) {
+			v.add(path, "%s: the gateway's capabilities are %s%s", show(3), strings.Join(GatewayCapabilities, ", "), didYouMean(ref[2], GatewayCapabilities))
 		}
 	default:
 		// In CEL an unknown root is a comprehension variable (the checker rejects the rest).

@@ -94,6 +94,10 @@ type IncidentInput struct {
 	// incidents started before revisions existed. It selects, deterministically for every
 	// replay, the command sequence of the first run (see StartRevision).
 	Revision int `json:"revision,omitempty"`
+	// Gateway lists what the gateway can do (ports.Capability values) as the starter's
+	// configuration says: `when: incident.gateway.pin_model` reads it, the same in every
+	// replay. Nil (older starters): every capability reads false.
+	Gateway []string `json:"gateway,omitempty"`
 }
 
 // StartRevision is the Revision a starter whose workers all run this code puts in a new

@@ -202,6 +202,7 @@ func (w *incident) scope() runbooks.Scope {
 			Runbook:   w.status.Runbook,
 			Title:     w.status.Title,
 			Requester: w.status.Requester,
+			Gateway:   w.in.Gateway,
 		},
 	}
 }

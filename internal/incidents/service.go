@@ -23,6 +23,7 @@ import (
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
@@ -49,6 +50,10 @@ type Service struct {
 	TaskQueue string // default workflows.TaskQueue
 	// Routes, when set, refuses starts that name a route the gateway does not know.
 	Routes RouteChecker
+	// Gateway, when set, says what the gateway can do: a start whose runbook has a step it
+	// cannot carry out is refused, and the incident's `when` conditions read the rest
+	// (incident.gateway.pin_model).
+	Gateway ports.CapabilityReporter
 	// LookupWait bounds how long a short ID is looked for (visibility lags a start);
 	// default 3 s.
 	LookupWait time.Duration
@@ -149,6 +154,9 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 	if err != nil {
 		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
 	}
+	if err := CheckGateway(s.Gateway, workflows.IncidentInput{Spec: *spec}); err != nil {
+		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
+	}
 	s.refCache().preparing(id)
 	severity := firstNonEmpty(req.Severity, alertField(req.Alert, "severity"), spec.Severity)
 	service := firstNonEmpty(req.Service, params["service"], alertField(req.Alert, "service"))
@@ -164,6 +172,7 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		Service:    service,
 		Policy:     s.Policy,
 		Revision:   s.Revision,
+		Gateway:    GatewayCan(s.Gateway),
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                       id,
