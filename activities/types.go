@@ -46,6 +46,8 @@ type StepResult struct {
 	Links    []ports.Link        `json:"links,omitempty"`
 	// NoOp: there was nothing to do (e.g. nothing to roll back). Not an error.
 	NoOp bool `json:"noop,omitempty"`
+	// Skipped: the step did not run because a port it needs is not configured.
+	Skipped *Skip `json:"skipped,omitempty"`
 }
 
 // UndoAction is a registered compensation: run Action with Params when the incident closes.
