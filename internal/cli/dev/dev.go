@@ -39,6 +39,9 @@ type DevOptions struct {
 	PromptsPath  string
 	TrafficLog   string
 	LogLevel     string
+	// Sample writes the sample traffic log and prompts repository into the data dir for
+	// what is not configured (on by default).
+	Sample bool
 
 	// UIWriteActions lets the Web UI terminate, signal, reset... workflows.
 	UIWriteActions bool
@@ -81,6 +84,8 @@ dev.allow_as: true in the config lets the CLI act as others with --as (developme
 	fl.StringVar(&opts.HTTPListen, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
 	cmdutil.AddTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&opts.Sample, "sample", true,
+		"without --traffic-log or a prompts target, use a sample traffic log and prompts repository created in <data-dir>/sample (never overwriting your files; --sample=false for none)")
 	cmdutil.OwnTemporal(cmd, "use --temporal-port to choose the port of the Temporal server it starts")
 	return cmd
 }
@@ -126,6 +131,10 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		return err
 	}
 	defer lock.Release()
+	sampleLine, err := ensureSample(cfg, opts.Sample, started, logger)
+	if err != nil {
+		return err
+	}
 	// The CLI of the OS user running quench dev acts through the API with this credential;
 	// it is written to the data dir once the stack holds the data dir's lock.
 	token, err := apiclient.NewToken()
@@ -161,6 +170,7 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	logger.Info("CLI credential written: quench incident commands act as "+dev.Identity, "path", credPath)
 
 	sum := summaryOf(stack, cfg.DataDir, time.Since(started))
+	sum.Sample = sampleLine
 	sum.CLI = fmt.Sprintf("acts as %s with %s", dev.Identity, credPath)
 	if dev.AllowActAs {
 		sum.CLI += " (--as allowed: dev.allow_as)"
