@@ -46,6 +46,13 @@ func windowsOf(m bundle.Manifest) windows {
 	return w
 }
 
+// WindowLabels names the lengths of a bundle's incident and baseline windows ("30m",
+// "24h"), for every total that says which window it counts.
+func WindowLabels(m bundle.Manifest) (incident, baseline string) {
+	w := windowsOf(m)
+	return w.incLabel, w.baseLabel
+}
+
 func (w windows) incRate(x float64) float64  { return perMinute(x, w.inc) }
 func (w windows) baseRate(x float64) float64 { return perMinute(x, w.base) }
 
