@@ -65,7 +65,13 @@ quench dev prints where everything is and writes the addresses it got as JSON to
 It also writes <data-dir>/cli-credential (mode 0600; the data dir is made 0700): a token
 the API takes as cli:<your OS user>. The quench CLI finds it through --data-dir (or data_dir
 in the config) and acts through the API with it; nobody else on the machine can read it.
-dev.allow_as: true in the config lets the CLI act as others with --as (development only).`,
+dev.allow_as: true in the config lets the CLI act as others with --as (development only).
+
+Without --traffic-log or a prompts target, quench dev uses a sample it creates in
+<data-dir>/sample at first start: a JSONL traffic log (a provider outage on route chat) and
+a git repository of prompts with one recent change, so every built-in runbook has something
+to work on. It never overwrites your files; --sample=false turns it off, and the steps that
+need what is missing are then skipped with the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
