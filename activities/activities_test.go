@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -221,16 +222,18 @@ func TestPromptsChangesAndRollback(t *testing.T) {
 }
 
 func TestPromptsErrors(t *testing.T) {
-	env := newEnv(t, activities.Deps{})
-	_, err := run(t, env, step(activities.ActionPromptsChanges, "c", nil))
-	assertNonRetryable(t, err, activities.ErrTypeNotConfigured, "--prompts-repo")
-	_, err = run(t, env, step(activities.ActionPromptsRollback, "r", nil))
-	assertNonRetryable(t, err, activities.ErrTypeNotConfigured, "--prompts-repo")
+	var logs bytes.Buffer
+	env := newEnv(t, activities.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, action := range []string{activities.ActionPromptsChanges, activities.ActionPromptsRollback} {
+		res := mustRun(t, env, step(action, "c", nil))
+		assertSkipped(t, res, activities.PortPrompts, "--prompts-repo")
+	}
+	assertInfoOnly(t, logs.String(), 2)
 
 	dir, _, _ := promptRepo(t)
 	repo, _ := gitrepo.Open(dir, gitrepo.Options{})
 	env = newEnv(t, activities.Deps{Prompts: repo})
-	_, err = run(t, env, step(activities.ActionPromptsChanges, "c", map[string]string{"since": "soon"}))
+	_, err := run(t, env, step(activities.ActionPromptsChanges, "c", map[string]string{"since": "soon"}))
 	assertNonRetryable(t, err, activities.ErrTypeInvalidParams, "is not a duration")
 	_, err = run(t, env, step(activities.ActionPromptsRollback, "r", map[string]string{"good": "nosuchcommit"}))
 	assertNonRetryable(t, err, activities.ErrTypePermanent, "good commit \"nosuchcommit\" not found")
@@ -343,8 +346,41 @@ func TestTrafficSnapshotAndMeasure(t *testing.T) {
 	_, err = env.ExecuteActivity(activities.VerifyActivity, ports.VerifyInput{Signal: "promql", Query: "up", Now: now})
 	assertNonRetryable(t, err, activities.ErrTypePermanent, "cannot evaluate promql")
 
-	_, err = run(t, newEnv(t, activities.Deps{}), in)
-	assertNonRetryable(t, err, activities.ErrTypeNotConfigured, "--traffic-log")
+	var logs bytes.Buffer
+	bare := newEnv(t, activities.Deps{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	assertSkipped(t, mustRun(t, bare, in), activities.PortTraffic, "--traffic-log")
+	val, err = bare.ExecuteActivity(activities.VerifyActivity, ports.VerifyInput{IncidentID: incidentID, Signal: "error_rate", Now: now})
+	if err != nil {
+		t.Fatalf("measure without a traffic source: %v; want an answer saying it is not configured", err)
+	}
+	var nm ports.VerifyResult
+	if err := val.Get(&nm); err != nil || !strings.Contains(nm.NotConfigured, "--traffic-log") || nm.Requests != 0 {
+		t.Fatalf("measure without a traffic source = %+v, %v", nm, err)
+	}
+	assertInfoOnly(t, logs.String(), 2)
 	_, err = run(t, env, step(activities.ActionTrafficSnapshot, "bad", map[string]string{"samples": "many"}))
 	assertNonRetryable(t, err, activities.ErrTypeInvalidParams, `param "samples"`)
+}
+
+// assertSkipped checks a step was skipped for a port, with a reason that says what to set.
+func assertSkipped(t *testing.T, res activities.StepResult, port, says string) {
+	t.Helper()
+	if res.Skipped == nil || res.Skipped.Port != port || !strings.Contains(res.Skipped.Reason, says) ||
+		res.Summary != "skipped: "+res.Skipped.Reason {
+		t.Fatalf("result = %+v (skip %+v); want skipped for %s, saying %q", res, res.Skipped, port, says)
+	}
+}
+
+// assertInfoOnly checks the log has n lines, all INFO: "not configured" is no error.
+func assertInfoOnly(t *testing.T, logs string, n int) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	if len(lines) != n {
+		t.Fatalf("log has %d lines, want %d:\n%s", len(lines), n, logs)
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, "level=INFO") || !strings.Contains(l, "not configured") {
+			t.Fatalf("log line %q: want INFO saying what is not configured", l)
+		}
+	}
 }

@@ -14,8 +14,9 @@ const HealthActivity = "traffic.health"
 
 // Health measures one provider's error rate and latency from the traffic source.
 func (a *TrafficActivities) Health(ctx context.Context, in ports.HealthInput) (ports.HealthFigure, error) {
-	if err := a.trafficReady(); err != nil {
-		return ports.HealthFigure{}, err
+	if a.Traffic == nil {
+		// The fail back's prompt then says the provider was not measured, and why.
+		return ports.HealthFigure{}, notConfigured(noTrafficSource)
 	}
 	src, ok := a.Traffic.(ports.ProviderHealthSource)
 	if !ok {

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -13,13 +14,7 @@ import (
 type PromptActivities struct {
 	Prompts ports.Prompts
 	Freezer ports.Freezer
-}
-
-func (a *PromptActivities) promptsReady() error {
-	if a.Prompts == nil {
-		return notConfigured("no prompts repository configured: start quench with --prompts-repo PATH (a local git repository; --prompts-path for the folder inside it), or set github.repo in the config")
-	}
-	return nil
+	Logger  *slog.Logger // nil: slog.Default()
 }
 
 func (a *PromptActivities) freezerReady() error {
@@ -31,8 +26,8 @@ func (a *PromptActivities) freezerReady() error {
 
 // Changes lists the prompt commits of the last `since` (prompts.changes).
 func (a *PromptActivities) Changes(ctx context.Context, in StepInput) (StepResult, error) {
-	if err := a.promptsReady(); err != nil {
-		return StepResult{}, err
+	if a.Prompts == nil {
+		return skipped(ctx, a.Logger, in, PortPrompts, noPromptsRepo), nil
 	}
 	since, err := paramsOf(ActionPromptsChanges, in).positiveDuration("since")
 	if err != nil {
@@ -89,8 +84,8 @@ func commitOutput(c ports.PromptCommit) map[string]any {
 // RollbackPR proposes a rollback of the prompts on branch quench/rollback-<incident>
 // (prompts.rollback_pr). Nothing is merged: a human reviews the branch.
 func (a *PromptActivities) RollbackPR(ctx context.Context, in StepInput) (StepResult, error) {
-	if err := a.promptsReady(); err != nil {
-		return StepResult{}, err
+	if a.Prompts == nil {
+		return skipped(ctx, a.Logger, in, PortPrompts, noPromptsRepo), nil
 	}
 	p := paramsOf(ActionPromptsRollback, in)
 	since, err := p.positiveDuration("since")

@@ -10,7 +10,8 @@ import (
 )
 
 // Deps are the ports the activities run against. A nil port leaves its activities
-// registered but failing without retries, with a message that says which flag to set.
+// registered: steps that need traffic or prompts are then skipped with the reason (Skip),
+// the others fail without retries, with a message that says which flag to set.
 type Deps struct {
 	Gateway  ports.Gateway
 	Prompts  ports.Prompts
@@ -28,8 +29,8 @@ type Deps struct {
 // incident.policy local activity.
 func Register(r worker.ActivityRegistry, deps Deps) {
 	gateway := &GatewayActivities{Gateway: deps.Gateway}
-	prompts := &PromptActivities{Prompts: deps.Prompts, Freezer: deps.Freezer}
-	traffic := &TrafficActivities{Traffic: deps.Traffic, Evidence: deps.Evidence}
+	prompts := &PromptActivities{Prompts: deps.Prompts, Freezer: deps.Freezer, Logger: deps.Logger}
+	traffic := &TrafficActivities{Traffic: deps.Traffic, Evidence: deps.Evidence, Logger: deps.Logger}
 	notify := &NotifyActivities{Notifier: deps.Notifier, Logger: deps.Logger}
 	policy := &PolicyActivities{Policy: deps.Policy}
 	enforce := &FreezeEnforceActivities{Enforcer: deps.FreezeEnforcer}

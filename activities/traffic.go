@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/quench-dev/quench/internal/ports"
@@ -13,23 +14,17 @@ import (
 type TrafficActivities struct {
 	Traffic  ports.Traffic
 	Evidence ports.EvidenceStore
+	Logger   *slog.Logger // nil: slog.Default()
 }
 
 // DefaultVerifyWindow is the measurement window when a verify sets none.
 const DefaultVerifyWindow = 5 * time.Minute
 
-func (a *TrafficActivities) trafficReady() error {
-	if a.Traffic == nil {
-		return notConfigured("no traffic source configured: start quench with --traffic-log FILE (a JSONL request log with OpenTelemetry gen_ai.* fields)")
-	}
-	return nil
-}
-
 // Snapshot writes an evidence bundle of the incident window against the baseline to the
 // evidence store (traffic.snapshot). Only the reference and the headline go to history.
 func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepResult, error) {
-	if err := a.trafficReady(); err != nil {
-		return StepResult{}, err
+	if a.Traffic == nil {
+		return skipped(ctx, a.Logger, in, PortTraffic, noTrafficSource), nil
 	}
 	if a.Evidence == nil {
 		return StepResult{}, notConfigured("no evidence store configured: quench keeps evidence under --data-dir/evidence; this worker was started without one (check the worker's wiring)")
@@ -101,8 +96,16 @@ func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepRes
 // Measure reads one value of a signal over a recent window (traffic.measure), for a step's
 // verify. It has no side effect, so a retry simply measures again.
 func (a *TrafficActivities) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
-	if err := a.trafficReady(); err != nil {
-		return ports.VerifyResult{}, err
+	if a.Traffic == nil {
+		// Nothing can measure the signal: verify is skipped, not inconclusive, so
+		// nobody is paged for a source that was never configured.
+		logger := a.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.LogAttrs(ctx, slog.LevelInfo, "verify skipped: traffic not configured",
+			slog.String("incident", in.IncidentID), slog.String("step", in.StepID), slog.String("reason", noTrafficSource))
+		return ports.VerifyResult{NotConfigured: noTrafficSource}, nil
 	}
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens", "promql":

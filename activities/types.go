@@ -61,6 +61,8 @@ type StepResult struct {
 	// Posted is where a notify step posted its message in chat, so the incident's thread
 	// does not repeat it.
 	Posted *ports.ChatRef `json:"posted,omitempty"`
+	// Skipped: the step did not run because a port it needs is not configured.
+	Skipped *Skip `json:"skipped,omitempty"`
 }
 
 // UndoAction is a registered compensation: run Action with Params when the incident closes.

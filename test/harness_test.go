@@ -61,6 +61,9 @@ type devProcess struct {
 type devConfig struct {
 	DataDir string
 	Args    []string // extra flags (--prompts-repo, --traffic-log, ...)
+	// Sample keeps quench dev's sample (traffic log, prompts repository) on; off by
+	// default so a test sees only the targets it configures.
+	Sample bool
 }
 
 func newDevConfig(t testing.TB, args ...string) devConfig {
@@ -113,6 +116,9 @@ func allowAs(t testing.TB, args []string) []string {
 
 func tryStartDev(t testing.TB, cfg devConfig) (*devProcess, error) {
 	args := append([]string{"dev", "--data-dir", cfg.DataDir, "--temporal-port", "0", "--no-ui", "--http", "127.0.0.1:0"}, allowAs(t, cfg.Args)...)
+	if !cfg.Sample {
+		args = append(args, "--sample=false")
+	}
 	cmd := exec.Command(quenchBin, args...)
 	cmd.Env = append(os.Environ(), "QUENCH_CONFIG=")
 	cmd.Dir = cfg.DataDir

@@ -293,17 +293,21 @@ const StepVerifying = "verifying"
 
 // StepState is one step's progress.
 type StepState struct {
-	ID        string            `json:"id"`
-	Action    string            `json:"action"`
-	Title     string            `json:"title,omitempty"`
-	State     string            `json:"state"`
-	Summary   string            `json:"summary,omitempty"`
-	Error     string            `json:"error,omitempty"`
-	Params    map[string]string `json:"params,omitempty"` // rendered
-	Outputs   map[string]any    `json:"outputs,omitempty"`
-	Links     []ports.Link      `json:"links,omitempty"`
-	StartedAt *time.Time        `json:"started_at,omitempty"`
-	EndedAt   *time.Time        `json:"ended_at,omitempty"`
+	ID      string `json:"id"`
+	Action  string `json:"action"`
+	Title   string `json:"title,omitempty"`
+	State   string `json:"state"`
+	Summary string `json:"summary,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// SkipReason says why a skipped step did not run (a false `when`, a port not configured).
+	SkipReason string `json:"skip_reason,omitempty"`
+	// NotConfigured names the port whose absence skipped the step (traffic, prompts).
+	NotConfigured string            `json:"not_configured,omitempty"`
+	Params        map[string]string `json:"params,omitempty"` // rendered
+	Outputs       map[string]any    `json:"outputs,omitempty"`
+	Links         []ports.Link      `json:"links,omitempty"`
+	StartedAt     *time.Time        `json:"started_at,omitempty"`
+	EndedAt       *time.Time        `json:"ended_at,omitempty"`
 	// Health is what a fail-back step measured of the provider it returns to (failback.go).
 	Health *ProviderHealth `json:"health,omitempty"`
 }

@@ -48,7 +48,8 @@ func (w *incident) runStep(ctx workflow.Context, i int) error {
 			}
 			if !ok {
 				ss.State = StepSkipped
-				ss.Summary = fmt.Sprintf("skipped: `when: %s` is false", step.When)
+				ss.SkipReason = fmt.Sprintf("`when: %s` is false", step.When)
+				ss.Summary = "skipped: " + ss.SkipReason
 				w.event(ctx, EventStepSkipped, step.ID, "", ss.Summary, map[string]string{"when": step.When})
 				return nil
 			}
@@ -144,6 +145,10 @@ func (w *incident) runActivityStep(ctx workflow.Context, i int, action runbooks.
 		}
 		var res activities.StepResult
 		err = workflow.ExecuteActivity(actx, step.Action, in).Get(actx, &res)
+		if err == nil && res.Skipped != nil {
+			w.skipStep(ctx, i, *res.Skipped)
+			return nil
+		}
 		if err == nil {
 			w.finishStep(ctx, i, res)
 			if step.Verify != nil && step.Verify.After == "" {
@@ -317,6 +322,22 @@ func rollbackData(res activities.StepResult) map[string]string {
 		data["link:"+l.Name] = l.URL
 	}
 	return data
+}
+
+// skipStep records a step that did not run because a port it needs is not configured: not
+// a failure (the incident does not fail, nobody is paged), a reason on the step and the
+// timeline.
+func (w *incident) skipStep(ctx workflow.Context, i int, skip activities.Skip) {
+	step := w.steps[i]
+	ss := &w.status.Steps[i]
+	now := workflow.Now(ctx)
+	ss.State = StepSkipped
+	ss.SkipReason = skip.Reason
+	ss.NotConfigured = skip.Port
+	ss.Summary = "skipped: " + skip.Reason
+	ss.EndedAt = &now
+	w.event(ctx, EventStepSkipped, step.ID, "", stepLabel(step)+" skipped: "+skip.Reason,
+		map[string]string{"reason": skip.Reason, "not_configured": skip.Port})
 }
 
 func (w *incident) failStep(ctx workflow.Context, i int, err error) {

@@ -143,6 +143,12 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 		m := &Measurement{At: now, Value: res.Value, Requests: res.Requests, Detail: res.Detail}
 		switch {
 		case ctx.Err() != nil:
+			return // aborted while verifying: the step's undo runs at close anyway
+		case err == nil && res.NotConfigured != "":
+			// No traffic source at all: nothing was ever going to measure this, so the
+			// verify is skipped with the reason rather than escalated as inconclusive.
+			w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify of step %s skipped: %s", step.ID, res.NotConfigured),
+				map[string]string{"signal": v.Signal, "result": "skipped", "not_configured": "traffic"})
 			return
 		case err != nil && isNonRetryable(err):
 			// No traffic source, or one that cannot measure this signal: polling again

@@ -46,6 +46,12 @@ func (w *incident) verifyStepV0(ctx workflow.Context, i int) {
 		switch {
 		case ctx.Err() != nil:
 			return // aborted while verifying: the step's undo runs at close anyway
+		case err == nil && res.NotConfigured != "":
+			// No traffic source at all (a worker of this version answers so instead of
+			// failing the measurement): skipped with the reason, not escalated.
+			w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify of step %s skipped: %s", step.ID, res.NotConfigured),
+				map[string]string{"signal": v.Signal, "result": "skipped", "not_configured": "traffic"})
+			return
 		case err != nil && isNonRetryable(err):
 			// No traffic source, or one that cannot measure this signal: polling again
 			// cannot help, so a human checks by hand now rather than after `within`.

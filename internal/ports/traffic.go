@@ -89,4 +89,7 @@ type VerifyResult struct {
 	Value    float64 `json:"value"`
 	Requests int     `json:"requests"` // sample size behind the value
 	Detail   string  `json:"detail,omitempty"`
+	// NotConfigured: there is no traffic source to measure with (what to configure); the
+	// verify is skipped rather than judged.
+	NotConfigured string `json:"not_configured,omitempty"`
 }

@@ -139,8 +139,8 @@ func writeEvidence(b *strings.Builder, ev Evidence) {
 			route = "all routes"
 		}
 		fmt.Fprintf(b, "### Bundle `%s` (route %s)\n\n", bs.Name, md(route))
-		fmt.Fprintf(b, "sha256 `%s` verified against the incident's record. %d requests in the incident window (baseline %d); error rate %s (baseline %s).\n\n",
-			short(bs.SHA256), bs.Requests, bs.BaselineRequests, pct(bs.ErrorRate), pct(bs.BaselineErrorRate))
+		fmt.Fprintf(b, "sha256 `%s` verified against the incident's record. %d requests in the incident window (%s), %d in the baseline (%s); error rate %s (baseline %s).\n\n",
+			short(bs.SHA256), bs.Requests, bs.Window, bs.BaselineRequests, bs.BaselineWindow, pct(bs.ErrorRate), pct(bs.BaselineErrorRate))
 		if len(bs.Changes) > 0 {
 			b.WriteString("What changed most:\n\n")
 			for i, c := range bs.Changes {
@@ -148,7 +148,7 @@ func writeEvidence(b *strings.Builder, ev Evidence) {
 			}
 			b.WriteString("\n")
 		}
-		row(b, "Provider", "Model", "Prompt", "Requests (incident / baseline)", "Error rate (incident / baseline)")
+		row(b, "Provider", "Model", "Prompt", "Requests ("+bs.Window+" / "+bs.BaselineWindow+")", "Error rate (incident / baseline)")
 		row(b, "---", "---", "---", "---", "---")
 		for _, g := range bs.Groups {
 			row(b, g.Provider, orText(g.Model, "-"), orText(g.Prompt, "-"),

@@ -155,6 +155,10 @@ type BundleSummary struct {
 	TopChange         string     `json:"top_change,omitempty"`
 	Changes           []string   `json:"changes,omitempty"`
 	Groups            []GroupRow `json:"groups"`
+	// Window and BaselineWindow are the windows' lengths ("30m", "24h"): the counts
+	// above are totals over windows of different lengths.
+	Window         string `json:"window,omitempty"`
+	BaselineWindow string `json:"baseline_window,omitempty"`
 }
 
 // GroupRow is one provider / model / prompt version, incident against baseline.
@@ -427,6 +431,7 @@ func evidenceSection(st workflows.Status, bundles []report.Bundle, loadErr strin
 			Requests: d.Headline.Requests, BaselineRequests: d.Headline.BaselineRequests,
 			ErrorRate: d.Headline.ErrorRate, BaselineErrorRate: d.Headline.BaselineErrorRate,
 			TopChange: d.Headline.TopChange, Groups: []GroupRow{}}
+		bs.Window, bs.BaselineWindow = report.WindowLabels(d.Manifest)
 		for _, c := range d.Changes {
 			bs.Changes = append(bs.Changes, c.Text)
 		}

@@ -40,6 +40,9 @@ type DevOptions struct {
 	PromptsPath  string
 	TrafficLog   string
 	LogLevel     string
+	// Sample writes the sample traffic log and prompts repository into the data dir for
+	// what is not configured (on by default).
+	Sample bool
 
 	// UIWriteActions lets the Web UI terminate, signal, reset... workflows.
 	UIWriteActions bool
@@ -65,7 +68,13 @@ quench dev prints where everything is and writes the addresses it got as JSON to
 It also writes <data-dir>/cli-credential (mode 0600; the data dir is made 0700): a token
 the API takes as cli:<your OS user>. The quench CLI finds it through --data-dir (or data_dir
 in the config) and acts through the API with it; nobody else on the machine can read it.
-dev.allow_as: true in the config lets the CLI act as others with --as (development only).`,
+dev.allow_as: true in the config lets the CLI act as others with --as (development only).
+
+Without --traffic-log or a prompts target, quench dev uses a sample it creates in
+<data-dir>/sample at first start: a JSONL traffic log (a provider outage on route chat) and
+a git repository of prompts with one recent change, so every built-in runbook has something
+to work on. It never overwrites your files; --sample=false turns it off, and the steps that
+need what is missing are then skipped with the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !(opts.Speed > 0) || math.IsInf(opts.Speed, 0) {
@@ -89,6 +98,8 @@ dev.allow_as: true in the config lets the CLI act as others with --as (developme
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fl.Float64Var(&opts.Speed, "speed", 1, "divide every wait of the incidents it starts (verify, waits, approval timeouts) by this; rehearsals and tests only")
 	_ = fl.MarkHidden("speed")
+	fl.BoolVar(&opts.Sample, "sample", true,
+		"without --traffic-log or a prompts target, use a sample traffic log and prompts repository created in <data-dir>/sample (never overwriting your files; --sample=false for none)")
 	cmdutil.OwnTemporal(cmd, "use --temporal-port to choose the port of the Temporal server it starts")
 	return cmd
 }
@@ -134,6 +145,10 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		return err
 	}
 	defer lock.Release()
+	sampleLine, err := ensureSample(cfg, opts.Sample, started, logger)
+	if err != nil {
+		return err
+	}
 	// The CLI of the OS user running quench dev acts through the API with this credential;
 	// it is written to the data dir once the stack holds the data dir's lock.
 	token, err := apiclient.NewToken()
@@ -169,6 +184,7 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	logger.Info("CLI credential written: quench incident commands act as "+dev.Identity, "path", credPath)
 
 	sum := summaryOf(stack, cfg.DataDir, time.Since(started))
+	sum.Sample = sampleLine
 	sum.CLI = fmt.Sprintf("acts as %s with %s", dev.Identity, credPath)
 	if dev.AllowActAs {
 		sum.CLI += " (--as allowed: dev.allow_as)"

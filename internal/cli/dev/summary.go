@@ -29,6 +29,8 @@ type summary struct {
 	Choices []app.Choice
 	// CLI says who the CLI acts as and where its credential is ("" for none).
 	CLI string
+	// Sample says what of the sample is in use ("" for none).
+	Sample string
 
 	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
 	UIWriteActions bool
@@ -62,6 +64,9 @@ func writeSummary(out io.Writer, s summary) {
 	fmt.Fprintf(out, "  Runbooks:   %d (%s)\n", len(s.Runbooks), strings.Join(s.Runbooks, ", "))
 	for _, c := range s.Choices {
 		fmt.Fprintf(out, "  %-11s %s\n", c.Port+":", c.Adapter)
+	}
+	if s.Sample != "" {
+		fmt.Fprintf(out, "  Sample:     %s\n", s.Sample)
 	}
 	fmt.Fprintln(out, "\nTry: quench incident start provider-outage --watch")
 	fmt.Fprintln(out, "Pid:", strconv.Itoa(os.Getpid()))

@@ -160,6 +160,9 @@ func (b *Builder) Build(m Manifest) (ports.TrafficSnapshot, error) {
 	}
 	bundle.Samples = b.samples.result()
 	m.Window, m.Baseline, m.Route = b.Incident(), b.Baseline(), b.req.Route
+	if covered < b.req.Baseline {
+		m.BaselineCoveredMinutes = round(covered.Minutes(), 2)
+	}
 	m.OtherRoutes += b.otherRoutes
 	m.Incident, m.BaselineN = total.inc.requests, total.base.requests
 	m.GroupsTotal, m.GroupsKept = len(b.groups), len(bundle.Groups)

@@ -77,16 +77,19 @@ type Manifest struct {
 	StartOffset int64  `json:"start_offset"` // where reading began (a search skips old lines)
 	Window      Span   `json:"window"`
 	Baseline    Span   `json:"baseline"`
-	Route       string `json:"route,omitempty"`
-	LinesRead   int    `json:"lines_read"`
-	Malformed   int    `json:"malformed_lines_skipped"`
-	OtherRoutes int    `json:"other_route_lines_skipped"`
-	Incident    int    `json:"incident_requests"`
-	BaselineN   int    `json:"baseline_requests"`
-	GroupsTotal int    `json:"groups_total"`
-	GroupsKept  int    `json:"groups_kept"`
-	SamplesCap  int    `json:"samples_cap"`
-	SamplesKept int    `json:"samples_kept"`
+	// BaselineCoveredMinutes is set when the traffic covers only part of the baseline
+	// window (a log younger than it): the minutes its per-minute rates are taken over.
+	BaselineCoveredMinutes float64 `json:"baseline_covered_minutes,omitempty"`
+	Route                  string  `json:"route,omitempty"`
+	LinesRead              int     `json:"lines_read"`
+	Malformed              int     `json:"malformed_lines_skipped"`
+	OtherRoutes            int     `json:"other_route_lines_skipped"`
+	Incident               int     `json:"incident_requests"`
+	BaselineN              int     `json:"baseline_requests"`
+	GroupsTotal            int     `json:"groups_total"`
+	GroupsKept             int     `json:"groups_kept"`
+	SamplesCap             int     `json:"samples_cap"`
+	SamplesKept            int     `json:"samples_kept"`
 	// LinesSHA256 is the sha256 of every line counted in either window, in file order,
 	// each followed by "\n": the exact input the numbers were computed from.
 	LinesSHA256 string `json:"lines_sha256"`

@@ -81,7 +81,7 @@ func whatChanged(groups map[groupKey]*pair, window, baseline time.Duration) []Ch
 		if r := inc / base; r >= 2 || r <= 0.5 {
 			add(Change{Kind: "volume", Dimension: "all", Subject: "all", Baseline: round(base, 2), Incident: round(inc, 2),
 				Score: math.Abs(math.Log(r)),
-				Text:  fmt.Sprintf("requests per minute %s (%.1f → %.1f)", Relative(r), base, inc)})
+				Text:  fmt.Sprintf("requests per minute %s (%s → %s)", Relative(r), perMinText(base), perMinText(inc))})
 		}
 	}
 
@@ -327,4 +327,12 @@ func Relative(r float64) string {
 		return fmt.Sprintf("up %.1fx", r)
 	}
 	return fmt.Sprintf("down %.0f%%", 100*(1-r))
+}
+
+// perMinText writes a rate so a slow one still reads (0.033, not 0.0).
+func perMinText(x float64) string {
+	if x < 1 {
+		return fmt.Sprintf("%.2g", x)
+	}
+	return fmt.Sprintf("%.1f", x)
 }

@@ -138,6 +138,7 @@ th,td{border:1px solid #d0d0d5;padding:.3rem .6rem;text-align:left;font-variant-
 th{background:#f2f2f5}
 dt{font-weight:600;float:left;width:8rem}dd{margin:0 0 .2rem 8rem}
 .changes li{margin:.2rem 0}.notes{color:#555}
+figure{margin:.5rem 0 1rem}figcaption{color:#555;font-size:.9rem}
 </style></head><body>
 <h1>{{.Heading}}</h1>
 <p>Runbook <code>{{.Report.Runbook}}</code>, state {{.Report.State}}, incident ID <code>{{.Report.IncidentID}}</code>.</p>
@@ -146,6 +147,9 @@ dt{font-weight:600;float:left;width:8rem}dd{margin:0 0 .2rem 8rem}
 <h2>{{.Title}}</h2>
 <dl>{{range .Facts}}<dt>{{index . 0}}</dt><dd>{{index . 1}}</dd>{{end}}</dl>
 {{if .Changes}}<h3>What changed most</h3><ul class="changes">{{range .Changes}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Charts}}<h3>Incident against baseline, per provider / model / prompt version</h3>
+{{range .Charts}}<figure>{{.SVG}}<figcaption>{{.Title}}</figcaption></figure>
+{{end}}{{end}}
 {{range .Tables}}<h3>{{.Title}}</h3>
 <table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>{{end}}</tbody></table>
