@@ -1,0 +1,497 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/incidents/incidentsfake"
+	"github.com/quench-dev/quench/internal/trust"
+	"github.com/quench-dev/quench/workflows"
+)
+
+const (
+	incID   = "inc-provider-outage-00000000001a2b3c"
+	digest  = "aaaaaaaa11111111111111111111111111111111111111111111111111111111"
+	aliceTk = "alice-token-0123456789"
+	bobTk   = "bob-token-9876543210"
+)
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// waiting is an incident started by an alert, waiting for the fail-back approval.
+func waiting(id string) workflows.Status {
+	started, ended := t0.Add(time.Second), t0.Add(3*time.Second)
+	return workflows.Status{IncidentID: id, Runbook: "provider-outage", Title: "Provider outage on chat", State: workflows.StateAwaiting,
+		Severity: "critical", Service: "chat", Requester: "alertmanager", Source: "alertmanager", StartedAt: t0,
+		Params: map[string]string{"route": "chat"},
+		Steps: []workflows.StepState{
+			{ID: "switch", Action: "gateway.switch", State: workflows.StepDone, Summary: "chat now on fallback", StartedAt: &started, EndedAt: &ended},
+			{ID: "failback", Action: "gateway.restore", State: workflows.StepAwaiting}},
+		Pending: []workflows.PendingApproval{{StepID: "failback", Action: "gateway.restore", Prompt: "Fail back to primary?",
+			Params: map[string]string{"route": "chat", "to": "primary"}, Digest: digest, Groups: []string{"sre"}, Quorum: 1}},
+		Timeline: []workflows.Event{{At: t0, Kind: workflows.EventStarted, Actor: "alertmanager", Text: "started by an alert"}}}
+}
+
+type env struct {
+	t    *testing.T
+	fake *incidentsfake.Fake
+	h    *Handler
+	srv  *httptest.Server
+}
+
+func newEnv(t *testing.T, mod func(*Options)) *env {
+	t.Helper()
+	fake := incidentsfake.New(nil)
+	fake.Now = func() time.Time { return t0.Add(time.Minute) }
+	people, err := trust.NewPeople(map[string][]string{"Alice": {"api:alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Incidents: fake, OpenRead: true, Tokens: map[string]string{"api:alice": aliceTk, "api:bob": bobTk},
+		People: people, UIURL: "http://127.0.0.1:8233", Namespace: "default",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if mod != nil {
+		mod(&opts)
+	}
+	h, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() { h.Close(); srv.Close() })
+	return &env{t: t, fake: fake, h: h, srv: srv}
+}
+
+// browser is a client with its own cookies that does not follow redirects.
+func (e *env) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (e *env) get(c *http.Client, path string) (int, string, http.Header) {
+	e.t.Helper()
+	resp, err := c.Get(e.srv.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (e *env) post(c *http.Client, path string, form url.Values) (int, string, http.Header) {
+	e.t.Helper()
+	resp, err := c.PostForm(e.srv.URL+path, form)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+var (
+	hiddenCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	loginCSRF  = regexp.MustCompile(`name="login_csrf" value="([^"]+)"`)
+)
+
+func loginCSRFOf(t *testing.T, page string) string {
+	t.Helper()
+	m := loginCSRF.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no login_csrf field in the page:\n%s", page)
+	}
+	return m[1]
+}
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := hiddenCSRF.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf field in the page:\n%s", page)
+	}
+	return m[1]
+}
+
+// signIn signs c in with an API token through the sign-in form.
+func (e *env) signIn(c *http.Client, token string) {
+	e.t.Helper()
+	code, page, _ := e.get(c, "/login")
+	if code != http.StatusOK {
+		e.t.Fatalf("GET /login: %d", code)
+	}
+	code, body, hdr := e.post(c, "/login", url.Values{"login_csrf": {loginCSRFOf(e.t, page)}, "token": {token}, "next": {"/"}})
+	if code != http.StatusSeeOther || hdr.Get("Location") != "/" {
+		e.t.Fatalf("sign-in: %d %s\n%s", code, hdr.Get("Location"), body)
+	}
+}
+
+func TestListShowsOpenFirstWithBadgesAndFilters(t *testing.T) {
+	e := newEnv(t, nil)
+	closed := waiting("inc-provider-outage-0000000000aaaaa1")
+	closed.State, closed.Pending = workflows.StateResolved, nil
+	closedAt := t0.Add(time.Hour)
+	closed.ClosedAt, closed.StartedAt = &closedAt, t0.Add(30*time.Minute) // newer, but closed
+	e.fake.Add(closed)
+	e.fake.Add(waiting(incID))
+	other := waiting("inc-quality-drop-0000000000bbbbb2")
+	other.Runbook, other.Service, other.State, other.Pending = "quality-drop", "search", "brand_new_state", nil
+	e.fake.Add(other)
+
+	code, page, hdr := e.get(e.browser(), "/")
+	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /: %d %s", code, hdr.Get("Content-Type"))
+	}
+	open1, open2, closedRow := strings.Index(page, ">1a2b3c<"), strings.Index(page, ">bbbbb2<"), strings.Index(page, ">aaaaa1<")
+	if open1 < 0 || open2 < 0 || closedRow < 0 || closedRow < open1 || closedRow < open2 {
+		t.Fatalf("open incidents must come before closed ones (positions %d %d %d):\n%s", open1, open2, closedRow, page)
+	}
+	for _, want := range []string{`class="badge b-wait" data-state="awaiting_approval">awaiting approval<`,
+		`class="badge b-ok" data-state="resolved">resolved<`,
+		`class="badge b-other" data-state="brand_new_state">brand new state<`, "2 open, 1 closed"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("list lacks %q", want)
+		}
+	}
+	for _, c := range []struct{ query, in, out string }{
+		{"runbook=quality-drop", ">bbbbb2<", ">1a2b3c<"},
+		{"state=resolved", ">aaaaa1<", ">bbbbb2<"},
+		{"service=search", ">bbbbb2<", ">aaaaa1<"},
+		{"q=1a2b", ">1a2b3c<", ">bbbbb2<"},
+		{"q=inc-quality", ">bbbbb2<", ">1a2b3c<"},
+	} {
+		_, page := func() (int, string) { c, p, _ := e.get(e.browser(), "/?"+c.query); return c, p }()
+		if !strings.Contains(page, c.in) || strings.Contains(page, c.out) {
+			t.Errorf("/?%s: want %s and not %s", c.query, c.in, c.out)
+		}
+	}
+	_, page, _ = e.get(e.browser(), "/?q=ffffff")
+	if !strings.Contains(page, "No incident matches these filters") {
+		t.Error("a search without matches says so")
+	}
+}
+
+func TestListAnswersTemporalDown(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Fail("List", incidents.Unavailable(context.DeadlineExceeded))
+	code, page, hdr := e.get(e.browser(), "/")
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || !strings.Contains(page, "Temporal is unreachable") {
+		t.Fatalf("got %d %q:\n%s", code, hdr.Get("Retry-After"), page)
+	}
+}
+
+func TestIncidentPageNotFound(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, path := range []string{"/incidents/abcdef", "/incidents/inc-nope-000000000000", "/incidents/%3Cscript%3E", "/incidents/abcdef/evidence", "/incidents/abcdef/postmortem"} {
+		code, page, _ := e.get(e.browser(), path)
+		if code != http.StatusNotFound || !strings.Contains(page, "No such incident") || strings.Contains(page, "<script>") {
+			t.Errorf("%s: %d\n%s", path, code, page)
+		}
+	}
+}
+
+func TestIncidentPageNotSignedInHasNoButtonsAndASignInLink(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Add(waiting(incID))
+	code, page, _ := e.get(e.browser(), "/incidents/1a2b3c")
+	if code != http.StatusOK {
+		t.Fatalf("%d\n%s", code, page)
+	}
+	for _, want := range []string{"Provider outage on chat", "by <b>alertmanager</b> from alertmanager", "Fail back to primary?", digest,
+		`<th>to</th><td><code>primary</code></td>`, "chat now on fallback", "2.0 s", `href="/login?next=%2fincidents%2f1a2b3c"`,
+		`href="http://127.0.0.1:8233/namespaces/default/workflows/` + incID + `"`, `data-live="/incidents/1a2b3c/live"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `class="approve"`) || strings.Contains(page, `action="/incidents/1a2b3c/decide"`) {
+		t.Error("a visitor who is not signed in sees decision buttons")
+	}
+	// A decision without a session is refused, whatever the form says.
+	code, _, _ = e.post(e.browser(), "/incidents/1a2b3c/decide", url.Values{"verdict": {"approve"}, "step_id": {"failback"}, "digest": {digest}})
+	if code != http.StatusUnauthorized {
+		t.Errorf("decide without a session: %d", code)
+	}
+	if got := e.fake.Methods(); contains(got, "Decide") {
+		t.Errorf("a decision reached the client: %v", got)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestClosedIncidentHasNoButtons(t *testing.T) {
+	e := newEnv(t, nil)
+	st := waiting(incID)
+	e.fake.Add(st)
+	e.fake.Close(incID, workflows.StateAborted)
+	c := e.browser()
+	e.signIn(c, aliceTk)
+	_, page, _ := e.get(c, "/incidents/1a2b3c")
+	if strings.Contains(page, `class="approve"`) || strings.Contains(page, "Waiting for approval") {
+		t.Errorf("a closed incident shows decision buttons:\n%s", page)
+	}
+	if !strings.Contains(page, `data-state="aborted"`) {
+		t.Error("the closed state is not shown")
+	}
+}
+
+func TestReadingNeedsSignInOffLoopback(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.OpenRead = false })
+	e.fake.Add(waiting(incID))
+	c := e.browser()
+	for _, path := range []string{"/", "/incidents/1a2b3c", "/incidents/1a2b3c/evidence", "/incidents/1a2b3c/postmortem.md", "/incidents/1a2b3c/live"} {
+		code, _, hdr := e.get(c, path)
+		if code != http.StatusSeeOther || !strings.HasPrefix(hdr.Get("Location"), "/login?next=") {
+			t.Errorf("%s without a session: %d %s", path, code, hdr.Get("Location"))
+		}
+	}
+	e.signIn(c, bobTk)
+	if code, page, _ := e.get(c, "/"); code != http.StatusOK || !strings.Contains(page, "Signed in as <b>bob</b>") && !strings.Contains(page, "api:bob") {
+		t.Errorf("signed in: %d\n%s", code, page)
+	}
+}
+
+func TestWrongHostIsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("Host evil.example: %d", resp.StatusCode)
+	}
+}
+
+func TestSignInWithTokens(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.browser()
+	_, page, _ := e.get(c, "/login")
+	pre := loginCSRFOf(t, page)
+	if code, body, _ := e.post(c, "/login", url.Values{"login_csrf": {pre}, "token": {"wrong"}}); code != http.StatusUnauthorized || !strings.Contains(body, "Unknown token") {
+		t.Errorf("wrong token: %d", code)
+	}
+	// Without the form's token (a cross-site form post), even a good API token is refused.
+	if code, _, _ := e.post(e.browser(), "/login", url.Values{"token": {aliceTk}}); code != http.StatusForbidden {
+		t.Errorf("login without the form's token: %d", code)
+	}
+	_, page, _ = e.get(c, "/login?next=/incidents/1a2b3c")
+	code, _, hdr := e.post(c, "/login", url.Values{"login_csrf": {loginCSRFOf(t, page)}, "token": {aliceTk}, "next": {"/incidents/1a2b3c"}})
+	if code != http.StatusSeeOther || hdr.Get("Location") != "/incidents/1a2b3c" {
+		t.Fatalf("sign-in: %d %s", code, hdr.Get("Location"))
+	}
+	var cookie string
+	for _, sc := range hdr.Values("Set-Cookie") {
+		if strings.HasPrefix(sc, cookieName+"=") {
+			cookie = sc
+		}
+	}
+	for _, want := range []string{"HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	if strings.Contains(cookie, "Secure") {
+		t.Errorf("plain HTTP on loopback: the cookie cannot be Secure (%q)", cookie)
+	}
+	_, page, _ = e.get(c, "/")
+	if !strings.Contains(page, "Signed in as <b>alice (api:alice)</b>") {
+		t.Errorf("the person behind api:alice is not shown:\n%s", page)
+	}
+	// next must stay on this site.
+	_, page, _ = e.get(c, "/login")
+	_, _, hdr = e.post(c, "/login", url.Values{"login_csrf": {loginCSRFOf(t, page)}, "token": {aliceTk}, "next": {"//evil.example/x"}})
+	if hdr.Get("Location") != "/" {
+		t.Errorf("next=//evil.example: redirected to %q", hdr.Get("Location"))
+	}
+	// Sign out needs the session's CSRF token.
+	_, page, _ = e.get(c, "/")
+	if code, _, _ := e.post(c, "/logout", url.Values{"csrf": {"nope"}}); code != http.StatusForbidden {
+		t.Errorf("logout with a bad token: %d", code)
+	}
+	if code, _, _ := e.post(c, "/logout", url.Values{"csrf": {csrfOf(t, page)}}); code != http.StatusSeeOther {
+		t.Errorf("logout: %d", code)
+	}
+	if _, page, _ = e.get(c, "/"); strings.Contains(page, "Signed in as") {
+		t.Error("still signed in after signing out")
+	}
+}
+
+func TestSecureCookieOverTLSOrWhenConfigured(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.SecureCookies = true })
+	c := e.browser()
+	_, page, _ := e.get(c, "/login")
+	_, _, hdr := e.post(c, "/login", url.Values{"login_csrf": {loginCSRFOf(t, page)}, "token": {aliceTk}})
+	if sc := strings.Join(hdr.Values("Set-Cookie"), "\n"); !strings.Contains(sc, "Secure") {
+		t.Errorf("cookies not Secure: %s", sc)
+	}
+}
+
+func TestOneTimeLink(t *testing.T) {
+	e := newEnv(t, nil)
+	link := e.h.OneTimeLogin("cli:dev")
+	c := e.browser()
+	code, _, hdr := e.get(c, link)
+	if code != http.StatusSeeOther || hdr.Get("Location") != "/" {
+		t.Fatalf("one-time link: %d %s", code, hdr.Get("Location"))
+	}
+	if _, page, _ := e.get(c, "/"); !strings.Contains(page, "Signed in as <b>dev</b>") {
+		t.Errorf("not signed in as dev:\n%s", page)
+	}
+	if code, page, _ := e.get(e.browser(), link); code != http.StatusUnauthorized || !strings.Contains(page, "used already") {
+		t.Errorf("second use of the link: %d", code)
+	}
+}
+
+func TestApproveThroughTheSignedDecisionPath(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Add(waiting(incID))
+	alice, bob := e.browser(), e.browser()
+	e.signIn(alice, aliceTk)
+	e.signIn(bob, bobTk)
+	_, alicePage, _ := e.get(alice, "/incidents/1a2b3c")
+	_, bobPage, _ := e.get(bob, "/incidents/1a2b3c")
+	if !strings.Contains(alicePage, `class="approve"`) {
+		t.Fatalf("a signed-in person sees no Approve button:\n%s", alicePage)
+	}
+	aliceCSRF, bobCSRF := csrfOf(t, alicePage), csrfOf(t, bobPage)
+	form := func(csrf, verdict, reason string) url.Values {
+		return url.Values{"csrf": {csrf}, "step_id": {"failback"}, "digest": {digest}, "verdict": {verdict}, "reason": {reason}}
+	}
+	// Another session's CSRF token does not pass.
+	if code, _, _ := e.post(alice, "/incidents/1a2b3c/decide", form(bobCSRF, "approve", "")); code != http.StatusForbidden {
+		t.Errorf("alice with bob's CSRF token: %d", code)
+	}
+	if contains(e.fake.Methods(), "Decide") {
+		t.Fatal("a decision with a wrong CSRF token reached the client")
+	}
+	code, _, hdr := e.post(alice, "/incidents/1a2b3c/decide", form(aliceCSRF, "approve", ""))
+	if code != http.StatusSeeOther {
+		t.Fatalf("approve: %d", code)
+	}
+	var d workflows.Decision
+	for _, call := range e.fake.Calls() {
+		if call.Method == "Decide" {
+			d = call.Arg.(workflows.Decision)
+		}
+	}
+	if d.Approver != "api:alice" || d.Via != "web" || d.Verdict != "approve" || d.StepID != "failback" || d.Digest != digest {
+		t.Errorf("decision sent: %+v", d)
+	}
+	_, page, _ := e.get(alice, hdr.Get("Location"))
+	if !strings.Contains(page, "step failback: approved by alice (api:alice)") || strings.Contains(page, `class="approve"`) {
+		t.Errorf("after approving:\n%s", page)
+	}
+	// Bob clicks on the page he loaded before: he learns who decided.
+	code, page, _ = e.post(bob, "/incidents/1a2b3c/decide", form(bobCSRF, "reject", "too early"))
+	if code < 400 || !strings.Contains(page, "was decided by <b>api:alice</b>") {
+		t.Errorf("second approver: %d\n%s", code, page)
+	}
+}
+
+func TestRejectNeedsAReason(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Add(waiting(incID))
+	c := e.browser()
+	e.signIn(c, bobTk)
+	_, page, _ := e.get(c, "/incidents/1a2b3c")
+	form := url.Values{"csrf": {csrfOf(t, page)}, "step_id": {"failback"}, "digest": {digest}, "verdict": {"reject"}}
+	if code, page, _ := e.post(c, "/incidents/1a2b3c/decide", form); code != http.StatusBadRequest || !strings.Contains(page, "Say why you reject") {
+		t.Errorf("reject without reason: %d", code)
+	}
+	form.Set("reason", "fallback is fine for now")
+	if code, _, _ := e.post(c, "/incidents/1a2b3c/decide", form); code != http.StatusSeeOther {
+		t.Fatalf("reject: %d", code)
+	}
+	st, _ := e.fake.Get(incID)
+	if st.Steps[1].State != workflows.StepRejected || !strings.Contains(st.Timeline[len(st.Timeline)-1].Text, "fallback is fine for now") {
+		t.Errorf("after rejecting: %+v", st.Steps[1])
+	}
+}
+
+func TestLiveStreamsChanges(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Add(waiting(incID))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/incidents/1a2b3c/live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	rd := bufio.NewReader(resp.Body)
+	next := func() (string, string) {
+		var event string
+		var data []string
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream ended: %v", err)
+			}
+			line = strings.TrimRight(line, "\n")
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data = append(data, strings.TrimPrefix(line, "data: "))
+			case line == "" && event != "":
+				return event, strings.Join(data, "\n")
+			}
+		}
+	}
+	if ev, data := next(); ev != "status" || !strings.Contains(data, "Fail back to primary?") {
+		t.Fatalf("first event %s:\n%s", ev, data)
+	}
+	e.fake.Update(incID, func(st *workflows.Status) {
+		st.Steps = append(st.Steps, workflows.StepState{ID: "verify-fallback", Action: "traffic.check", State: workflows.StepRunning})
+		st.Timeline = append(st.Timeline, workflows.Event{At: t0.Add(time.Minute), Kind: workflows.EventStepStarted, StepID: "verify-fallback", Text: "checking"})
+	})
+	if ev, data := next(); ev != "status" || !strings.Contains(data, `data-step="verify-fallback"`) {
+		t.Fatalf("after a step started, %s:\n%s", ev, data)
+	}
+	e.fake.Close(incID, workflows.StateResolved)
+	// The closing change comes as a status, then the stream says it is over.
+	ev, data := next()
+	if ev == "status" {
+		ev, data = next()
+	}
+	if ev != "closed" || !strings.Contains(data, `data-state="resolved"`) {
+		t.Fatalf("after closing, %s:\n%s", ev, data)
+	}
+}
+
+func TestAssetsAreEmbedded(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, p := range []string{"/assets/app.css", "/assets/app.js"} {
+		code, body, _ := e.get(e.browser(), p)
+		if code != http.StatusOK || len(body) < 100 {
+			t.Errorf("%s: %d (%d bytes)", p, code, len(body))
+		}
+	}
+}
