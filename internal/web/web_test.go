@@ -44,13 +44,13 @@ func waiting(id string) workflows.Status {
 }
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	fake *incidentsfake.Fake
 	h    *Handler
 	srv  *httptest.Server
 }
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	fake := incidentsfake.New(nil)
 	fake.Now = func() time.Time { return t0.Add(time.Minute) }
@@ -108,7 +108,7 @@ var (
 	loginCSRF  = regexp.MustCompile(`name="login_csrf" value="([^"]+)"`)
 )
 
-func loginCSRFOf(t *testing.T, page string) string {
+func loginCSRFOf(t testing.TB, page string) string {
 	t.Helper()
 	m := loginCSRF.FindStringSubmatch(page)
 	if m == nil {
@@ -117,7 +117,7 @@ func loginCSRFOf(t *testing.T, page string) string {
 	return m[1]
 }
 
-func csrfOf(t *testing.T, page string) string {
+func csrfOf(t testing.TB, page string) string {
 	t.Helper()
 	m := hiddenCSRF.FindStringSubmatch(page)
 	if m == nil {
