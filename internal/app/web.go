@@ -58,9 +58,18 @@ func mountPage(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, a
 	return page, nil
 }
 
-// PageURL is where people open an incident's page: web.url, else the HTTP listener as
-// this machine reaches it ("" when neither is known).
+// PageURL is where people open an incident's page ("" when PageBase is unknown).
 func PageURL(cfg *config.Config, incidentRef string) string {
+	base := PageBase(cfg)
+	if base == "" {
+		return ""
+	}
+	return base + "/incidents/" + incidentRef
+}
+
+// PageBase is the incident page's base URL: web.url, else the HTTP listener as this
+// machine reaches it ("" when neither is known, e.g. a listener on port 0).
+func PageBase(cfg *config.Config) string {
 	base := strings.TrimRight(cfg.Web.URL, "/")
 	if base == "" {
 		if cfg.HTTP.Listen == "" {
@@ -75,5 +84,5 @@ func PageURL(cfg *config.Config, incidentRef string) string {
 		}
 		base = "http://" + net.JoinHostPort(host, port)
 	}
-	return base + "/incidents/" + incidentRef
+	return base
 }
