@@ -288,4 +288,11 @@ func TestIncidentPageInABrowser(t *testing.T) {
 	require.Contains(t, told, "decided by")
 	require.Contains(t, told, "alice")
 	t.Logf("bob was told: %s", strings.Join(strings.Fields(told), " "))
+	shot(bob, "second-approver-too-late.png", "bob's click after alice decided: refused, naming who decided and when")
+
+	// The list again: open incidents first, the closed ones after them with their states.
+	do(alice, "the list again", chromedp.Navigate(base+"/"), visible(`a[href="/incidents/`+third+`"]`))
+	rows := text(alice, `table.incidents`)
+	require.Less(t, strings.Index(rows, third), strings.Index(rows, first), "the open incident is not listed before the closed one")
+	shot(alice, "incident-list-later.png", "the list after the scenario: the open incident first, then the closed ones with their state badges")
 }

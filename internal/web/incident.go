@@ -123,6 +123,16 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request, _ *session) {
 		http.Error(w, "streaming is not supported here", http.StatusInternalServerError)
 		return
 	}
+	// Each stream holds a long poll on Temporal: bound them. The browser's EventSource
+	// tries again by itself, and the page still works without the stream.
+	select {
+	case h.streams <- struct{}{}:
+		defer func() { <-h.streams }()
+	default:
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many live pages are open on this quench: reload later", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	stop := context.AfterFunc(h.ctx, cancel)

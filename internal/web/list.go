@@ -65,6 +65,9 @@ func filterRows(rows []incidents.Summary, runbook, state, service, query string)
 	return out
 }
 
+// filterStates are offered in the state filter whatever the incidents are in.
+var filterStates = []string{"running", "awaiting_approval", "verifying", "closing", "resolved", "completed", "aborted", "failed"}
+
 // facets are the runbooks, states and services the incidents have, for the filters.
 func facets(rows []incidents.Summary) (runbooks, states, services []string) {
 	seen := map[string]map[string]bool{"r": {}, "s": {}, "v": {}}
@@ -78,6 +81,10 @@ func facets(rows []incidents.Summary) (runbooks, states, services []string) {
 		add("r", row.Runbook, &runbooks)
 		add("s", row.State, &states)
 		add("v", row.Service, &services)
+	}
+	// The states people filter by are offered even when no incident has them yet.
+	for _, s := range filterStates {
+		add("s", s, &states)
 	}
 	sort.Strings(runbooks)
 	sort.Strings(states)

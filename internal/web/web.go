@@ -61,13 +61,20 @@ type Options struct {
 	Logger           *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxStreams bounds the live streams open at once (default DefaultMaxStreams).
+	MaxStreams int
 }
+
+// DefaultMaxStreams is how many incident pages may follow their incident live at once.
+const DefaultMaxStreams = 256
 
 // Handler serves the page. Register mounts it on a mux beside the API.
 type Handler struct {
 	opts     Options
 	pages    map[string]*template.Template
 	sessions *sessions
+	// streams bounds the live streams open at once (a slot each).
+	streams chan struct{}
 	// ctx ends when the server shuts down, ending live streams.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -89,7 +96,10 @@ func New(opts Options) (*Handler, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Handler{opts: opts, pages: pages, sessions: newSessions(opts.Now), ctx: ctx, cancel: cancel}, nil
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = DefaultMaxStreams
+	}
+	return &Handler{opts: opts, pages: pages, sessions: newSessions(opts.Now), streams: make(chan struct{}, opts.MaxStreams), ctx: ctx, cancel: cancel}, nil
 }
 
 // Close ends the live streams (call it when the server shuts down: Shutdown waits for
@@ -152,16 +162,17 @@ func (h *Handler) reader(next func(http.ResponseWriter, *http.Request, *session)
 	}
 }
 
-// Incident references, as the API takes them.
+// Incident references, as the API takes them; compiled on first use (every quench
+// command links this package, few serve a page).
 var (
-	shortRef = regexp.MustCompile(`^[0-9a-f]{4,16}$`)
-	fullRef  = regexp.MustCompile(`^inc-[a-z0-9][a-z0-9_-]{0,199}$`)
+	shortRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{4,16}$`) })
+	fullRef  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^inc-[a-z0-9][a-z0-9_-]{0,199}$`) })
 )
 
 // ref checks the {id} of a path; false means it answered.
 func (h *Handler) ref(w http.ResponseWriter, r *http.Request) (string, bool) {
 	ref := r.PathValue("id")
-	if shortRef.MatchString(ref) || fullRef.MatchString(ref) {
+	if shortRef().MatchString(ref) || fullRef().MatchString(ref) {
 		return ref, true
 	}
 	h.errorPage(w, r, http.StatusNotFound, "No such incident", fmt.Sprintf("%q is not an incident ID: use the 6-character short ID or the full inc-... ID from the incident list.", clip(ref, 80)))

@@ -495,3 +495,27 @@ func TestAssetsAreEmbedded(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveStreamsAreBounded(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxStreams = 1 })
+	e.fake.Add(waiting(incID))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+"/incidents/1a2b3c/live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("first stream: %d", resp.StatusCode)
+	}
+	code, _, hdr := e.get(e.browser(), "/incidents/1a2b3c/live")
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Errorf("a stream past the bound: %d %q", code, hdr.Get("Retry-After"))
+	}
+	// The page itself still answers.
+	if code, _, _ := e.get(e.browser(), "/incidents/1a2b3c"); code != http.StatusOK {
+		t.Errorf("page: %d", code)
+	}
+}
