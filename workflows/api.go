@@ -223,6 +223,8 @@ type Status struct {
 	// TimelineDropped counts old events dropped to keep the state small.
 	TimelineDropped int `json:"timeline_dropped,omitempty"`
 	Runs            int `json:"runs"` // continue-as-new generations so far
+	// Chat is where the incident's chat card is (answers of the status query only).
+	Chat *ports.ChatRef `json:"chat,omitempty"`
 }
 
 // Step states.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ func (h *Handler) links(st workflows.Status) []ports.Link {
 		}
 		out = append(out, ports.Link{Name: "Temporal Web UI", URL: strings.TrimRight(h.opts.UIURL, "/") + "/namespaces/" + url.PathEscape(ns) + "/workflows/" + url.PathEscape(st.IncidentID)})
 	}
+	if u := slackThread(st.Chat); u != "" {
+		out = append(out, ports.Link{Name: "Slack thread", URL: u})
+	}
 	seen := map[string]bool{}
 	for _, s := range st.Steps {
 		for _, l := range s.Links {
@@ -75,6 +79,20 @@ func (h *Handler) links(st workflows.Status) []ports.Link {
 	}
 	return out
 }
+
+// slackThread is the Slack permalink of the incident's card, whose thread follows it
+// ("" without a card, or with a place that is not Slack's shape).
+func slackThread(ref *ports.ChatRef) string {
+	if ref == nil || !slackChannel.MatchString(ref.Channel) || !slackTS.MatchString(ref.TS) {
+		return ""
+	}
+	return "https://slack.com/archives/" + ref.Channel + "/p" + strings.Replace(ref.TS, ".", "", 1)
+}
+
+var (
+	slackChannel = regexp.MustCompile(`^[CGD][A-Z0-9]{2,20}$`)
+	slackTS      = regexp.MustCompile(`^[0-9]{9,11}\.[0-9]{6}$`)
+)
 
 func linkName(key string, e workflows.Event) string {
 	switch {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/incidents/incidentsfake"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -237,6 +238,29 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestIncidentLinksSlackThreadAndRollbackPR(t *testing.T) {
+	e := newEnv(t, nil)
+	st := waiting(incID)
+	st.Chat = &ports.ChatRef{Channel: "C0123ABC", TS: "1700000000.123456"}
+	st.Steps[0].Links = []ports.Link{{Name: "rollback PR #42", URL: "https://github.com/acme/prompts/pull/42"}, {Name: "bad", URL: "javascript:alert(1)"}}
+	e.fake.Add(st)
+	_, page, _ := e.get(e.browser(), "/incidents/1a2b3c")
+	for _, want := range []string{`href="https://slack.com/archives/C0123ABC/p1700000000123456"`, ">Slack thread<",
+		`href="https://github.com/acme/prompts/pull/42"`, "rollback PR #42 (step switch)"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "javascript:") {
+		t.Error("a javascript: link from a step reached the page")
+	}
+	st.IncidentID, st.Chat = "inc-provider-outage-0000000000ffff01", &ports.ChatRef{Channel: "C1\"><script>", TS: "1"}
+	e.fake.Add(st)
+	if _, page, _ = e.get(e.browser(), "/incidents/ffff01"); strings.Contains(page, "Slack thread") {
+		t.Error("a chat place of the wrong shape became a link")
+	}
 }
 
 func TestClosedIncidentHasNoButtons(t *testing.T) {
