@@ -256,7 +256,8 @@ func TestIncidentPageInABrowser(t *testing.T) {
 	require.Contains(t, string(routeBody), "fallback", "the route did not switch: %s", routeBody)
 
 	// The evidence the last step captured.
-	do(alice, "evidence captured", visible(`tr.step[data-step="evidence"] [data-state="done"]`))
+	do(alice, "evidence captured, the incident closes", visible(`tr.step[data-step="evidence"] [data-state="done"]`),
+		visible(`h1 [data-state="completed"]`), visible(`#live[data-closed="1"]`))
 	do(alice, "the evidence view", chromedp.Navigate(base+"/incidents/"+first+"/evidence"), visible(`svg.chart`))
 	ev := text(alice, `.bundle`)
 	require.Contains(t, ev, "What changed most")

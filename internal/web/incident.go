@@ -256,6 +256,9 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusForbidden
 		case errors.Is(err, incidents.ErrInvalid):
 			code = http.StatusBadRequest
+		case errors.Is(err, incidents.ErrNoSigner):
+			// quench server without decisions.signing_key: the message says what to configure.
+			code = http.StatusServiceUnavailable
 		case incidents.IsUnavailable(err):
 			code = http.StatusServiceUnavailable
 		default:

@@ -3,6 +3,7 @@ package web
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -196,7 +197,8 @@ func TestListAnswersTemporalDown(t *testing.T) {
 
 func TestIncidentPageNotFound(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, path := range []string{"/incidents/abcdef", "/incidents/inc-nope-000000000000", "/incidents/%3Cscript%3E", "/incidents/abcdef/evidence", "/incidents/abcdef/postmortem"} {
+	for _, path := range []string{"/incidents/abcdef", "/incidents/inc-nope-000000000000", "/incidents/%3Cscript%3E", "/incidents/abcdef/evidence", "/incidents/abcdef/postmortem",
+		"/incidents/abcdef/postmortem.md", "/incidents/abcdef/live"} {
 		code, page, _ := e.get(e.browser(), path)
 		if code != http.StatusNotFound || !strings.Contains(page, "No such incident") || strings.Contains(page, "<script>") {
 			t.Errorf("%s: %d\n%s", path, code, page)
@@ -432,6 +434,19 @@ func TestApproveThroughTheSignedDecisionPath(t *testing.T) {
 	code, page, _ = e.post(bob, "/incidents/1a2b3c/decide", form(bobCSRF, "reject", "too early"))
 	if code < 400 || !strings.Contains(page, "was decided by <b>api:alice</b>") {
 		t.Errorf("second approver: %d\n%s", code, page)
+	}
+}
+
+func TestDecisionWithoutASigningKeySaysWhatToConfigure(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.Add(waiting(incID))
+	e.fake.Fail("Decide", fmt.Errorf("approve refused: %w", incidents.ErrNoSigner))
+	c := e.browser()
+	e.signIn(c, aliceTk)
+	_, page, _ := e.get(c, "/incidents/1a2b3c")
+	code, page, _ := e.post(c, "/incidents/1a2b3c/decide", url.Values{"csrf": {csrfOf(t, page)}, "step_id": {"failback"}, "digest": {digest}, "verdict": {"approve"}})
+	if code != http.StatusServiceUnavailable || !strings.Contains(page, "decisions are signed by a quench front door") {
+		t.Errorf("%d\n%s", code, page)
 	}
 }
 

@@ -23,6 +23,9 @@
           input.focus();
         }
       }
+      // The heading's badge follows the state too.
+      var now = box.querySelector(".state-line .badge"), head = document.querySelector("h1 .badge");
+      if (now && head) head.replaceWith(now.cloneNode(true));
       var hint = document.getElementById("signin-hint");
       if (hint && !box.querySelector(".approval")) hint.remove();
     };
