@@ -174,7 +174,10 @@ func (h *Handler) live(w http.ResponseWriter, r *http.Request, _ *session) {
 			started = true
 		}
 		fmt.Fprintf(w, "event: %s\n", event)
-		for _, line := range strings.Split(buf.String(), "\n") {
+		// A CR ends a line in an event stream too: text from outside (a note) must not
+		// start a field of its own.
+		frag := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(buf.String())
+		for _, line := range strings.Split(frag, "\n") {
 			fmt.Fprintf(w, "data: %s\n", line)
 		}
 		fmt.Fprint(w, "\n")
