@@ -21,6 +21,9 @@ import (
 // mounts it at / beside the API. Reading is open only on a loopback listener.
 func mountPage(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, a *Adapters, tokens map[string]string,
 	hosts api.Hosts, uiURL string, logger *slog.Logger) (*web.Handler, error) {
+	if uiURL == "" {
+		uiURL = cfg.Web.TemporalUI // quench server: the cluster's Web UI, when configured
+	}
 	opts := web.Options{
 		Incidents: svc, Tokens: tokens, People: svc.People, Hosts: hosts,
 		OpenRead:      config.IsLoopback(cfg.HTTP.Listen),

@@ -11,6 +11,9 @@ type Web struct {
 	// and `quench incident show` point there, and an https URL marks sign-in cookies
 	// Secure behind a proxy that ends TLS. Empty: the listen address.
 	URL string `yaml:"url"`
+	// TemporalUI is the Temporal Web UI's base URL (https://temporal.example), for the
+	// page's link to an incident's workflow. quench dev links its own UI without it.
+	TemporalUI string `yaml:"temporal_ui"`
 	// OIDC signs people in with an OpenID Connect provider; api.tokens sign in too.
 	OIDC OIDC `yaml:"oidc"`
 }
@@ -36,6 +39,11 @@ func (w Web) problems() []string {
 	if w.URL != "" {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 			p = append(p, fmt.Sprintf("web.url %q: write https://host[:port]", w.URL))
+		}
+	}
+	if w.TemporalUI != "" {
+		if u, err := url.Parse(w.TemporalUI); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			p = append(p, fmt.Sprintf("web.temporal_ui %q: write the Web UI's http(s)://host[:port]", w.TemporalUI))
 		}
 	}
 	o := w.OIDC

@@ -11,6 +11,7 @@ func TestWebConfigProblems(t *testing.T) {
 	}{
 		{"web:\n  url: quench.example\n", "web.url \"quench.example\": write https://host[:port]"},
 		{"web:\n  oidc:\n    client_id: q\n", "web.oidc: give issuer"},
+		{"web:\n  temporal_ui: temporal:8233\n", "web.temporal_ui"},
 		{"web:\n  url: https://q.example\n  oidc:\n    issuer: http://id.example\n    client_id: q\n    client_secret: env:X\n", "write the provider's https:// URL"},
 		{"web:\n  url: https://q.example\n  oidc:\n    issuer: https://id.example\n    client_secret: env:X\n", "web.oidc.client_id is required"},
 		{"web:\n  url: https://q.example\n  oidc:\n    issuer: https://id.example\n    client_id: q\n    client_secret: s3cret\n", "never the secret itself"},
