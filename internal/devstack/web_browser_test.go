@@ -264,6 +264,17 @@ func TestIncidentPageInABrowser(t *testing.T) {
 	require.NotContains(t, ev, "alice@example.com", "a sample's email was not redacted")
 	shot(alice, "evidence.png", "the evidence view: incident-vs-baseline charts per provider/model/prompt, what changed most, redacted samples, digest")
 
+	// The postmortem, as a page and as Markdown.
+	do(alice, "the postmortem", chromedp.Navigate(base+"/incidents/"+first+"/postmortem"), visible(`#download-md`))
+	require.Contains(t, text(alice, `article.postmortem`), "api:alice")
+	shot(alice, "postmortem.png", "the postmortem page of the closed incident, with its Markdown download")
+	resp, err = http.Get(base + "/incidents/" + first + "/postmortem.md")
+	require.NoError(t, err)
+	md, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(md), "# ", "the Markdown postmortem")
+
 	// Reject another incident with a reason.
 	second := alert("web-2")
 	do(alice, "reject", chromedp.Navigate(base+"/incidents/"+second), visible(`button.reject[data-step="ack"]`),
