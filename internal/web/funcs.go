@@ -34,11 +34,8 @@ var funcs = template.FuncMap{
 	"sortedKV":  sortedKV,
 	"dur":       stepDuration,
 	"pct":       func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-	"urlq":      url.QueryEscape,
-	"pathEsc":   url.PathEscape,
 	"join":      strings.Join,
 	"deref":     func(t *time.Time) time.Time { return *t },
-	"add":       func(a, b int) int { return a + b },
 	"svg":       func(s string) template.HTML { return template.HTML(s) }, // only for charts built here from escaped parts
 	"lower":     strings.ToLower,
 	"eventKind": func(k string) string { return strings.ReplaceAll(k, "_", " ") },

@@ -121,9 +121,8 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, _ *session) {
 		return
 	}
 	v := h.incidentView(r, st)
-	switch q := r.URL.Query(); {
-	case q.Get("decided") != "":
-		v.Flash = clip(q.Get("decided"), 300)
+	if v.Who != nil {
+		v.Flash = h.sessions.takeFlash(v.Who)
 	}
 	h.render(w, r, http.StatusOK, "incident", v)
 }
@@ -275,7 +274,10 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if res.Remaining > 0 {
 		msg += fmt.Sprintf(" (%d more approval(s) needed)", res.Remaining)
 	}
-	http.Redirect(w, r, "/incidents/"+url.PathEscape(ref)+"?decided="+url.QueryEscape(msg), http.StatusSeeOther)
+	// The outcome travels in the session, not the URL: a link cannot make the page claim a
+	// decision nobody made.
+	h.sessions.setFlash(s, msg)
+	http.Redirect(w, r, "/incidents/"+url.PathEscape(ref), http.StatusSeeOther)
 }
 
 func subject(res workflows.DecisionResult) string {

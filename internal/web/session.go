@@ -31,6 +31,7 @@ type session struct {
 	Via      string // token | oidc | link
 	CSRF     string
 	expires  time.Time
+	flash    string // the outcome of the last decision, shown once
 }
 
 // Display is how the page names the person.
@@ -104,6 +105,20 @@ func (ss *sessions) from(r *http.Request) *session {
 		return nil
 	}
 	return s
+}
+
+func (ss *sessions) setFlash(s *session, msg string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s.flash = msg
+}
+
+func (ss *sessions) takeFlash(s *session) string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	msg := s.flash
+	s.flash = ""
+	return msg
 }
 
 func (ss *sessions) drop(id string) {

@@ -316,9 +316,18 @@ func TestApproveThroughTheSignedDecisionPath(t *testing.T) {
 	if d.Approver != "api:alice" || d.Via != "web" || d.Verdict != "approve" || d.StepID != "failback" || d.Digest != digest {
 		t.Errorf("decision sent: %+v", d)
 	}
+	if hdr.Get("Location") != "/incidents/1a2b3c" {
+		t.Errorf("after approving, sent to %q", hdr.Get("Location"))
+	}
 	_, page, _ := e.get(alice, hdr.Get("Location"))
 	if !strings.Contains(page, "step failback: approved by alice (api:alice)") || strings.Contains(page, `class="approve"`) {
 		t.Errorf("after approving:\n%s", page)
+	}
+	if _, page, _ = e.get(alice, "/incidents/1a2b3c"); strings.Contains(page, `id="flash"`) {
+		t.Error("the outcome is shown more than once")
+	}
+	if _, page, _ = e.get(alice, "/incidents/1a2b3c?decided=approved+by+the+CEO"); strings.Contains(page, "the CEO") {
+		t.Error("a link made the page claim a decision")
 	}
 	// Bob clicks on the page he loaded before: he learns who decided.
 	code, page, _ = e.post(bob, "/incidents/1a2b3c/decide", form(bobCSRF, "reject", "too early"))
