@@ -12,8 +12,11 @@ func (a *GatewayActivities) blocker() (ports.KeyBlocker, error) {
 		return nil, err
 	}
 	b, ok := a.Gateway.(ports.KeyBlocker)
-	if !ok {
-		return nil, notConfigured(fmt.Sprintf("the configured gateway (%T) cannot block an agent key; quench dev's embedded routing table can, or revoke the key at its provider by hand", a.Gateway))
+	if why := ports.GatewayCannot(a.Gateway, ports.CapBlockKey); !ok || why != "" {
+		if why == "" {
+			why = fmt.Sprintf("the configured gateway (%T) cannot block an agent key", a.Gateway)
+		}
+		return nil, notConfigured(why + "; quench dev's embedded routing table and LiteLLM can, or revoke the key at its provider by hand")
 	}
 	return b, nil
 }
@@ -60,6 +63,9 @@ func (a *GatewayActivities) Block(ctx context.Context, in StepInput) (StepResult
 			return res, nil
 		}
 		res.Summary = fmt.Sprintf("key %s blocked on route %s (version %d)", ch.AgentKey, ch.Route, ch.Version)
+		if ch.Note != "" {
+			res.Summary += "; " + ch.Note
+		}
 		res.Undo = &UndoAction{
 			Key:         blockUndoKey(ch.Route, ch.AgentKey),
 			Action:      ActionGatewayUnblock,

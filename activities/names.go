@@ -13,6 +13,8 @@ const (
 	ActionGatewayRestore  = runbooks.ActionGatewayRestore
 	ActionGatewayBlock    = runbooks.ActionGatewayBlock
 	ActionGatewayUnblock  = runbooks.ActionGatewayUnblock
+	ActionGatewayPinModel = runbooks.ActionGatewayPinModel
+	ActionGatewayUnpin    = runbooks.ActionGatewayUnpin
 	ActionTrafficSnapshot = runbooks.ActionTrafficSnapshot
 	ActionPromptsChanges  = runbooks.ActionPromptsChanges
 	ActionPromptsFreeze   = runbooks.ActionPromptsFreeze

@@ -100,7 +100,7 @@ var _ worker.ActivityRegistry = (*recordingRegistry)(nil)
 func TestRegisterCoversTheCatalog(t *testing.T) {
 	var reg recordingRegistry
 	activities.Register(&reg, activities.Deps{})
-	want := []string{activities.PolicyActivity, activities.VerifyActivity, activities.EnforceFreezeActivity, activities.GatewayReadActivity}
+	want := []string{activities.PolicyActivity, activities.VerifyActivity, activities.EnforceFreezeActivity, activities.GatewayReadActivity, activities.GatewayReadPinActivity}
 	for name, a := range runbooks.Catalog {
 		if a.Kind == runbooks.KindActivity {
 			want = append(want, name)

@@ -35,20 +35,23 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 	enforce := &FreezeEnforceActivities{Enforcer: deps.FreezeEnforcer}
 
 	for name, fn := range map[string]any{
-		ActionGatewaySwitch:   gateway.Switch,
-		ActionGatewayRestore:  gateway.Restore,
-		GatewayReadActivity:   gateway.Read,
-		ActionGatewayBlock:    gateway.Block,
-		ActionGatewayUnblock:  gateway.Unblock,
-		ActionTrafficSnapshot: traffic.Snapshot,
-		VerifyActivity:        traffic.Measure,
-		ActionPromptsChanges:  prompts.Changes,
-		ActionPromptsFreeze:   prompts.Freeze,
-		ActionPromptsUnfreeze: prompts.Unfreeze,
-		ActionPromptsRollback: prompts.RollbackPR,
-		ActionNotify:          notify.Notify,
-		PolicyActivity:        policy.Load,
-		EnforceFreezeActivity: enforce.Enforce,
+		ActionGatewaySwitch:    gateway.Switch,
+		ActionGatewayRestore:   gateway.Restore,
+		GatewayReadActivity:    gateway.Read,
+		ActionGatewayBlock:     gateway.Block,
+		ActionGatewayUnblock:   gateway.Unblock,
+		ActionGatewayPinModel:  gateway.PinModel,
+		ActionGatewayUnpin:     gateway.UnpinModel,
+		GatewayReadPinActivity: gateway.ReadPin,
+		ActionTrafficSnapshot:  traffic.Snapshot,
+		VerifyActivity:         traffic.Measure,
+		ActionPromptsChanges:   prompts.Changes,
+		ActionPromptsFreeze:    prompts.Freeze,
+		ActionPromptsUnfreeze:  prompts.Unfreeze,
+		ActionPromptsRollback:  prompts.RollbackPR,
+		ActionNotify:           notify.Notify,
+		PolicyActivity:         policy.Load,
+		EnforceFreezeActivity:  enforce.Enforce,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -87,4 +87,7 @@ const (
 	// GatewayReadActivity reads a route's state before gateway.switch changes it, so what
 	// the switch replaces is in history first: StepInput -> ports.RouteState.
 	GatewayReadActivity = "gateway.read"
+	// GatewayReadPinActivity reads a route's model before gateway.pin_model changes it
+	// (StepInput -> ports.PinState), like GatewayReadActivity for a switch.
+	GatewayReadPinActivity = "gateway.read_pin"
 )

@@ -28,6 +28,12 @@ type ActionParam struct {
 // NamesRoute marks a param whose value is a gateway route.
 const NamesRoute = "route"
 
+// Gateway capabilities an action may need (Action.Needs): the values of ports.Capability.
+const (
+	NeedsBlockKey = "block_key"
+	NeedsPinModel = "pin_model"
+)
+
 // Action kinds tell the interpreter how to run a step.
 const (
 	KindActivity = "activity" // runs the activity of the same name on the worker
@@ -50,6 +56,10 @@ type Action struct {
 	Outputs []string `json:"outputs,omitempty"`
 	// DefaultTimeout is the activity's start-to-close timeout when the step sets none.
 	DefaultTimeout Duration `json:"default_timeout,omitempty"`
+	// Needs is the gateway capability the action needs (ports.Capability: block_key,
+	// pin_model): a start or `runbook validate` refuses a step whose gateway cannot, unless
+	// the step's `when` reads incident.gateway.<capability>.
+	Needs string `json:"needs,omitempty"`
 }
 
 // Action names. The workflow, the activities and the tests name actions by these, never by
@@ -59,6 +69,8 @@ const (
 	ActionGatewayRestore  = "gateway.restore"
 	ActionGatewayBlock    = "gateway.block"
 	ActionGatewayUnblock  = "gateway.unblock"
+	ActionGatewayPinModel = "gateway.pin_model"
+	ActionGatewayUnpin    = "gateway.unpin_model"
 	ActionTrafficSnapshot = "traffic.snapshot"
 	ActionPromptsChanges  = "prompts.changes"
 	ActionPromptsFreeze   = "prompts.freeze"
@@ -134,7 +146,7 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: ActionGatewayBlock, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayUnblock,
+		Name: ActionGatewayBlock, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayUnblock, Needs: NeedsBlockKey,
 		Description: "Make the gateway refuse one agent (or API) key on a route, e.g. a looping agent; the route stays up for everyone else.",
 		Params: []ActionParam{
 			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route the key calls (e.g. chat)"},
@@ -144,13 +156,34 @@ func init() {
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{
-		Name: ActionGatewayUnblock, Kind: KindActivity, SideEffect: true,
+		Name: ActionGatewayUnblock, Kind: KindActivity, SideEffect: true, Needs: NeedsBlockKey,
 		Description: "Lift this incident's block of an agent key on a route.",
 		Params: []ActionParam{
 			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route"},
 			{Name: "key", Type: TypeString, Required: true, Description: "the agent or API key to accept again"},
 		},
 		Outputs:        []string{"route", "key", "blocked"},
+		DefaultTimeout: Duration(30e9),
+	})
+	register(Action{
+		Name: ActionGatewayPinModel, Kind: KindActivity, SideEffect: true, Undo: ActionGatewayUnpin, Needs: NeedsPinModel,
+		Description: "Pin the model a route answers with to a dated version (gpt-4o → gpt-4o-2024-08-06): stops a silent model upgrade behind an alias without leaving the provider.",
+		Params: []ActionParam{
+			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route apps read (e.g. chat)"},
+			{Name: "model", Type: TypeString, Required: true, Description: "the model apps ask for, the alias (e.g. gpt-4o)"},
+			{Name: "to", Type: TypeString, Required: true, Description: "the dated version to pin it to (e.g. gpt-4o-2024-08-06)"},
+		},
+		Outputs:        []string{"route", "model", "from", "to"},
+		DefaultTimeout: Duration(30e9),
+	})
+	register(Action{
+		Name: ActionGatewayUnpin, Kind: KindActivity, SideEffect: true, Needs: NeedsPinModel,
+		Description: "Put back a route's model exactly as this incident's pin found it.",
+		Params: []ActionParam{
+			{Name: "route", Type: TypeString, Names: NamesRoute, Required: true, Description: "the route"},
+			{Name: "model", Type: TypeString, Required: true, Description: "the model alias the incident pinned"},
+		},
+		Outputs:        []string{"route", "model", "pinned"},
 		DefaultTimeout: Duration(30e9),
 	})
 	register(Action{

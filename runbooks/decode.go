@@ -17,7 +17,7 @@ var (
 	stepKeys         = []string{"id", "title", "action", "with", "when", "timeout", "retry", "approval", "verify", "undo", "on_error"}
 	retryKeys        = []string{"max_attempts", "initial_interval", "max_interval", "backoff"}
 	approvalKeys     = []string{"groups", "group", "quorum", "four_eyes", "timeout", "on_timeout", "on_reject", "escalate", "prompt"}
-	verifyKeys       = []string{"signal", "query", "below", "above", "within", "every", "window"}
+	verifyKeys       = []string{"signal", "query", "below", "above", "within", "every", "window", "min_requests", "after"}
 	undoKeys         = []string{"keep", "approval"}
 )
 
@@ -252,6 +252,10 @@ func (d *decoder) verify(n *yaml.Node, path string) *Verify {
 			v.Every = d.duration(e.v, p)
 		case "window":
 			v.Window = d.duration(e.v, p)
+		case "min_requests":
+			v.MinRequests = d.integer(e.v, p)
+		case "after":
+			v.After = d.str(e.v, p)
 		}
 	})
 	return v

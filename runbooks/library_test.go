@@ -77,7 +77,19 @@ func TestBuiltinRunbooks(t *testing.T) {
 		"LLMProviderLatencyHigh":   "provider-outage",
 		"LLMQualityDrop":           "prompt-regression",
 		"LLMOutputLengthDrift":     "prompt-regression",
-		"DiskFull":                 "",
+		// The LLM stack's own alerts (internal/ingest parse_litellm.go, parse_langfuse.go).
+		"LiteLLMKeyBudgetAlert":   "cost-runaway",
+		"LangfuseCostAlert":       "cost-runaway",
+		"LiteLLMDeploymentOutage": "provider-outage",
+		"LiteLLMRegionOutage":     "provider-outage",
+		"LangfuseLatencyAlert":    "provider-outage",
+		"LangfuseErrorAlert":      "provider-outage",
+		"LangfuseScoreAlert":      "prompt-regression",
+		"LiteLLMBudgetAlert":      "",
+		"LiteLLMSlowResponses":    "",
+		"LiteLLMProviderError":    "",
+		"LangfuseWarning":         "",
+		"DiskFull":                "",
 	} {
 		var got []string
 		for _, s := range lib.Match(alert.Alert{Labels: map[string]string{"alertname": labels}}) {
@@ -97,11 +109,30 @@ func TestStoryRunbooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	sm, _ := lib.Get("silent-model-change")
-	if got := stepSummary(sm); got != "evidence:traffic.snapshot card:notify switch:gateway.switch recovered:wait.resolved" {
+	if got := stepSummary(sm); got != "evidence:traffic.snapshot card:notify pin:gateway.pin_model switch:gateway.switch recovered:wait.resolved" {
 		t.Errorf("silent-model-change steps: %s", got)
 	}
-	if sw := sm.Steps[2]; sw.Approval == nil || sw.Undo == nil || sw.Undo.Approval == nil || sw.Undo.Keep {
-		t.Errorf("the switch and the switch back both need an approval: %+v %+v", sw.Approval, sw.Undo)
+	for _, st := range sm.Steps {
+		if st.ID != "pin" && st.ID != "switch" {
+			continue
+		}
+		if st.Approval == nil || st.Undo == nil || st.Undo.Approval == nil || st.Undo.Keep {
+			t.Errorf("step %s and its undo both need an approval: %+v %+v", st.ID, st.Approval, st.Undo)
+		}
+		// Exactly one of the two runs: the pin where the gateway can pin and the version is known.
+		for _, can := range []bool{true, false} {
+			for _, pinTo := range []string{"", "gpt-4o-2024-08-06"} {
+				sc := Scope{Params: map[string]string{"request_model": "gpt-4o", "pin_to": pinTo}}
+				if can {
+					sc.Incident.Gateway = []string{NeedsPinModel}
+				}
+				runs, err := EvalWhen(st.When, sc)
+				want := (st.ID == "pin") == (can && pinTo != "")
+				if err != nil || runs != want {
+					t.Errorf("step %s with pin_model=%v pin_to=%q: runs=%v err=%v, want %v", st.ID, can, pinTo, runs, err, want)
+				}
+			}
+		}
 	}
 
 	cr, _ := lib.Get("cost-runaway")

@@ -114,6 +114,11 @@ func TestParseRejectsBadRunbooks(t *testing.T) {
 		{"verify threshold NaN", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: NaN, within: 5m}\n", 10, "steps[1].verify.below", `must be a finite number, not "NaN"`},
 		{"verify promql without query", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify:\n      signal: promql\n      below: 1\n      within: 5m\n", 10, "steps[1].verify.query", "signal promql needs query:"},
 
+		{"verify min_requests negative", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: 0.05, within: 5m, min_requests: -1}\n", 10, "steps[1].verify.min_requests", "min_requests must be 0"},
+		{"verify after unknown step", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: 0.05, within: 5m, after: evidenc}\n  - id: evidence\n    action: traffic.snapshot\n", 10, "steps[1].verify.after", `no step "evidenc"; did you mean "evidence"?`},
+		{"verify after an earlier step", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: 0.05, within: 5m, after: changes}\n", 10, "steps[1].verify.after", "step changes does not come after this one"},
+		{"verify after a wait", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: 0.05, within: 5m, after: b}\n  - id: w\n    action: wait.resolved\n  - id: b\n    action: traffic.snapshot\n", 10, "steps[1].verify.after", "step w waits (approval, wait or its own verify) before b ends"},
+
 		// Triggers.
 		{"trigger regex", "name: t\ntriggers:\n  alerts:\n    - match_re: {alertname: \"LLM(\"}\nsteps: [{id: a, action: wait.resolved}]\n", 4, "triggers.alerts[0].match_re.alertname", "bad regular expression: error parsing regexp: missing closing )"},
 		{"empty trigger", "name: t\ntriggers:\n  alerts:\n    - {}\nsteps: [{id: a, action: wait.resolved}]\n", 4, "triggers.alerts[0]", "an empty one would match every alert"},

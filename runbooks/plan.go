@@ -40,15 +40,22 @@ type PlannedStep struct {
 // alert like a real start. Step outputs are not known beforehand: params reading them show
 // placeholders and conditions reading them are left undecided.
 func Plan(spec *Spec, params map[string]string, a *alert.Alert) ([]PlannedStep, error) {
+	return PlanFor(spec, params, a, nil)
+}
+
+// PlanFor is Plan on a gateway that can do what gateway lists (GatewayCapabilities), so
+// conditions reading incident.gateway are decided; nil leaves them undecided.
+func PlanFor(spec *Spec, params map[string]string, a *alert.Alert, gateway []string) ([]PlannedStep, error) {
 	resolved, err := ResolveParams(spec, params, a)
 	if err != nil {
 		return nil, err
 	}
 	scope := Scope{
-		Params:   resolved,
-		Alert:    a,
-		Steps:    map[string]StepScope{},
-		Incident: IncidentScope{ID: "<incident id>", ShortID: "<short id>", Runbook: spec.Name, Title: spec.Title, Requester: "<requester>"},
+		Params: resolved,
+		Alert:  a,
+		Steps:  map[string]StepScope{},
+		Incident: IncidentScope{ID: "<incident id>", ShortID: "<short id>", Runbook: spec.Name, Title: spec.Title, Requester: "<requester>",
+			Gateway: gateway},
 	}
 	if a != nil && a.Title != "" {
 		scope.Incident.Title = a.Title
@@ -127,7 +134,7 @@ func Plan(spec *Spec, params map[string]string, a *alert.Alert) ([]PlannedStep, 
 			ps.Approval = &gate
 		}
 
-		if strings.TrimSpace(st.When) != "" && !whenReadsSteps(st.When) {
+		if strings.TrimSpace(st.When) != "" && !whenReadsSteps(st.When) && (gateway != nil || !whenReadsAnyGateway(st.When)) {
 			if ok, err := EvalWhen(st.When, scope); err != nil {
 				ps.WhenError = err.Error()
 			} else {

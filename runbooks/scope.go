@@ -12,7 +12,7 @@ import (
 //
 // Template keys: .params.X, .alert.labels.X, .alert.annotations.X,
 // .alert.severity|key|source|title|status|fingerprint, .steps.ID.outputs.K, .steps.ID.state,
-// .incident.id|short_id|runbook|title|requester. CEL variables: params, alert, steps,
+// .incident.id|short_id|runbook|title|requester|gateway.CAPABILITY. CEL variables: params, alert, steps,
 // incident, with the same shapes. A nil Alert is an alert with no labels and empty fields.
 type Scope struct {
 	Params   map[string]string
@@ -35,12 +35,19 @@ type IncidentScope struct {
 	Runbook   string
 	Title     string
 	Requester string
+	// Gateway lists what the incident's gateway can do (GatewayCapabilities), as the start
+	// found it: `when: incident.gateway.pin_model` picks a step the gateway can carry out.
+	Gateway []string
 }
+
+// GatewayCapabilities are the capabilities .incident.gateway has, each true or false:
+// ports.Capability's values.
+var GatewayCapabilities = []string{"switch", NeedsBlockKey, NeedsPinModel}
 
 // The fields templates may read under .alert and .incident (the validator checks them).
 var (
 	alertFields    = []string{"labels", "annotations", "severity", "key", "source", "title", "status", "fingerprint"}
-	incidentFields = []string{"id", "short_id", "runbook", "title", "requester"}
+	incidentFields = []string{"id", "short_id", "runbook", "title", "requester", "gateway"}
 	stepFields     = []string{"outputs", "state"}
 	scopeRoots     = []string{"params", "alert", "steps", "incident"}
 )
@@ -95,13 +102,20 @@ func stepsData(steps map[string]StepScope) map[string]any {
 	return out
 }
 
-func incidentData(i IncidentScope) map[string]string {
-	return map[string]string{
+func incidentData(i IncidentScope) map[string]any {
+	// Every capability is there, false unless the start said the gateway has it, so a
+	// condition over an incident started without the list reads false, not an error.
+	gw := make(map[string]bool, len(GatewayCapabilities))
+	for _, c := range GatewayCapabilities {
+		gw[c] = containsString(i.Gateway, c)
+	}
+	return map[string]any{
 		"id":        i.ID,
 		"short_id":  i.ShortID,
 		"runbook":   i.Runbook,
 		"title":     i.Title,
 		"requester": i.Requester,
+		"gateway":   gw,
 	}
 }
 

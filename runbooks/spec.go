@@ -118,6 +118,13 @@ type Verify struct {
 	Within Duration `json:"within" yaml:"within"`
 	Every  Duration `json:"every,omitempty" yaml:"every,omitempty"`   // poll interval; default 30s
 	Window Duration `json:"window,omitempty" yaml:"window,omitempty"` // measurement window; default 5m
+	// MinRequests is how many requests that started after the change the window must hold
+	// before it is judged; default 20 (1 for promql, which counts no requests).
+	MinRequests int `json:"min_requests,omitempty" yaml:"min_requests,omitempty"`
+	// After names a later step (the evidence snapshot): the check starts once that step
+	// ended, so the evidence is taken right after the change, not after the verify's wait.
+	// The measurement still counts only requests from the end of this step on.
+	After string `json:"after,omitempty" yaml:"after,omitempty"`
 }
 
 // Undo says what happens to a step's registered undo when the incident closes.

@@ -271,7 +271,7 @@ func (v *validator) step(i int) {
 		v.add(p, "action %s is a gate: give it an approval: block with group: (who decides)", act.Name)
 	}
 	if st.Verify != nil {
-		v.verify(p+".verify", st.Verify)
+		v.verify(p+".verify", st.Verify, i)
 	}
 	if u := st.Undo; u != nil {
 		if known && act.Undo == "" {
@@ -391,6 +391,10 @@ func (v *validator) ref(path string, ref []string, stepIdx int, prefix string) {
 	case "incident":
 		if len(ref) >= 2 && !containsString(incidentFields, ref[1]) {
 			v.add(path, "%s: an incident has %s%s", show(2), strings.Join(incidentFields, ", "), didYouMean(ref[1], incidentFields))
+			return
+		}
+		if len(ref) >= 3 && ref[1] == "gateway" && !containsString(GatewayCapabilities, ref[2]) {
+			v.add(path, "%s: the gateway's capabilities are %s%s", show(3), strings.Join(GatewayCapabilities, ", "), didYouMean(ref[2], GatewayCapabilities))
 		}
 	default:
 		// In CEL an unknown root is a comprehension variable (the checker rejects the rest).
@@ -450,7 +454,7 @@ func (v *validator) approval(path string, a *Approval, stepIdx int) {
 	}
 }
 
-func (v *validator) verify(path string, vf *Verify) {
+func (v *validator) verify(path string, vf *Verify, i int) {
 	switch {
 	case vf.Signal == "":
 		v.add(path+".signal", "verify needs signal:, one of %s", strings.Join(verifySignals, ", "))
@@ -473,6 +477,42 @@ func (v *validator) verify(path string, vf *Verify) {
 	if vf.Within <= 0 {
 		v.add(path+".within", "verify needs within: how long the signal has to recover (e.g. 5m)")
 	}
+	if vf.MinRequests < 0 {
+		v.add(path+".min_requests", "min_requests must be 0 (the default) or more, not %d", vf.MinRequests)
+	}
+	if vf.After != "" {
+		v.verifyAfter(path+".after", vf.After, i)
+	}
+}
+
+// verifyAfter checks verify.after: a later step reached without waiting, since the check
+// that reverts a bad change must not sit behind an approval or a wait.
+func (v *validator) verifyAfter(path, after string, i int) {
+	j, ok := v.stepAt[after]
+	switch {
+	case !ok:
+		v.add(path, "no step %q%s", after, didYouMean(after, v.stepIDs()))
+		return
+	case j <= i:
+		v.add(path, "step %s does not come after this one: after: names a later step (e.g. the evidence snapshot)", after)
+		return
+	}
+	for k := i + 1; k <= j; k++ {
+		st := v.s.Steps[k]
+		act, known := Catalog[st.Action]
+		if st.Approval != nil || (known && act.Kind != KindActivity) || st.Verify != nil {
+			v.add(path, "step %s waits (approval, wait or its own verify) before %s ends: the check would come too late; name a step before it", st.ID, after)
+			return
+		}
+	}
+}
+
+func (v *validator) stepIDs() []string {
+	ids := make([]string, 0, len(v.s.Steps))
+	for _, st := range v.s.Steps {
+		ids = append(ids, st.ID)
+	}
+	return ids
 }
 
 func sortedKeys[V any](m map[string]V) []string {

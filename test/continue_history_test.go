@@ -22,7 +22,7 @@ import (
 // which must carry the wait on from where it stood. Every run's history is recorded for
 // the replay test.
 func TestProviderOutageWaitsAcrossContinueAsNew(t *testing.T) {
-	s := startStory(t, fixtures.ProviderOutage, 15*time.Minute)
+	s := startOutageStory(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := client.Dial(client.Options{HostPort: s.dev.temporal})
@@ -45,6 +45,7 @@ func TestProviderOutageWaitsAcrossContinueAsNew(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Limits = &workflows.Limits{HistoryLimit: 1}
+	in.Speed = 10 // as quench dev --speed 10 would: the verify judges the fallback in seconds
 	first, err := c.ExecuteWorkflow(ctx, opts, workflows.IncidentWorkflowName, in)
 	if err != nil {
 		t.Fatal(err)

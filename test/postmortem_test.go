@@ -19,7 +19,9 @@ import (
 // (fail over, evidence, resolve, fail back approved by bob) and reads its postmortem back
 // with `quench incident postmortem`, as Markdown and as JSON.
 func TestPostmortemOfACompletedIncident(t *testing.T) {
-	cfg := newDevConfig(t, "--traffic-log", writeTraffic(t, t.TempDir()))
+	// The log has no request after the switch: the verify waits for some until its
+	// deadline (15 s at --speed 20), says it is inconclusive and pages SRE.
+	cfg := newDevConfig(t, "--traffic-log", writeTraffic(t, t.TempDir()), "--speed", "20")
 	dev := startDev(t, cfg)
 	base := "http://" + dev.http
 
@@ -100,10 +102,21 @@ func TestDemo(t *testing.T) {
 		"# Postmortem: incident ",
 		"| failback | demo-tester | approve | cli |",
 		"error rate on provider primary up",
+		"follow it in the Temporal Web UI: http://127.0.0.1:",
+		"/namespaces/default/workflows/inc-provider-outage-",
+		"incident: verifying [failover] verifying step failover until",
+		"incident: verify [failover] verify passed: error_rate = 0 below 0.05",
+		"served by fallback",
 	} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, res.Stdout)
 		}
+	}
+	// Evidence first: the snapshot is in before the verify judges the fallback.
+	evidence := strings.Index(res.Stdout, "incident: step_done [evidence]")
+	verdict := strings.Index(res.Stdout, "incident: verify [failover]")
+	if evidence < 0 || verdict < 0 || evidence > verdict {
+		t.Errorf("evidence at %d, verify verdict at %d: want the evidence first\n%s", evidence, verdict, res.Stdout)
 	}
 }
 

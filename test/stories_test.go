@@ -35,7 +35,18 @@ type storyRun struct {
 // holds the whole incident window and its baseline none of it.
 func startStory(t *testing.T, story string, after time.Duration, args ...string) *storyRun {
 	t.Helper()
-	fx, err := fixtures.Generate(story, fixtures.Options{Now: time.Now().Add(-3 * time.Minute), Window: 20 * time.Minute, Seed: 1, After: after})
+	return startStoryWith(t, story, fixtures.Options{After: after}, args...)
+}
+
+// startStoryWith is startStory with more of the fixture's options (Window and Seed are set
+// here; Now defaults to three minutes ago).
+func startStoryWith(t *testing.T, story string, opt fixtures.Options, args ...string) *storyRun {
+	t.Helper()
+	if opt.Now.IsZero() {
+		opt.Now = time.Now().Add(-3 * time.Minute)
+	}
+	opt.Window, opt.Seed = 20*time.Minute, 1
+	fx, err := fixtures.Generate(story, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,23 +145,24 @@ func undoStates(st workflows.Status) []string {
 }
 
 func TestStoriesProviderOutage(t *testing.T) {
-	s := startStory(t, fixtures.ProviderOutage, 15*time.Minute)
+	s := startOutageStory(t, false)
 	inc := s.fireAlert(t, "provider-outage")
 	w := s.dev.watch(t, inc.IncidentID)
 
-	// Fail over at once, then the fallback's error rate is checked on the route.
+	// Fail over at once, capture the evidence, then check the fallback's error rate on the
+	// requests sent after the switch.
 	w.waitFor(t, workflows.EventStepDone, "failover")
 	if got := s.route(t); got.Provider != fixtures.FallbackProvider {
 		t.Fatalf("route after failover: %+v", got)
-	}
-	if v := w.waitFor(t, workflows.EventVerify, "failover"); v["data"].(map[string]any)["result"] != "passed" {
-		t.Fatalf("verify: %v", v)
 	}
 	w.waitFor(t, workflows.EventStepDone, "evidence")
 	b, top := s.evidence(t, s.status(t, inc.ShortID), "evidence")
 	if c := b.Changes[0]; c.Kind != "error_rate" || c.Subject != s.fx.Cause.Provider || c.Incident <= c.Baseline {
 		t.Fatalf("top change %+v (%s), want the error rate of %s", c, top, s.fx.Cause.Provider)
 	}
+	w.waitFor(t, workflows.EventVerifying, "failover")
+	v := w.waitFor(t, workflows.EventVerify, "failover")
+	checkVerdict(t, v, "passed")
 
 	w.waitFor(t, workflows.EventStepStarted, "recovered")
 	s.dev.mustQuench(t, "incident", "resolve", inc.ShortID, "--as", "alice", "--reason", "provider status page green")
@@ -166,6 +178,7 @@ func TestStoriesProviderOutage(t *testing.T) {
 	if st := s.status(t, inc.ShortID); st.State != workflows.StateResolved || stepOf(t, st, "failback").State != workflows.StepDone {
 		t.Fatalf("final: %s, steps %+v", st.State, st.Steps)
 	}
+	recordClosed(t, s.dev, inc.IncidentID, "provider-outage-verify-since-change-passed")
 }
 
 func TestStoriesSilentModelChange(t *testing.T) {

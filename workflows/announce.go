@@ -204,6 +204,9 @@ func (w *incident) card(ctx workflow.Context) ports.Card {
 	if w.closed {
 		return c
 	}
+	if v := s.Verifying; v != nil {
+		c.Verifying = &ports.CardVerifying{StepID: v.StepID, Condition: v.Condition, Deadline: v.Deadline, Latest: latestText(v)}
+	}
 	for _, p := range s.Pending {
 		if verdictOf(p) != "" {
 			continue

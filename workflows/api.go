@@ -66,6 +66,9 @@ const (
 	StateFailed    = "failed"
 )
 
+// StateVerifying: a step's verify measures the traffic after its change (Status.Verifying).
+const StateVerifying = "verifying"
+
 // IncidentInput starts an incident. State is set only by continue-as-new.
 type IncidentInput struct {
 	IncidentID string            `json:"incident_id"` // = workflow ID
@@ -90,10 +93,17 @@ type IncidentInput struct {
 	// Alerts are the alerts of the ingest commit that started the incident (an eager start
 	// instead of a signal-with-start): counted at start exactly as if signalled first.
 	Alerts []alert.Alert `json:"alerts,omitempty"`
+	// Speed divides the incident's waits (verify's poll, window and deadline, wait steps,
+	// approval timeouts): `quench demo --speed`. 0 or 1 is real time.
+	Speed float64 `json:"speed,omitempty"`
 	// Revision is the interpreter revision the starter asked for (StartRevision); 0 for
 	// incidents started before revisions existed. It selects, deterministically for every
 	// replay, the command sequence of the first run (see StartRevision).
 	Revision int `json:"revision,omitempty"`
+	// Gateway lists what the gateway can do (ports.Capability values) as the starter's
+	// configuration says: `when: incident.gateway.pin_model` reads it, the same in every
+	// replay. Nil (older starters): every capability reads false.
+	Gateway []string `json:"gateway,omitempty"`
 }
 
 // StartRevision is the Revision a starter whose workers all run this code puts in a new
@@ -225,6 +235,46 @@ type Status struct {
 	Runs            int `json:"runs"` // continue-as-new generations so far
 	// Chat is where the incident's chat card is (answers of the status query only).
 	Chat *ports.ChatRef `json:"chat,omitempty"`
+	// Verifying is the verify in progress, if any (State is then StateVerifying).
+	Verifying *Verifying `json:"verifying,omitempty"`
+}
+
+// Verifying is a step's verify while it waits for the traffic after the change: what it
+// waits for, until when, and what it measured last.
+type Verifying struct {
+	StepID string `json:"step_id"`
+	Signal string `json:"signal"`
+	// Condition is the pass condition in words: "error_rate below 0.05 over at least 20
+	// requests that started after the change, served by fallback".
+	Condition string   `json:"condition"`
+	Below     *float64 `json:"below,omitempty"`
+	Above     *float64 `json:"above,omitempty"`
+	// MinRequests is how many requests the window must hold before it is judged.
+	MinRequests int `json:"min_requests"`
+	// Since: only requests that started at or after it count (when the step's change ended).
+	Since time.Time `json:"since"`
+	// Provider: only requests served by it count, where the traffic source knows.
+	Provider string `json:"provider,omitempty"`
+	// Every is the poll interval and Window the longest span measured ("30s", "2m0s").
+	Every  runbooks.Duration `json:"every"`
+	Window runbooks.Duration `json:"window"`
+	// Deadline: the verify passes before it or the change is reverted and the incident escalates.
+	Deadline time.Time    `json:"deadline"`
+	Polls    int          `json:"polls"`
+	Last     *Measurement `json:"last,omitempty"`
+}
+
+// Measurement is one reading of a verify's signal.
+type Measurement struct {
+	At       time.Time `json:"at"`
+	Value    float64   `json:"value"`
+	Requests int       `json:"requests"`
+	// Enough: the window held MinRequests requests, so the value was judged.
+	Enough bool `json:"enough"`
+	// Passes: the value meets the condition (meaningful only when Enough).
+	Passes bool   `json:"passes"`
+	Detail string `json:"detail,omitempty"`
+	Error  string `json:"error,omitempty"` // the measurement failed (it is tried again)
 }
 
 // Step states.
@@ -239,6 +289,9 @@ const (
 	StepReverted = "reverted" // verify failed and the change was undone
 	StepCanceled = "canceled" // the incident was aborted while it ran
 )
+
+// StepVerifying: the step's change is made; its verify measures the traffic after it.
+const StepVerifying = "verifying"
 
 // StepState is one step's progress.
 type StepState struct {
@@ -327,6 +380,9 @@ const (
 	EventRollbackProposal = "rollback_proposed"
 	EventClosed           = "closed"
 )
+
+// EventVerifying: a verify starts waiting for the traffic after the change.
+const EventVerifying = "verifying"
 
 // Event is one line of the timeline.
 type Event struct {

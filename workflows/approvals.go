@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -157,7 +158,7 @@ func (w *incident) openApproval(ctx workflow.Context, req gateRequest) {
 		RequestedAt: now,
 	}
 	if appr.Timeout > 0 {
-		deadline := now.Add(appr.Timeout.D())
+		deadline := now.Add(w.scaled(appr.Timeout.D()))
 		p.Deadline = &deadline
 		p.OnTimeout = appr.OnTimeout
 		if p.OnTimeout == "" {
@@ -283,6 +284,11 @@ func rejecterText(ds []DecisionRecord) string {
 
 // findPending finds the approval a decision is for: the named step, or the only one pending.
 func (w *incident) findPending(stepID string) (int, error) {
+	if len(w.status.Pending) == 0 && w.status.Verifying != nil {
+		v := w.status.Verifying
+		return -1, fmt.Errorf("incident %s has no pending approval yet: it is verifying step %s until %s (%s)",
+			w.status.ShortID, v.StepID, v.Deadline.UTC().Format(time.TimeOnly+" UTC"), v.Condition)
+	}
 	if len(w.status.Pending) == 0 {
 		return -1, fmt.Errorf("incident %s has no pending approval", w.status.ShortID)
 	}

@@ -38,19 +38,7 @@ func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, para
 			return params, nil
 		}
 		var rs ports.RouteState
-		in := w.stepInput(ctx, step.ID, activities.GatewayReadActivity, params, "read")
-		var read workflow.Future
-		if local {
-			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-				StartToCloseTimeout: timeout,
-				RetryPolicy:         retryPolicy(step.Retry),
-				Summary:             step.ID + "/read",
-			})
-			read = workflow.ExecuteLocalActivity(lctx, activities.GatewayReadActivity, in)
-		} else {
-			read = workflow.ExecuteActivity(ctx, activities.GatewayReadActivity, in)
-		}
-		if err := read.Get(ctx, &rs); err != nil {
+		if err := w.readBefore(ctx, step, activities.GatewayReadActivity, params, timeout, local, &rs); err != nil {
 			return nil, err
 		}
 		prev, err := activities.EncodeRouteState(rs)
@@ -60,10 +48,54 @@ func (w *incident) activityParams(ctx workflow.Context, step runbooks.Step, para
 		out := maps.Clone(params)
 		out["previous"] = prev
 		return out, nil
-	case runbooks.ActionGatewayRestore:
+	case runbooks.ActionGatewayPinModel:
+		// As a switch: the model's state is read first, into history, and travels in
+		// params to the pin and its undo. No incident recorded before gateway.pin_model
+		// existed has a pin step, so the version only marks revision 0 incidents' reads.
+		if params["previous"] != "" {
+			return params, nil
+		}
+		local := w.in.Revision >= 1
+		if !local && workflow.GetVersion(ctx, gatewayReadPinVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return params, nil // the pin refuses to run without its previous state
+		}
+		var ps ports.PinState
+		if err := w.readBefore(ctx, step, activities.GatewayReadPinActivity, params, timeout, local, &ps); err != nil {
+			return nil, err
+		}
+		prev, err := activities.EncodePinState(ps)
+		if err != nil {
+			return nil, fmt.Errorf("reading model %s on route %s before the pin: %w", params["model"], params["route"], err)
+		}
+		out := maps.Clone(params)
+		out["previous"] = prev
+		return out, nil
+	case runbooks.ActionGatewayRestore, runbooks.ActionGatewayUnpin:
 		return w.inheritUndo(step.Action, params), nil
 	}
 	return params, nil
+}
+
+// gatewayReadPinVersion guards the gateway.read_pin activity of incidents of revision 0.
+const gatewayReadPinVersion = "gateway-read-before-pin"
+
+// readBefore runs the read activity that records a gateway's state before a step changes
+// it: a local activity in the same workflow task from revision 1 on, else an activity.
+func (w *incident) readBefore(ctx workflow.Context, step runbooks.Step, activity string, params map[string]string,
+	timeout time.Duration, local bool, out any) error {
+	in := w.stepInput(ctx, step.ID, activity, params, "read")
+	var read workflow.Future
+	if local {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: timeout,
+			RetryPolicy:         retryPolicy(step.Retry),
+			Summary:             step.ID + "/read",
+		})
+		read = workflow.ExecuteLocalActivity(lctx, activity, in)
+	} else {
+		read = workflow.ExecuteActivity(ctx, activity, in)
+	}
+	return read.Get(ctx, out)
 }
 
 // inheritUndo fills params the fail-back step lacks from the switch's undo: the step names
@@ -94,8 +126,10 @@ func (w *incident) inheritUndo(action string, params map[string]string) map[stri
 			out[key] = v
 		}
 	}
-	if v, ok := newest["switched_to"]; ok && params["switched_to"] == "" && oldest["previous"] != "" {
-		out["switched_to"] = v
+	for _, k := range []string{"switched_to", "pinned_to"} {
+		if v, ok := newest[k]; ok && params[k] == "" && oldest["previous"] != "" {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -111,7 +145,7 @@ func agrees(params, undo map[string]string) bool {
 
 // savedStateParams are the params an undo carries as the state it restores: recorded by
 // the step, not chosen by anyone, and up to a few KB (a Portkey config).
-var savedStateParams = []string{"previous", "switched_to"}
+var savedStateParams = []string{"previous", "switched_to", "pinned_to"}
 
 // approvalParams are the undo params a human approves and the digest covers: the saved
 // state is left out, as it was before undos carried it, so a card shows what a person can

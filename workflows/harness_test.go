@@ -50,6 +50,7 @@ type harness struct {
 	// measureErr, when set, is every measurement's error.
 	measureErr error
 	measured   int
+	measureIns []ports.VerifyInput // every measurement asked for, in order
 	policy     activities.Policy
 	// signer signs decisions as a front door would; the policy trusts its key.
 	signer *trust.Signer
@@ -168,6 +169,7 @@ func defaultResult(in activities.StepInput) activities.StepResult {
 func (h *harness) measure(_ context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.measureIns = append(h.measureIns, in)
 	if h.measureErr != nil {
 		h.measured++
 		return ports.VerifyResult{}, h.measureErr

@@ -67,6 +67,7 @@ func (w *incident) run(ctx workflow.Context) error {
 		if err := w.runStep(ctx, w.st.NextStep); err != nil {
 			return err
 		}
+		w.runDeferredVerify(ctx, w.st.NextStep)
 		w.st.NextStep++
 		w.progress++
 		w.refreshState(ctx)

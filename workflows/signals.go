@@ -205,6 +205,7 @@ func (w *incident) onResolve(ctx workflow.Context, r Resolve) {
 	}
 	w.progress++
 	w.status.Resolved = true
+	w.resolveSignalled = true
 	// Who resolved it is the event's actor, which every view shows beside the text
 	// ("— root"); naming them in the text too read "root resolved the incident — root".
 	text := "incident resolved"

@@ -72,6 +72,9 @@ type incident struct {
 	unsigned int
 	// keysLoaded: this run already loaded the worker's decision keys (decide.go).
 	keysLoaded bool
+	// resolveSignalled: a human resolved the incident in this run (not an alert): a verify
+	// in progress stops at once (verify.go).
+	resolveSignalled bool
 }
 
 func newIncident(ctx workflow.Context, in IncidentInput) *incident {
@@ -147,6 +150,8 @@ func (w *incident) refreshState(ctx workflow.Context) {
 	switch {
 	case len(w.status.Pending) > 0:
 		w.setState(ctx, StateAwaiting)
+	case w.status.Verifying != nil:
+		w.setState(ctx, StateVerifying)
 	case w.st.NextStep >= len(w.steps):
 		w.setState(ctx, StateClosing)
 	default:
@@ -202,6 +207,7 @@ func (w *incident) scope() runbooks.Scope {
 			Runbook:   w.status.Runbook,
 			Title:     w.status.Title,
 			Requester: w.status.Requester,
+			Gateway:   w.in.Gateway,
 		},
 	}
 }

@@ -140,7 +140,7 @@ func (w *incident) runActivityStep(ctx workflow.Context, i int, action runbooks.
 		err = workflow.ExecuteActivity(actx, step.Action, in).Get(actx, &res)
 		if err == nil {
 			w.finishStep(ctx, i, res)
-			if step.Verify != nil {
+			if step.Verify != nil && step.Verify.After == "" {
 				w.verifyStep(ctx, i)
 			}
 			return nil
@@ -203,7 +203,7 @@ func (w *incident) runWait(ctx workflow.Context, i int) error {
 	case runbooks.ActionWaitResolved:
 		var deadline time.Time
 		if step.Timeout > 0 {
-			deadline = started.Add(step.Timeout.D())
+			deadline = started.Add(w.scaled(step.Timeout.D()))
 		}
 		done := func() bool { return w.status.Resolved }
 		resolved, err := w.waitUntil(ctx, deadline, done)
@@ -222,7 +222,7 @@ func (w *incident) runWait(ctx workflow.Context, i int) error {
 			w.failStep(ctx, i, fmt.Errorf("%s: %w", runbooks.ActionWaitDuration, err))
 			return nil
 		}
-		if _, err := w.waitUntil(ctx, started.Add(d.D()), func() bool { return false }); err != nil {
+		if _, err := w.waitUntil(ctx, started.Add(w.scaled(d.D())), func() bool { return false }); err != nil {
 			return w.waitInterrupted(ctx, i, err)
 		}
 		w.finishStep(ctx, i, activities.StepResult{Summary: "waited " + d.String()})

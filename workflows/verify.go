@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -19,11 +20,53 @@ const (
 	defaultVerifyWithin = 5 * time.Minute
 )
 
-// verifyStep polls the step's traffic signal until it is on the right side of the threshold
-// or `within` passes. A change that did not help is reverted at once (the step's undo) and
-// the incident escalates; the runbook goes on either way.
+// verifyVersion guards verify's command sequence: version 1 measures only the traffic after
+// the change, waits for enough of it, reports a verifying state and stops at a resolve.
+const verifyVersion = "verify-since-change"
+
+// defaultMinRequests is how many requests a verify window must hold before it is judged
+// when the runbook sets none: fewer make a rate that one request swings by 5 points or more.
+const defaultMinRequests = 20
+
+// verifyStep checks that step i's change helped. Incidents recorded before
+// verify-since-change keep the old loop (verify_legacy.go).
 func (w *incident) verifyStep(ctx workflow.Context, i int) {
-	step := w.steps[i]
+	if workflow.GetVersion(ctx, verifyVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		w.verifyStepV0(ctx, i)
+		return
+	}
+	w.verifySinceChange(ctx, i)
+}
+
+// runDeferredVerify runs, once step j ended, the verify of an earlier step whose verify
+// names j in after: (the evidence snapshot goes first). An abort cancels it as it would
+// the step's own wait.
+func (w *incident) runDeferredVerify(ctx workflow.Context, j int) {
+	if w.st.Aborted || w.failedStep() {
+		return
+	}
+	for i := 0; i < j; i++ {
+		v := w.steps[i].Verify
+		if v == nil || v.After != w.steps[j].ID || w.status.Steps[i].State != StepDone {
+			continue
+		}
+		vctx, cancel := workflow.WithCancel(ctx)
+		w.cancelCurrent = cancel
+		w.verifyStep(vctx, i)
+		w.cancelCurrent = nil
+		cancel()
+	}
+}
+
+// verifySinceChange polls the step's signal over the requests that started after the step
+// ended (on the provider it moved the route to, where the source knows), until the window
+// holds min_requests and passes, or the deadline. Meanwhile the incident is `verifying`
+// (Status.Verifying: the condition, the latest measurement, the deadline). A resolve stops
+// it at once and keeps the change (an alert resolving does not: it says the old provider
+// is back, not that the change worked); an abort cancels it. A change that did not help is
+// reverted (the step's undo) and the incident escalates; the runbook goes on either way.
+func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
+	step, ss := w.steps[i], &w.status.Steps[i]
 	v := *step.Verify
 	every, window, within := v.Every.D(), v.Window.D(), v.Within.D()
 	if every <= 0 {
@@ -35,59 +78,131 @@ func (w *incident) verifyStep(ctx workflow.Context, i int) {
 	if within <= 0 {
 		within = defaultVerifyWithin
 	}
+	every, window, within = w.scaled(every), w.scaled(window), w.scaled(within)
+	minReq := v.MinRequests
+	if minReq <= 0 {
+		minReq = defaultMinRequests
+		if v.Signal == runbooks.SignalPromQL {
+			minReq = 1 // a query answers one value, not a request count
+		}
+	}
+	since := workflow.Now(ctx)
+	if ss.EndedAt != nil {
+		since = *ss.EndedAt
+	}
+	ver := &Verifying{
+		StepID: step.ID, Signal: v.Signal, Below: v.Below, Above: v.Above, MinRequests: minReq,
+		Since: since, Provider: movedTo(step, *ss), Every: runbooks.Duration(every), Window: runbooks.Duration(window), Deadline: since.Add(within),
+	}
+	ver.Condition = verifyCondition(v, minReq, ver.Provider)
+	w.status.Verifying = ver
+	ss.State = StepVerifying
+	w.setState(ctx, StateVerifying)
+	w.event(ctx, EventVerifying, step.ID, "", fmt.Sprintf("verifying step %s until %s: %s", step.ID, ver.Deadline.UTC().Format(time.TimeOnly+" UTC"), ver.Condition),
+		map[string]string{"signal": v.Signal, "deadline": ver.Deadline.UTC().Format(time.RFC3339), "min_requests": fmt.Sprint(minReq), "phase": "started"})
+	defer func() {
+		w.status.Verifying = nil
+		if ss.State == StepVerifying {
+			ss.State = StepDone
+		}
+		w.refreshState(ctx)
+	}()
+
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    heartbeatTimeout,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: 3},
 		Summary:             step.ID + " verify",
 	})
-	deadline := workflow.Now(ctx).Add(within)
-	route := w.status.Steps[i].Params["route"]
-
-	var last *ports.VerifyResult
+	route := ss.Params["route"]
 	for {
-		var res ports.VerifyResult
-		err := workflow.ExecuteActivity(actx, activities.VerifyActivity, ports.VerifyInput{
+		if w.resolveSignalled {
+			w.verifyStoppedByResolve(ctx, step.ID, v.Signal)
+			return
+		}
+		now := workflow.Now(ctx)
+		mctx, cancelMeasure := workflow.WithCancel(actx)
+		fut := workflow.ExecuteActivity(mctx, activities.VerifyActivity, ports.VerifyInput{
 			IncidentID: w.status.IncidentID, StepID: step.ID, Signal: v.Signal, Query: v.Query,
-			Route: route, Window: window, Now: workflow.Now(ctx),
-		}).Get(actx, &res)
+			Route: route, Window: window, Now: now, Since: since, Provider: ver.Provider,
+		})
+		// A resolve does not wait for the measurement in flight.
+		if err := workflow.Await(ctx, func() bool { return fut.IsReady() || w.resolveSignalled }); err != nil {
+			cancelMeasure()
+			return // aborted: the step's undo runs at close anyway
+		}
+		if !fut.IsReady() {
+			cancelMeasure()
+			w.verifyStoppedByResolve(ctx, step.ID, v.Signal)
+			return
+		}
+		var res ports.VerifyResult
+		err := fut.Get(ctx, &res)
+		cancelMeasure()
+		ver.Polls++
+		m := &Measurement{At: now, Value: res.Value, Requests: res.Requests, Detail: res.Detail}
 		switch {
 		case ctx.Err() != nil:
-			return // aborted while verifying: the step's undo runs at close anyway
+			return
 		case err != nil && isNonRetryable(err):
 			// No traffic source, or one that cannot measure this signal: polling again
-			// cannot help, so a human checks by hand now rather than after `within`.
+			// cannot help, so a human checks by hand now rather than at the deadline.
 			text := fmt.Sprintf("verify of step %s inconclusive: %s; check by hand", step.ID, errorText(err))
 			w.event(ctx, EventVerify, step.ID, "", text, map[string]string{"signal": v.Signal, "result": "inconclusive"})
 			w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
 			return
 		case err != nil:
-			w.logger.Warn("A verify measurement failed", "step", step.ID, "error", err)
-		case res.Requests > 0:
-			last = &res
-			if verifyPasses(v, res.Value) {
-				w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify passed: %s = %.4g %s (%d requests)", v.Signal, res.Value, thresholdText(v), res.Requests),
-					map[string]string{"signal": v.Signal, "value": fmt.Sprint(res.Value), "result": "passed"})
-				return
+			m.Error = errorText(err)
+			w.logger.Warn("A verify measurement failed; measuring again at the next poll", "step", step.ID, "error", err)
+			if ver.Last != nil { // keep the last value a human can read; note the failure
+				kept := *ver.Last
+				kept.Error = m.Error
+				m = &kept
 			}
+		default:
+			m.Enough = res.Requests >= minReq
+			m.Passes = verifyPasses(v, res.Value)
 		}
-		if !workflow.Now(ctx).Add(every).Before(deadline.Add(time.Nanosecond)) {
+		ver.Last = m
+		if m.Enough && m.Passes && m.Error == "" {
+			w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify passed: %s = %.4g %s (%s)", v.Signal, res.Value, thresholdText(v), res.Detail),
+				map[string]string{"signal": v.Signal, "value": fmt.Sprint(res.Value), "requests": fmt.Sprint(res.Requests), "result": "passed"})
+			return
+		}
+		left := ver.Deadline.Sub(workflow.Now(ctx))
+		if left <= 0 {
 			break
 		}
-		if err := workflow.Sleep(ctx, every); err != nil {
+		// A line per measurement: watch, show and the card follow the verify as it goes.
+		w.event(ctx, EventVerifying, step.ID, "", measurementText(step.ID, v, *ver, workflow.Now(ctx).Add(min(every, left))),
+			map[string]string{"signal": v.Signal, "value": fmt.Sprint(m.Value), "requests": fmt.Sprint(m.Requests), "phase": "measured"})
+		// The last poll is at the deadline itself, not one interval short of it.
+		resolved, err := workflow.AwaitWithTimeout(ctx, min(every, left), func() bool { return w.resolveSignalled })
+		if err != nil {
+			return
+		}
+		if resolved {
+			w.verifyStoppedByResolve(ctx, step.ID, v.Signal)
 			return
 		}
 	}
 
-	if last == nil {
-		// Nothing to judge by: reverting a change blind could make things worse, so ask a human.
-		text := fmt.Sprintf("verify of step %s inconclusive: no %s measurement with traffic within %s; check by hand", step.ID, v.Signal, within)
+	last := ver.Last
+	if last == nil || !last.Enough {
+		// Too little traffic after the change to judge it: reverting blind could make
+		// things worse, so a human checks.
+		got := "no measurement"
+		if last != nil {
+			got = fmt.Sprintf("%d requests (%s)", last.Requests, last.Detail)
+		}
+		text := fmt.Sprintf("verify of step %s inconclusive: %s within %s, need %d requests after the change; check by hand", step.ID, got, within, minReq)
 		w.event(ctx, EventVerify, step.ID, "", text, map[string]string{"signal": v.Signal, "result": "inconclusive"})
 		w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
 		return
 	}
-	w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify failed: %s = %.4g, not %s within %s", v.Signal, last.Value, thresholdText(v), within),
-		map[string]string{"signal": v.Signal, "value": fmt.Sprint(last.Value), "result": "failed"})
+	w.event(ctx, EventVerify, step.ID, "", fmt.Sprintf("verify failed: %s = %.4g, not %s within %s (%s)", v.Signal, last.Value, thresholdText(v), within, last.Detail),
+		map[string]string{"signal": v.Signal, "value": fmt.Sprint(last.Value), "requests": fmt.Sprint(last.Requests), "result": "failed"})
+	w.status.Verifying = nil // the revert below is no longer the verify's wait
 	reverted := w.revertStep(ctx, i)
 	text := fmt.Sprintf("step %s did not bring %s %s within %s", step.ID, v.Signal, thresholdText(v), within)
 	if reverted {
@@ -96,6 +211,77 @@ func (w *incident) verifyStep(ctx workflow.Context, i int) {
 		text += "; there was no undo to revert it"
 	}
 	w.escalate(ctx, step.ID, w.st.Policy.EscalationGroup, text, "verify/escalate")
+}
+
+// measurementText is a verify's progress line: the value, whether it could be judged, and
+// when it measures next.
+func measurementText(stepID string, v runbooks.Verify, ver Verifying, next time.Time) string {
+	m := ver.Last
+	var got string
+	switch {
+	case m.Error != "":
+		got = fmt.Sprintf("measurement failed (%s)", m.Error)
+	case !m.Enough:
+		got = fmt.Sprintf("%s = %.4g over %d requests since the change, too few to judge (need %d)", v.Signal, m.Value, m.Requests, ver.MinRequests)
+	default:
+		got = fmt.Sprintf("%s = %.4g over %d requests since the change, not %s yet", v.Signal, m.Value, m.Requests, thresholdText(v))
+	}
+	return fmt.Sprintf("verify of step %s: %s; next measurement %s, deadline %s", stepID, got,
+		next.UTC().Format(time.TimeOnly), ver.Deadline.UTC().Format(time.TimeOnly+" UTC"))
+}
+
+// latestText is a verify's latest measurement in words ("" before the first).
+func latestText(v *Verifying) string {
+	m := v.Last
+	switch {
+	case m == nil:
+		return ""
+	case m.Error != "":
+		return "measurement failed: " + m.Error
+	case !m.Enough:
+		return fmt.Sprintf("%s = %.4g over %d requests: too few to judge (need %d)", v.Signal, m.Value, m.Requests, v.MinRequests)
+	}
+	return fmt.Sprintf("%s = %.4g over %d requests", v.Signal, m.Value, m.Requests)
+}
+
+// verifyStoppedByResolve: someone resolved the incident while the verify waited. They
+// judged the change themselves, so it stays, and the runbook goes on at once.
+func (w *incident) verifyStoppedByResolve(ctx workflow.Context, stepID, signal string) {
+	text := fmt.Sprintf("verify of step %s stopped: the incident was resolved; the change stays", stepID)
+	if l := w.status.Verifying.Last; l != nil {
+		text += fmt.Sprintf(" (last %s = %.4g over %d requests)", signal, l.Value, l.Requests)
+	}
+	w.event(ctx, EventVerify, stepID, "", text, map[string]string{"signal": signal, "result": "stopped"})
+}
+
+// movedTo is the provider a step moved the route to, when it says (gateway.switch's "to"
+// output): the verify then measures that provider's requests only.
+func movedTo(step runbooks.Step, ss StepState) string {
+	if step.Action != runbooks.ActionGatewaySwitch {
+		return ""
+	}
+	to, _ := ss.Outputs["to"].(string)
+	return to
+}
+
+// verifyCondition says in words what the verify waits for.
+func verifyCondition(v runbooks.Verify, minReq int, provider string) string {
+	text := fmt.Sprintf("%s %s over at least %d requests that started after the change", v.Signal, thresholdText(v), minReq)
+	if v.Signal == runbooks.SignalPromQL {
+		text = fmt.Sprintf("%s %s, measured after the change", v.Query, thresholdText(v))
+	}
+	if provider != "" {
+		text += ", served by " + provider
+	}
+	return text
+}
+
+// scaled divides a wait by the incident's speed (quench demo --speed).
+func (w *incident) scaled(d time.Duration) time.Duration {
+	if s := w.in.Speed; s > 1 && !math.IsInf(s, 0) {
+		return time.Duration(float64(d) / s)
+	}
+	return d
 }
 
 func verifyPasses(v runbooks.Verify, value float64) bool {

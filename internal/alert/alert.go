@@ -16,7 +16,7 @@ const (
 
 // Alert is an alert from any source, normalised.
 type Alert struct {
-	Source      string            `json:"source"`                // alertmanager, grafana, pagerduty, datadog, generic, cli, slack
+	Source      string            `json:"source"`                // alertmanager, grafana, pagerduty, datadog, generic, litellm, langfuse_alerts, cli, slack
 	Key         string            `json:"key"`                   // incident key: the alert group (groupKey, incident id, cycle key)
 	Fingerprint string            `json:"fingerprint,omitempty"` // one alert inside the group, when the source has one
 	Status      string            `json:"status"`                // firing | resolved

@@ -198,6 +198,11 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	hookHandler := ingest.NewHandler(hooks)
 
 	a.Connect(svc.Temporal)
+	if svc.Gateway == nil {
+		// Starts through the API, Slack and the hooks are refused when a step needs what
+		// the gateway cannot do, and the incident's conditions read what it can.
+		svc.Gateway = GatewayReporter(a.Gateway)
+	}
 	if svc.Routes == nil && a.Gateway == ports.Gateway(a.Routes) {
 		// The embedded table is the gateway: the API and Slack refuse unknown routes
 		// against the live table, as the CLI does against its config.

@@ -25,14 +25,16 @@ func CheckExposure(cfg *config.Config) error {
 // hookOptions resolves each hook source's credentials from the config.
 func hookOptions(cfg *config.Config) (ingest.HandlerOptions, error) {
 	opts := ingest.HandlerOptions{
-		Credentials:  map[string]ingest.Credentials{},
-		Disabled:     map[string]bool{},
-		MaxBodyBytes: int64(cfg.Hooks.MaxBodyBytes),
+		Credentials:    map[string]ingest.Credentials{},
+		Disabled:       map[string]bool{},
+		DisabledReason: map[string]string{},
+		MaxBodyBytes:   int64(cfg.Hooks.MaxBodyBytes),
 	}
 	for _, source := range config.HookSources {
 		auth, _ := cfg.Hooks.Source(source)
-		if auth.Disabled {
+		if off, why := cfg.HookOff(source); off {
 			opts.Disabled[source] = true
+			opts.DisabledReason[source] = why
 			continue
 		}
 		if !auth.HasCredentials() {

@@ -91,6 +91,50 @@ func TestHTTPServerHookExposure(t *testing.T) {
 	})
 }
 
+// The LLM stack's hooks came after the others: a config from before them keeps starting on
+// an exposed listener, with them off and saying how to turn them on; with credentials they
+// are served and demand them.
+func TestHTTPServerLLMHooksAreOptIn(t *testing.T) {
+	t.Setenv("QUENCH_TEST_API", "api-token")
+	t.Setenv("QUENCH_TEST_AM", "am-token")
+	t.Setenv("QUENCH_TEST_HMAC", "hmac-secret")
+	post := func(t *testing.T, web *HTTP, path string) (int, string) {
+		t.Helper()
+		srv := httptest.NewServer(web.Server.Handler)
+		defer srv.Close()
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(`{"type":"monitor-alert"}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	web, err := hooksServer(t, hooksConfig(t, "http:\n  listen: 0.0.0.0:0\n"+allHooksConfigured))
+	require.NoError(t, err, "a config written before the LLM hooks must keep starting")
+	assert.NotContains(t, web.HookSources, "litellm")
+	code, body := post(t, web, "/hooks/litellm")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Contains(t, body, "hooks.litellm.token")
+	code, body = post(t, web, "/hooks/langfuse_alerts")
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Contains(t, body, "hooks.langfuse_alerts.hmac_secret")
+
+	web, err = hooksServer(t, hooksConfig(t, "http:\n  listen: 0.0.0.0:0\n"+allHooksConfigured+
+		"  litellm: {token: env:QUENCH_TEST_AM}\n  langfuse_alerts: {hmac_secret: env:QUENCH_TEST_HMAC}\n"))
+	require.NoError(t, err)
+	assert.Subset(t, web.HookSources, []string{"litellm", "langfuse_alerts"})
+	assert.Empty(t, web.UnauthenticatedHooks)
+	code, body = post(t, web, "/hooks/litellm")
+	assert.Equal(t, http.StatusUnauthorized, code, body)
+	code, body = post(t, web, "/hooks/langfuse_alerts")
+	assert.Equal(t, http.StatusUnauthorized, code, body)
+	assert.Contains(t, body, ingest.HeaderLangfuseSignature)
+
+	_, err = hooksServer(t, hooksConfig(t, "hooks:\n  litellm: {hmac_secret: env:QUENCH_TEST_HMAC}\n"))
+	require.Error(t, err, "LiteLLM cannot sign")
+	assert.Contains(t, err.Error(), "hooks.litellm")
+}
+
 func TestHTTPServerServesHooksUnmatchedAndMetrics(t *testing.T) {
 	t.Setenv("QUENCH_TEST_API", "api-token")
 	t.Setenv("QUENCH_TEST_AM", "am-token")

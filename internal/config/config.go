@@ -134,6 +134,11 @@ type Hooks struct {
 	PagerDuty    HookAuth `yaml:"pagerduty"`
 	Datadog      HookAuth `yaml:"datadog"`
 	Generic      HookAuth `yaml:"generic"`
+	// LiteLLM and LangfuseAlerts take alerts from the LLM stack itself (POST /hooks/litellm,
+	// /hooks/langfuse_alerts). Added after the others, they are opt-in on a listener other
+	// machines reach: without credentials there they are off (404), not a refusal to start.
+	LiteLLM        HookAuth `yaml:"litellm"`
+	LangfuseAlerts HookAuth `yaml:"langfuse_alerts"`
 }
 
 // HookAuth is one source's credentials, as secret references (env:NAME or file:/path).
@@ -146,7 +151,11 @@ type HookAuth struct {
 }
 
 // HookSources are the webhook sources, in the order quench lists them.
-var HookSources = []string{"alertmanager", "grafana", "pagerduty", "datadog", "generic"}
+var HookSources = []string{"alertmanager", "grafana", "pagerduty", "datadog", "generic", "litellm", "langfuse_alerts"}
+
+// optInHookSources are off on a non-loopback listener until given credentials (or
+// hooks.allow_unauthenticated), so a config written before they existed keeps starting.
+var optInHookSources = map[string]bool{"litellm": true, "langfuse_alerts": true}
 
 // Source returns a source's credentials by its name in HookSources.
 func (h Hooks) Source(name string) (HookAuth, bool) {
@@ -161,8 +170,26 @@ func (h Hooks) Source(name string) (HookAuth, bool) {
 		return h.Datadog, true
 	case "generic":
 		return h.Generic, true
+	case "litellm":
+		return h.LiteLLM, true
+	case "langfuse_alerts":
+		return h.LangfuseAlerts, true
 	}
 	return HookAuth{}, false
+}
+
+// HookOff reports whether a source's hook is off, and why: hooks.<source>.disabled, or an
+// opt-in source without credentials on a listener other machines reach.
+func (c *Config) HookOff(source string) (bool, string) {
+	auth, _ := c.Hooks.Source(source)
+	if auth.Disabled {
+		return true, fmt.Sprintf("hooks.%s.disabled in the config", source)
+	}
+	if optInHookSources[source] && !auth.HasCredentials() && !IsLoopback(c.HTTP.Listen) && !c.Hooks.AllowUnauthenticated {
+		return true, fmt.Sprintf("it has no credentials and quench listens on %s: set hooks.%s.%s (env:NAME or file:/path) to turn it on",
+			c.HTTP.Listen, source, map[bool]string{true: "hmac_secret", false: "token"}[source == "langfuse_alerts"])
+	}
+	return false, ""
 }
 
 // HasCredentials reports whether the source is configured with a token or an HMAC secret.
@@ -348,7 +375,7 @@ func (c *Config) UnauthenticatedHooks() ([]string, error) {
 	var open []string
 	for _, source := range HookSources {
 		auth, _ := c.Hooks.Source(source)
-		if !auth.Disabled && !auth.HasCredentials() {
+		if off, _ := c.HookOff(source); !off && !auth.HasCredentials() {
 			open = append(open, source)
 		}
 	}

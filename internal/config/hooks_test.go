@@ -49,6 +49,63 @@ func TestHooksDefaultsAndSecretReferences(t *testing.T) {
 	}
 }
 
+func TestLLMHooksConfig(t *testing.T) {
+	c, err := loadYAML(t, "hooks:\n  litellm:\n    token: env:LITELLM_HOOK\n  langfuse_alerts:\n    hmac_secret: file:/etc/quench/langfuse\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := c.Hooks.Source("litellm"); a.Token != "env:LITELLM_HOOK" {
+		t.Errorf("litellm credentials not read: %+v", a)
+	}
+	if a, _ := c.Hooks.Source("langfuse_alerts"); a.HMACSecret != "file:/etc/quench/langfuse" {
+		t.Errorf("langfuse_alerts credentials not read: %+v", a)
+	}
+	for name, body := range map[string]string{
+		"inline litellm token":     "hooks:\n  litellm:\n    token: sk-litellm-hook\n",
+		"inline langfuse secret":   "hooks:\n  langfuse_alerts:\n    hmac_secret: lf-whsec_abc\n",
+		"the path name as the key": "hooks:\n  langfuse-alerts:\n    hmac_secret: env:X\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := loadYAML(t, body); err == nil {
+				t.Fatal("want an error")
+			}
+		})
+	}
+}
+
+// The LLM hooks are opt-in where other machines can reach quench: off without credentials
+// (and saying what to set), on with them, on loopback, or with allow_unauthenticated.
+func TestHookOff(t *testing.T) {
+	exposed := HTTP{Listen: "0.0.0.0:8080"}
+	for _, tc := range []struct {
+		name    string
+		c       Config
+		source  string
+		off     bool
+		mention string
+	}{
+		{"exposed, no credentials", Config{HTTP: exposed}, "litellm", true, "hooks.litellm.token"},
+		{"exposed, no secret", Config{HTTP: exposed}, "langfuse_alerts", true, "hooks.langfuse_alerts.hmac_secret"},
+		{"exposed, with a token", Config{HTTP: exposed, Hooks: Hooks{LiteLLM: HookAuth{Token: "env:T"}}}, "litellm", false, ""},
+		{"exposed, allowed unauthenticated", Config{HTTP: exposed, Hooks: Hooks{AllowUnauthenticated: true}}, "langfuse_alerts", false, ""},
+		{"loopback", Config{HTTP: HTTP{Listen: "127.0.0.1:8080"}}, "litellm", false, ""},
+		{"disabled though configured", Config{HTTP: exposed, Hooks: Hooks{LiteLLM: HookAuth{Token: "env:T", Disabled: true}}}, "litellm", true, "hooks.litellm.disabled"},
+		{"an older source is never opt-in", Config{HTTP: exposed}, "grafana", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			off, why := tc.c.HookOff(tc.source)
+			if off != tc.off || !strings.Contains(why, tc.mention) {
+				t.Errorf("HookOff(%s) = %t, %q; want %t mentioning %q", tc.source, off, why, tc.off, tc.mention)
+			}
+		})
+	}
+	c := Config{HTTP: exposed, Hooks: Hooks{Alertmanager: HookAuth{Token: "env:A"}, Grafana: HookAuth{Disabled: true},
+		PagerDuty: HookAuth{Disabled: true}, Datadog: HookAuth{Disabled: true}, Generic: HookAuth{Disabled: true}}}
+	if open, err := c.UnauthenticatedHooks(); err != nil || len(open) != 0 {
+		t.Errorf("a config from before the LLM hooks: open %v, err %v; want it to start with them off", open, err)
+	}
+}
+
 func TestUnauthenticatedHooks(t *testing.T) {
 	allConfigured := Hooks{
 		Alertmanager: HookAuth{Token: "env:A"}, Grafana: HookAuth{HMACSecret: "env:G"},

@@ -53,6 +53,9 @@ type Options struct {
 	// Dev is the local CLI credential the API accepts (quench dev); nil for none.
 	Dev    *api.DevCredential
 	Logger *slog.Logger
+	// Speed, above 1, divides every wait of the incidents this stack starts (quench demo
+	// --speed): verify's poll, window and deadline, wait steps, approval timeouts.
+	Speed float64
 }
 
 // Stack is a running quench in one process.
@@ -134,14 +137,15 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 		s.Stop()
 		return nil, err
 	}
-	if err := s.start(ctx, cfg, opts.OpenApprovals, opts.Dev, opts.MetricsHandler); err != nil {
+	if err := s.start(ctx, cfg, opts); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *api.DevCredential, metrics client.MetricsHandler) error {
+func (s *Stack) start(ctx context.Context, cfg *config.Config, opts Options) error {
+	open, dev, metrics := opts.OpenApprovals, opts.Dev, opts.MetricsHandler
 	var err error
 	s.Client, err = client.Dial(app.TemporalClientOptions(client.Options{
 		HostPort: s.Server.FrontendAddress(), Namespace: s.Server.Namespace(),
@@ -172,6 +176,7 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *a
 	s.Incidents.Policy, s.Incidents.Revision = &policy, workflows.StartRevision
 	// The embedded stack starts every incident of its server, so it may remember short IDs.
 	s.Incidents.RememberShortIDs = true
+	s.Incidents.Speed = opts.Speed
 	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true, UIURL: s.Server.UIURL()}); err != nil {
 		return err
 	}

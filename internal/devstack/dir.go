@@ -34,6 +34,10 @@ type DirOptions struct {
 	// WorkflowCacheSize and MetricsHandler are Options'.
 	WorkflowCacheSize int
 	MetricsHandler    client.MetricsHandler
+	// UI serves the Temporal Web UI on a free loopback port (quench demo links its incident).
+	UI bool
+	// Speed is Options.Speed.
+	Speed float64
 }
 
 // StartInDir writes a config and the runbooks into opts.Dir and starts a stack on them.
@@ -76,6 +80,10 @@ func startInDir(ctx context.Context, opts DirOptions, lock *datadir.Lock) (*Stac
 	if err != nil {
 		return nil, err
 	}
-	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: devserver.NoUI, OpenApprovals: true, Dev: opts.Dev, Logger: opts.Logger,
-		WorkflowCacheSize: opts.WorkflowCacheSize, MetricsHandler: opts.MetricsHandler})
+	uiPort := devserver.NoUI
+	if opts.UI {
+		uiPort = 0
+	}
+	return Start(ctx, Options{Config: cfg, Lock: lock, FrontendPort: 0, UIPort: uiPort, OpenApprovals: true, Dev: opts.Dev, Logger: opts.Logger,
+		WorkflowCacheSize: opts.WorkflowCacheSize, MetricsHandler: opts.MetricsHandler, Speed: opts.Speed})
 }

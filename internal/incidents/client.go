@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/quench-dev/quench/internal/config"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -121,4 +122,35 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CheckGateway refuses a start whose runbook has a step the gateway cannot carry out
+// (gateway.block on Portkey), before anything runs. A nil checker cannot tell.
+func CheckGateway(gc ports.CapabilityReporter, in workflows.IncidentInput) error {
+	if gc == nil {
+		return nil
+	}
+	probs := runbooks.GatewayProblems(&in.Spec, func(c string) string { return gc.Cannot(ports.Capability(c)) })
+	if len(probs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(probs))
+	for i, p := range probs {
+		msgs[i] = p.Msg
+	}
+	return Invalid(fmt.Errorf("runbook %s: %s", in.Spec.Name, strings.Join(msgs, "; ")))
+}
+
+// GatewayCan lists what gc says the gateway can do, for IncidentInput.Gateway.
+func GatewayCan(gc ports.CapabilityReporter) []string {
+	if gc == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range ports.Capabilities {
+		if gc.Cannot(c) == "" {
+			out = append(out, string(c))
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/quench-dev/quench/workflows"
 )
@@ -58,6 +59,12 @@ func PickID(short string, ids []string) (string, error) {
 func PickApproval(st workflows.Status, stepID, digest string) (workflows.PendingApproval, error) {
 	if st.ClosedAt != nil {
 		return workflows.PendingApproval{}, Conflict(fmt.Errorf("incident %s is closed (%s): nothing to decide", st.ShortID, st.State))
+	}
+	if len(st.Pending) == 0 && st.Verifying != nil {
+		v := st.Verifying
+		return workflows.PendingApproval{}, Conflict(fmt.Errorf("incident %s has no approval pending yet: it is verifying step %s until %s (%s); "+
+			"the next approval comes after it. To stop the verify and keep the change: quench incident resolve %s",
+			st.ShortID, v.StepID, v.Deadline.UTC().Format(time.TimeOnly+" UTC"), v.Condition, st.ShortID))
 	}
 	if len(st.Pending) == 0 {
 		return workflows.PendingApproval{}, Conflict(fmt.Errorf("incident %s has no approval pending (see `quench incident show %s`)", st.ShortID, st.ShortID))

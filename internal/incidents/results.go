@@ -51,6 +51,11 @@ type Signalled struct {
 	Closed      bool      `json:"closed"`
 	WaitingFor  []Waiting `json:"waiting_for,omitempty"`
 	StatusError string    `json:"status_error,omitempty"`
+	// Then lists what the incident did on the signal: the timeline lines after the signal's
+	// own (e.g. "verify of step failover stopped: the incident was resolved; the change stays").
+	Then []string `json:"then,omitempty"`
+	// Verifying is the verify still in progress after the signal, if any.
+	Verifying *workflows.Verifying `json:"verifying,omitempty"`
 }
 
 // Waiting is an approval the incident waits for, with the commands that move it on.
@@ -66,7 +71,7 @@ type Waiting struct {
 // AfterSignal reads where incident id stands after signal. Temporal answers a query only
 // once the workflow has handled the signals sent before it, so this shows what the signal
 // did. A failed read is reported in the result, not as an error: the signal was sent.
-func AfterSignal(ctx context.Context, c Client, id, signal string) Signalled {
+func AfterSignal(ctx context.Context, c StatusReader, id, signal string) Signalled {
 	res := Signalled{IncidentID: id, ShortID: ShortID(id), Signal: signal}
 	st, err := c.Status(ctx, id)
 	if err != nil {
@@ -74,6 +79,7 @@ func AfterSignal(ctx context.Context, c Client, id, signal string) Signalled {
 		return res
 	}
 	res.State, res.Closed = st.State, st.ClosedAt != nil
+	res.Then, res.Verifying = thenOf(st, signal), st.Verifying
 	for _, p := range st.Pending {
 		res.WaitingFor = append(res.WaitingFor, Waiting{
 			StepID: p.StepID, Action: p.Action, Undo: p.Undo, Groups: p.Groups,
@@ -82,4 +88,38 @@ func AfterSignal(ctx context.Context, c Client, id, signal string) Signalled {
 		})
 	}
 	return res
+}
+
+// StatusReader is the part of Client AfterSignal needs.
+type StatusReader interface {
+	Status(ctx context.Context, ref string) (workflows.Status, error)
+}
+
+// maxThen bounds the lines Signalled.Then reports.
+const maxThen = 5
+
+// thenOf is what the incident did after the newest timeline line of the signal (a resolve
+// or an abort): the lines after it, oldest first, at most maxThen.
+func thenOf(st workflows.Status, signal string) []string {
+	kind := map[string]string{"resolve": workflows.EventResolved, "abort": workflows.EventAborted}[signal]
+	if kind == "" {
+		return nil
+	}
+	for i := len(st.Timeline) - 1; i >= 0; i-- {
+		if st.Timeline[i].Kind != kind {
+			continue
+		}
+		var out []string
+		for _, e := range st.Timeline[i+1:] {
+			if e.Kind == workflows.EventAlert || e.Kind == workflows.EventNote {
+				continue
+			}
+			if len(out) == maxThen {
+				break
+			}
+			out = append(out, e.Text)
+		}
+		return out
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/quench-dev/quench/activities"
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
@@ -49,6 +50,10 @@ type Service struct {
 	TaskQueue string // default workflows.TaskQueue
 	// Routes, when set, refuses starts that name a route the gateway does not know.
 	Routes RouteChecker
+	// Gateway, when set, says what the gateway can do: a start whose runbook has a step it
+	// cannot carry out is refused, and the incident's `when` conditions read the rest
+	// (incident.gateway.pin_model).
+	Gateway ports.CapabilityReporter
 	// LookupWait bounds how long a short ID is looked for (visibility lags a start);
 	// default 3 s.
 	LookupWait time.Duration
@@ -66,6 +71,9 @@ type Service struct {
 	// dev's own worker). 0 keeps the command sequence older workers produce, so a starter
 	// upgraded before its workers never starts an incident a later replay would not match.
 	Revision int
+	// Speed, when above 1, divides new incidents' waits (IncidentInput.Speed): `quench demo
+	// --speed`. Never set by a server that handles real incidents.
+	Speed float64
 
 	// RememberShortIDs lets the Service remember short IDs it started or looked up
 	// (refcache.go), sparing visibility lookups. Only where this Service starts every
@@ -149,6 +157,9 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 	if err != nil {
 		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
 	}
+	if err := CheckGateway(s.Gateway, workflows.IncidentInput{Spec: *spec}); err != nil {
+		return workflows.IncidentInput{}, client.StartWorkflowOptions{}, err
+	}
 	s.refCache().preparing(id)
 	severity := firstNonEmpty(req.Severity, alertField(req.Alert, "severity"), spec.Severity)
 	service := firstNonEmpty(req.Service, params["service"], alertField(req.Alert, "service"))
@@ -164,6 +175,8 @@ func (s *Service) Prepare(req StartRequest) (workflows.IncidentInput, client.Sta
 		Service:    service,
 		Policy:     s.Policy,
 		Revision:   s.Revision,
+		Speed:      s.Speed,
+		Gateway:    GatewayCan(s.Gateway),
 	}
 	opts := client.StartWorkflowOptions{
 		ID:                       id,

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ const (
 	// "sha256=<hex HMAC-SHA256 of timestamp + "." + body>", timestamp in unix seconds.
 	HeaderQuenchTimestamp = "X-Quench-Timestamp"
 	HeaderQuenchSignature = "X-Quench-Signature"
+	// HeaderLangfuseSignature is Langfuse's automation webhook signature:
+	// "t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">", keyed with the webhook's
+	// signing secret (lf-whsec_…) as it is shown.
+	HeaderLangfuseSignature = "X-Langfuse-Signature"
 
 	// ReplayWindow is how far a signed timestamp may be from now, either way (clock skew).
 	ReplayWindow = 5 * time.Minute
@@ -42,19 +47,30 @@ var (
 // maxPagerDutySignatures bounds the work one request can ask for.
 const maxPagerDutySignatures = 8
 
-// signedSources are the sources that sign their requests with an HMAC secret. Alertmanager
-// and Datadog cannot sign: they authenticate with a bearer token (Alertmanager http_config
-// authorization or basic_auth; a Datadog custom Authorization header).
-var signedSources = map[string]bool{SourceGrafana: true, SourcePagerDuty: true, SourceGeneric: true}
+// signedSources are the sources that sign their requests with an HMAC secret. Alertmanager,
+// Datadog and LiteLLM cannot sign: they authenticate with a bearer token (Alertmanager
+// http_config authorization or basic_auth; a Datadog custom Authorization header; LiteLLM's
+// webhook URL with the token as its password, which its HTTP client sends as Basic auth).
+var signedSources = map[string]bool{SourceGrafana: true, SourcePagerDuty: true, SourceGeneric: true, SourceLangfuseAlerts: true}
+
+// sourceList names the sources for error messages.
+func sourceList() string {
+	names := make([]string, 0, len(Parsers))
+	for s := range Parsers {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
 
 // CheckCredentials reports a configuration that can never authenticate a request: no
 // credentials at all, or an HMAC secret for a source that does not sign. Call it at startup.
 func CheckCredentials(source string, cred Credentials) error {
 	if _, ok := Parsers[source]; !ok {
-		return fmt.Errorf("unknown webhook source %q: expected one of alertmanager, grafana, pagerduty, datadog, generic", source)
+		return fmt.Errorf("unknown webhook source %q: expected one of %s", source, sourceList())
 	}
 	if cred.Token == "" && cred.HMACSecret == "" {
-		return fmt.Errorf("no credentials configured for %s: set a token (or, for grafana, pagerduty and generic, an HMAC secret)", source)
+		return fmt.Errorf("no credentials configured for %s: set a token (or, for grafana, pagerduty, generic and langfuse_alerts, an HMAC secret)", source)
 	}
 	if cred.HMACSecret != "" && !signedSources[source] {
 		return fmt.Errorf("%s does not sign its webhooks: configure a bearer token for it instead of an HMAC secret", source)
@@ -83,6 +99,8 @@ func Authenticate(source string, h http.Header, body []byte, cred Credentials, n
 		return checkGrafanaSignature(h, body, cred.HMACSecret, now)
 	case SourcePagerDuty:
 		return checkPagerDutySignature(h, body, cred.HMACSecret)
+	case SourceLangfuseAlerts:
+		return checkLangfuseSignature(h, body, cred.HMACSecret, now)
 	default: // SourceGeneric (CheckCredentials refused the others)
 		return checkGenericSignature(h, body, cred.HMACSecret, now)
 	}
@@ -201,6 +219,45 @@ func checkGenericSignature(h http.Header, body []byte, secret string, now time.T
 	return nil
 }
 
+// checkLangfuseSignature checks "t=<ts>,v1=<hex>" over "<ts>.<body>", and that ts is fresh
+// (Langfuse signs each attempt anew, so a retry carries a fresh timestamp).
+func checkLangfuseSignature(h http.Header, body []byte, secret string, now time.Time) error {
+	values := h.Values(HeaderLangfuseSignature)
+	if len(values) == 0 || strings.TrimSpace(values[0]) == "" {
+		return &AuthError{Msg: fmt.Sprintf("missing %s header: set the automation's signing secret in quench (hooks.langfuse_alerts.hmac_secret), or remove it from quench's config", HeaderLangfuseSignature)}
+	}
+	if len(values) > 1 {
+		return &AuthError{Msg: fmt.Sprintf("more than one %s header: send exactly one", HeaderLangfuseSignature)}
+	}
+	var ts, sig string
+	for _, part := range strings.Split(values[0], ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = strings.TrimSpace(v)
+		case "v1":
+			sig = strings.TrimSpace(v)
+		}
+	}
+	if ts == "" || sig == "" {
+		return &AuthError{Msg: fmt.Sprintf(`%s must be "t=<unix seconds>,v1=<hex signature>"`, HeaderLangfuseSignature)}
+	}
+	if err := checkFresh(HeaderLangfuseSignature+" t", ts, now); err != nil {
+		return err
+	}
+	if !hmacHexEqual(secret, genericSigned(ts, body), sig) {
+		return signatureMismatch(HeaderLangfuseSignature)
+	}
+	return nil
+}
+
+// SignLangfuse returns the HeaderLangfuseSignature value Langfuse sends for body at ts.
+func SignLangfuse(secret string, ts time.Time, body []byte) string {
+	t := strconv.FormatInt(ts.Unix(), 10)
+	return "t=" + t + ",v1=" + hex.EncodeToString(hmacSum(secret, genericSigned(t, body)))
+}
+
+// genericSigned is "<ts>.<body>": what quench's generic signature and Langfuse's sign.
 func genericSigned(ts string, body []byte) []byte {
 	return append([]byte(ts+"."), body...)
 }

@@ -138,6 +138,28 @@ func TestAuthenticate(t *testing.T) {
 		}(), body, `must start with "sha256="`},
 		{"generic bearer", SourceGeneric, bearer, headers("Authorization", "Bearer "+testToken), body, ""},
 		{"generic both configured, signature missing", SourceGeneric, both, headers("Authorization", "Bearer "+testToken), body, "missing X-Quench-Signature header"},
+
+		// LiteLLM sends no header of its own choosing: the token rides in WEBHOOK_URL's
+		// userinfo, which its HTTP client (httpx) sends as Basic auth.
+		{"litellm basic from the URL", SourceLiteLLM, bearer, headers("Authorization", basic("litellm", testToken)), body, ""},
+		{"litellm bearer from a proxy", SourceLiteLLM, bearer, headers("Authorization", "Bearer "+testToken), body, ""},
+		{"litellm no userinfo in the URL", SourceLiteLLM, bearer, headers(), body, "missing Authorization header"},
+		{"litellm wrong password", SourceLiteLLM, bearer, headers("Authorization", basic("litellm", "guess")), body, "basic auth password does not match the token configured for litellm"},
+		{"litellm cannot sign", SourceLiteLLM, hmacOnly, headers(), body, "litellm does not sign its webhooks"},
+
+		// Langfuse: t=<ts>,v1=<hex HMAC of "<ts>.<body>">.
+		{"langfuse", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, SignLangfuse(testSecret, authNow, body)), body, ""},
+		{"langfuse header name in lower case", SourceLangfuseAlerts, hmacOnly, headers("x-langfuse-signature", SignLangfuse(testSecret, authNow.Add(-2*time.Minute), body)), body, ""},
+		{"langfuse spaces after the comma", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, strings.Replace(SignLangfuse(testSecret, authNow, body), ",", ", ", 1)), body, ""},
+		{"langfuse missing", SourceLangfuseAlerts, hmacOnly, headers(), body, "missing X-Langfuse-Signature header"},
+		{"langfuse no v1", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, "t=1714564800"), body, `must be "t=<unix seconds>,v1=<hex signature>"`},
+		{"langfuse no t", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, "v1=00"), body, `must be "t=<unix seconds>,v1=<hex signature>"`},
+		{"langfuse stale", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, SignLangfuse(testSecret, authNow.Add(-6*time.Minute), body)), body, "timestamp is 6m old"},
+		{"langfuse tampered body", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, SignLangfuse(testSecret, authNow, body)), tampered, "X-Langfuse-Signature: signature does not match the body"},
+		{"langfuse wrong secret", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, SignLangfuse(oldSecret, authNow, body)), body, "signature does not match"},
+		{"langfuse timestamp moved", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, strings.Replace(SignLangfuse(testSecret, authNow.Add(-time.Minute), body), "t="+strconv.FormatInt(authNow.Add(-time.Minute).Unix(), 10), "t="+strconv.FormatInt(authNow.Unix(), 10), 1)), body, "signature does not match"},
+		{"langfuse two headers", SourceLangfuseAlerts, hmacOnly, headers(HeaderLangfuseSignature, "t=1,v1=00", HeaderLangfuseSignature, SignLangfuse(testSecret, authNow, body)), body, "more than one X-Langfuse-Signature header"},
+		{"langfuse static bearer header and signature", SourceLangfuseAlerts, both, headers("Authorization", "Bearer "+testToken, HeaderLangfuseSignature, SignLangfuse(testSecret, authNow, body)), body, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.source+"/"+c.name, func(t *testing.T) {
@@ -164,6 +186,20 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
+// Langfuse's scheme, from its documentation: hex HMAC-SHA256 of "<t>.<raw body>" with the
+// signing secret as shown. The vector was computed apart from quench (Python's hmac).
+func TestAuthLangfuseKnownVector(t *testing.T) {
+	const secret = "lf-whsec_3f9a2c7e"
+	body := []byte(`{"type":"monitor-alert"}`)
+	header := "t=1714564800,v1=64e987a5ca6cf61cf7f7aac1a840531c682c317d889a3422a57916e3dc53120e"
+	if got := SignLangfuse(secret, authNow, body); got != header {
+		t.Errorf("SignLangfuse = %q, want %q", got, header)
+	}
+	if err := Authenticate(SourceLangfuseAlerts, headers(HeaderLangfuseSignature, header), body, Credentials{HMACSecret: secret}, authNow.Add(time.Minute)); err != nil {
+		t.Errorf("Langfuse's own signature refused: %v", err)
+	}
+}
+
 func TestAuthCheckCredentials(t *testing.T) {
 	for _, c := range []struct {
 		source string
@@ -176,6 +212,10 @@ func TestAuthCheckCredentials(t *testing.T) {
 		{SourceGrafana, Credentials{HMACSecret: "s"}, true},
 		{SourcePagerDuty, Credentials{Token: "t", HMACSecret: "s"}, true},
 		{SourceGeneric, Credentials{}, false},
+		{SourceLiteLLM, Credentials{Token: "t"}, true},
+		{SourceLiteLLM, Credentials{HMACSecret: "s"}, false},
+		{SourceLangfuseAlerts, Credentials{HMACSecret: "s"}, true},
+		{SourceLangfuseAlerts, Credentials{Token: "t"}, true},
 		{"nagios", Credentials{Token: "t"}, false},
 	} {
 		if err := CheckCredentials(c.source, c.cred); (err == nil) != c.ok {
@@ -192,13 +232,13 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Add(uint8(1), "", "v1=00", "1714564800", []byte(`{}`), "", testSecret, int64(1714564800))
 	f.Add(uint8(2), basic("u", "p"), "sha256=zz", "-1", []byte{}, "p", testSecret, int64(-1))
 	f.Add(uint8(4), "Basic", "v1=", "99999999999999999999", []byte("x"), "tok", "sec", int64(1<<62))
-	sources := []string{SourceAlertmanager, SourceGrafana, SourcePagerDuty, SourceDatadog, SourceGeneric, "other"}
+	sources := []string{SourceAlertmanager, SourceGrafana, SourcePagerDuty, SourceDatadog, SourceGeneric, SourceLiteLLM, SourceLangfuseAlerts, "other"}
 	f.Fuzz(func(t *testing.T, src uint8, authz, sig, ts string, body []byte, token, secret string, nowUnix int64) {
 		source := sources[int(src)%len(sources)]
 		now := time.Unix(nowUnix, 0)
 		h := http.Header{}
 		h.Set("Authorization", authz)
-		for _, name := range []string{HeaderGrafanaSignature, HeaderPagerDutySignature, HeaderQuenchSignature} {
+		for _, name := range []string{HeaderGrafanaSignature, HeaderPagerDutySignature, HeaderQuenchSignature, HeaderLangfuseSignature} {
 			h.Set(name, sig)
 		}
 		h.Set(HeaderQuenchTimestamp, ts)
@@ -231,6 +271,13 @@ func FuzzAuthenticate(f *testing.F) {
 			}
 			if err := Authenticate(SourceGrafana, gr, body, hmacOnly, now); err != nil {
 				t.Fatalf("grafana signature refused: %v", err)
+			}
+			lf := headers(HeaderLangfuseSignature, SignLangfuse(secret, now, body))
+			if err := Authenticate(SourceLangfuseAlerts, lf, body, hmacOnly, now); err != nil {
+				t.Fatalf("langfuse signature refused: %v", err)
+			}
+			if Authenticate(SourceLangfuseAlerts, lf, append(append([]byte(nil), body...), '!'), hmacOnly, now) == nil {
+				t.Fatal("a changed body passed a Langfuse signature made for the original")
 			}
 		}
 		if err := Authenticate(SourcePagerDuty, pd, body, hmacOnly, now); err != nil {

@@ -33,15 +33,17 @@ type HandlerOptions struct {
 	// Credentials by source. A source without credentials accepts unauthenticated posts:
 	// the caller allows that only on a loopback listener or when told to explicitly.
 	Credentials map[string]Credentials
-	// Disabled sources answer 404.
-	Disabled     map[string]bool
-	MaxBodyBytes int64 // default 1 MiB
-	Runbooks     Matcher
-	Dispatcher   AlertDispatcher
-	Unmatched    *UnmatchedStore // default: a new store
-	Metrics      *Metrics        // default: unregistered metrics
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Disabled sources answer 404, with DisabledReason[source] when set (else: turned off
+	// by hooks.<source>.disabled).
+	Disabled       map[string]bool
+	DisabledReason map[string]string
+	MaxBodyBytes   int64 // default 1 MiB
+	Runbooks       Matcher
+	Dispatcher     AlertDispatcher
+	Unmatched      *UnmatchedStore // default: a new store
+	Metrics        *Metrics        // default: unregistered metrics
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // Handler serves POST /hooks/{source}.
@@ -112,7 +114,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.opts.Disabled[source] {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("the %s webhook is disabled (hooks.%s.disabled in the config)", source, source), "")
+		why := h.opts.DisabledReason[source]
+		if why == "" {
+			why = fmt.Sprintf("hooks.%s.disabled in the config", source)
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("the %s webhook is disabled (%s)", source, why), "")
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -160,6 +166,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reject(http.StatusBadRequest, ReasonMalformed, fmt.Sprintf("malformed %s webhook: %v", source, err), "")
+		return
+	}
+	if err := applyRouteParam(source, r.URL.Query(), delivery.Alerts); err != nil {
+		reject(http.StatusBadRequest, ReasonMalformed, err.Error(), "route")
 		return
 	}
 	routed, unmatched, err := Route(h.opts.Runbooks, source, delivery.Alerts)

@@ -161,7 +161,7 @@ func TestHookRefusalsSignalNothing(t *testing.T) {
 		field     string
 	}{
 		{name: "unknown source", path: "/hooks/nagios", body: bytes.NewReader(firing), code: 404,
-			errSubstr: "/hooks/{alertmanager,datadog,generic,grafana,pagerduty}"},
+			errSubstr: "/hooks/{alertmanager,datadog,generic,grafana,langfuse_alerts,litellm,pagerduty}"},
 		{name: "wrong method", method: http.MethodGet, path: "/hooks/alertmanager", code: 405, errSubstr: "POST"},
 		{name: "wrong content type", path: "/hooks/alertmanager", body: bytes.NewReader(firing),
 			headers: map[string]string{"Content-Type": "text/plain", "Authorization": "Bearer " + hookToken},

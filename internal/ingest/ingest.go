@@ -1,5 +1,5 @@
-// Package ingest turns alert webhooks (Alertmanager, Grafana, PagerDuty, Datadog, generic)
-// into incidents: authenticate the request, parse and normalise the payload to alerts, route
+// Package ingest turns alert webhooks (Alertmanager, Grafana, PagerDuty, Datadog, generic,
+// and the LLM stack's own: LiteLLM, Langfuse alerts) into incidents: authenticate the request, parse and normalise the payload to alerts, route
 // each alert to the runbooks whose triggers match, and hand it to Temporal durably (a 2xx
 // only after the alert is in its incident's workflow), one workflow per alert group.
 package ingest
@@ -17,6 +17,11 @@ const (
 	SourcePagerDuty    = "pagerduty"
 	SourceDatadog      = "datadog"
 	SourceGeneric      = "generic"
+	// SourceLiteLLM takes a LiteLLM proxy's budget webhook events and Slack-format alerts.
+	SourceLiteLLM = "litellm"
+	// SourceLangfuseAlerts takes Langfuse alert notifications. Not "langfuse": POST
+	// /hooks/langfuse is the prompt-version webhook that enforces prompt freezes.
+	SourceLangfuseAlerts = "langfuse_alerts"
 )
 
 // MaxRawBytes caps Alert.Raw: the raw payload kept with an alert for the timeline and

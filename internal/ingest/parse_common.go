@@ -16,11 +16,13 @@ import (
 
 // Parsers maps each source, as in POST /hooks/{source}, to its payload parser.
 var Parsers = map[string]Parser{
-	SourceAlertmanager: ParseAlertmanager,
-	SourceGrafana:      ParseGrafana,
-	SourcePagerDuty:    ParsePagerDuty,
-	SourceDatadog:      ParseDatadog,
-	SourceGeneric:      ParseGeneric,
+	SourceAlertmanager:   ParseAlertmanager,
+	SourceGrafana:        ParseGrafana,
+	SourcePagerDuty:      ParsePagerDuty,
+	SourceDatadog:        ParseDatadog,
+	SourceGeneric:        ParseGeneric,
+	SourceLiteLLM:        ParseLiteLLM,
+	SourceLangfuseAlerts: ParseLangfuseAlerts,
 }
 
 // Limits on what one alert may carry. Labels are the alert's identity and what runbooks

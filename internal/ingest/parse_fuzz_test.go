@@ -44,7 +44,9 @@ func checkDeliveryInvariants(t *testing.T, source string, d Delivery) {
 	if d.Source != source || d.Truncated < 0 {
 		t.Fatalf("Delivery source %q truncated %d", d.Source, d.Truncated)
 	}
-	if len(d.Alerts) == 0 && source != SourcePagerDuty {
+	// Only sources with events that are not incidents (PagerDuty's pings, LiteLLM's
+	// spend_tracked, Langfuse's UNKNOWN) accept a delivery without alerts.
+	if len(d.Alerts) == 0 && source != SourcePagerDuty && source != SourceLiteLLM && source != SourceLangfuseAlerts {
 		t.Fatal("accepted with no alerts")
 	}
 	for i, a := range d.Alerts {
@@ -114,6 +116,19 @@ func FuzzParseGeneric(f *testing.F) {
 		`{"key":"k","alerts":[{"fingerprint":7},{"key":"j","status":"resolved","ends_at":"2024-05-01T00:00:00Z"}]}`)
 }
 
+func FuzzParseLiteLLM(f *testing.F) {
+	fuzzParser(f, SourceLiteLLM, "litellm_*.json",
+		`{"spend":1e308,"event":"threshold_crossed","event_group":"user","user_id":"u","max_budget":-0}`,
+		`{"text":"[Num Alerts: 99999999999999999999]\n\n*⚠️ Major Service Outage*\n*Region Name:* `+"`"+`"}`,
+		`{"text":"LLM API call failed: litellm.Timeout Received Model Group= Key Name: `+"`None`"+`"}`)
+}
+
+func FuzzParseLangfuseAlerts(f *testing.F) {
+	fuzzParser(f, SourceLangfuseAlerts, "langfuse_*.json",
+		`{"type":"monitor-alert","payload":{"severity":"OK","monitorId":"m","projectId":"p","window":36e5,"filters":[{"column":"metadata","key":"route","operator":"any of","value":["a"]},{"column":"level","operator":"=","value":"error"}]}}`,
+		`{"type":"monitor-alert","payload":{"severity":"NO_DATA","monitorId":"m","projectId":"p","message":{"title":"[OK] [OK]"}}}`)
+}
+
 // BenchmarkParse measures each parser on its firing fixture (one request's worth of work).
 func BenchmarkParse(b *testing.B) {
 	for _, c := range []struct{ source, fixture string }{
@@ -122,6 +137,8 @@ func BenchmarkParse(b *testing.B) {
 		{SourcePagerDuty, "pagerduty_triggered.json"},
 		{SourceDatadog, "datadog_triggered.json"},
 		{SourceGeneric, "generic_batch.json"},
+		{SourceLiteLLM, "litellm_key_budget_crossed.json"},
+		{SourceLangfuseAlerts, "langfuse_alert_firing.json"},
 	} {
 		body := readFixture(b, c.fixture)
 		parse := Parsers[c.source]

@@ -39,6 +39,17 @@ type Card struct {
 	Links      []Link            `json:"links,omitempty"`
 	Params     map[string]string `json:"params,omitempty"`
 	Closed     bool              `json:"closed,omitempty"`
+	// Verifying is the verify in progress, if any.
+	Verifying *CardVerifying `json:"verifying,omitempty"`
+}
+
+// CardVerifying is a verify in progress on the card: what it waits for, until when, and the
+// latest measurement in words.
+type CardVerifying struct {
+	StepID    string    `json:"step_id"`
+	Condition string    `json:"condition"`
+	Deadline  time.Time `json:"deadline"`
+	Latest    string    `json:"latest,omitempty"`
 }
 
 // CardStep is one step's line on the card.

@@ -100,3 +100,56 @@ type BlockChange struct {
 	Note     string    `json:"note,omitempty"`
 	At       time.Time `json:"at"`
 }
+
+// ModelPinner is a gateway that can pin the model a route answers with to a dated version
+// (gpt-4o → gpt-4o-2024-08-06): the way to stop a silent model upgrade behind an alias
+// without leaving the provider. Optional, like KeyBlocker.
+type ModelPinner interface {
+	// ReadPin returns what the route's model is now, before a pin changes it: it travels in
+	// the incident's history to the pin and its undo.
+	ReadPin(ctx context.Context, route, model string) (PinState, error)
+	Pin(ctx context.Context, req PinRequest) (PinChange, error)
+	// Unpin puts back exactly the state the pin replaced (req.Previous).
+	Unpin(ctx context.Context, req PinRequest) (PinChange, error)
+}
+
+// PinRequest pins (or unpins) Model on Route. Holder is the incident ID, Key the step's
+// idempotency key.
+type PinRequest struct {
+	Route string
+	// Model is the model name apps ask for (the alias, e.g. gpt-4o).
+	Model string
+	// To is the dated version to pin to (Pin only).
+	To     string
+	Holder string
+	Key    string
+	// Previous is the state read before the pin (ReadPin), from the incident's history:
+	// the pin is a compare-and-set against it, the unpin writes it back. Required.
+	Previous *PinState
+	// PinnedTo is what the pin set, so an unpin can say the route was changed meanwhile.
+	PinnedTo string
+}
+
+// PinState is a route's model as a pin found it: small, free of secrets, exact enough to
+// put back byte for byte.
+type PinState struct {
+	// Model is the alias the state is about.
+	Model string `json:"model"`
+	// Pinned is the version the alias resolves to now; "" when it is not pinned.
+	Pinned string `json:"pinned,omitempty"`
+	// State is adapter-specific and opaque (the deployments' model fields on LiteLLM).
+	State string `json:"state,omitempty"`
+}
+
+// PinChange is what a pin or unpin did.
+type PinChange struct {
+	Route string `json:"route"`
+	Model string `json:"model"`
+	From  string `json:"from"` // the version before ("" = the alias itself)
+	To    string `json:"to"`   // the version after ("" = the alias itself)
+	// Version is the gateway's version after the change, when it has one.
+	Version int64     `json:"version,omitempty"`
+	NoOp    bool      `json:"noop,omitempty"`
+	Note    string    `json:"note,omitempty"`
+	At      time.Time `json:"at"`
+}

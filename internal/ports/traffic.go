@@ -65,6 +65,23 @@ type VerifyInput struct {
 	Route      string        `json:"route,omitempty"`
 	Window     time.Duration `json:"window"`
 	Now        time.Time     `json:"now"`
+	// Since, when set, counts only requests that started at or after it (the end of the
+	// change being verified): the window is [max(Now-Window, Since), Now]. A source that
+	// knows only when requests ended or were counted says so in Detail.
+	Since time.Time `json:"since,omitzero"`
+	// Provider, when set, counts only requests served by this provider (the one the change
+	// moved the route to), where the source records it; a source that does not measures the
+	// whole route and says so in Detail.
+	Provider string `json:"provider,omitempty"`
+}
+
+// From is where the measurement window starts: Window before Now, or Since if later.
+func (in VerifyInput) From() time.Time {
+	from := in.Now.Add(-in.Window)
+	if !in.Since.IsZero() && in.Since.After(from) {
+		return in.Since
+	}
+	return from
 }
 
 // VerifyResult is one measurement.

@@ -109,11 +109,17 @@ func (h *Handler) Command(cmd slack.SlashCommand) *slack.Msg {
 		}
 		ref := args[0]
 		h.later(func(ctx context.Context) {
-			if _, err := h.Incidents.Signal(ctx, ref, workflows.SignalResolve, workflows.Resolve{By: user, Reason: "resolved from Slack", RequestKey: requestKey(cmd)}); err != nil {
+			id, err := h.Incidents.Signal(ctx, ref, workflows.SignalResolve, workflows.Resolve{By: user, Reason: "resolved from Slack", RequestKey: requestKey(cmd)})
+			if err != nil {
 				h.respond(ctx, cmd.ResponseURL, false, fmt.Sprintf("Could not resolve: %s\nUsage: `/quench resolve ID`", escape(err.Error())))
 				return
 			}
-			h.respond(ctx, cmd.ResponseURL, true, fmt.Sprintf("%s resolved incident %s", userMention(cmd.UserID), escape(ref)))
+			// Say what the resolve did (e.g. it stopped a verify), not just that it was sent.
+			text := fmt.Sprintf("%s resolved incident %s", userMention(cmd.UserID), escape(ref))
+			for _, line := range incidents.AfterSignal(ctx, h.Incidents, id, "resolve").Then {
+				text += "\n• " + escape(truncate(line, 300))
+			}
+			h.respond(ctx, cmd.ResponseURL, true, text)
 		})
 	case "note":
 		if m := need(2, "note ID text…"); m != nil {
@@ -176,6 +182,13 @@ func statusText(st workflows.Status) string {
 		fmt.Fprintf(&b, "%s `%s` %s", stateEmoji[s.State], escape(s.ID), escape(s.Action))
 		if s.Summary != "" {
 			fmt.Fprintf(&b, " — %s", escape(truncate(s.Summary, 200)))
+		}
+		b.WriteString("\n")
+	}
+	if v := st.Verifying; v != nil {
+		fmt.Fprintf(&b, "%s verifying step `%s` until %s: %s", stateEmoji["verifying"], escape(v.StepID), v.Deadline.UTC().Format("15:04:05 UTC"), escape(v.Condition))
+		if v.Last != nil {
+			fmt.Fprintf(&b, "; latest %s = %.4g over %d requests", escape(v.Signal), v.Last.Value, v.Last.Requests)
 		}
 		b.WriteString("\n")
 	}

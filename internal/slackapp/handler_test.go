@@ -61,9 +61,19 @@ func (f *fakeIncidents) Status(_ context.Context, ref string) (workflows.Status,
 	if ref != "abcdef" && ref != testIncident {
 		return workflows.Status{}, fmt.Errorf("%w: %s", incidents.ErrNotFound, ref)
 	}
-	return workflows.Status{ShortID: "abcdef", Title: "LLM provider outage", State: workflows.StateAwaiting, Runbook: "provider-outage",
+	st := workflows.Status{ShortID: "abcdef", Title: "LLM provider outage", State: workflows.StateAwaiting, Runbook: "provider-outage",
 		Requester: "slack:UREQ", Steps: []workflows.StepState{{ID: "failback", Action: "gateway.restore", State: workflows.StepAwaiting}},
-		Pending: []workflows.PendingApproval{{StepID: "failback", Digest: testDigest}}}, nil
+		Pending: []workflows.PendingApproval{{StepID: "failback", Digest: testDigest}}}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, sig := range f.signals {
+		if strings.HasPrefix(sig, workflows.SignalResolve+" ") {
+			// As the workflow does when a resolve lands while a verify waits.
+			st.Timeline = append(st.Timeline, workflows.Event{Kind: workflows.EventResolved, Text: "incident resolved"},
+				workflows.Event{Kind: workflows.EventVerify, StepID: "failover", Text: "verify of step failover stopped: the incident was resolved; the change stays"})
+		}
+	}
+	return st, nil
 }
 
 func (f *fakeIncidents) Decide(_ context.Context, ref string, d workflows.Decision) (workflows.DecisionResult, error) {
@@ -339,7 +349,7 @@ func TestSlashCommands(t *testing.T) {
 		{"approve abcdef", "Working on", "approved step failback"},
 		{"reject abcdef", "Usage: `/quench reject ID reason", ""},
 		{"reject abcdef too risky", "Working on", "rejected step failback"},
-		{"resolve abcdef", "Working on", "resolved incident abcdef"},
+		{"resolve abcdef", "Working on", "resolved incident abcdef\n• verify of step failover stopped: the incident was resolved; the change stays"},
 		{"note abcdef", "Usage: `/quench note ID text", ""},
 	} {
 		t.Run(tc.text, func(t *testing.T) {

@@ -49,6 +49,7 @@ func decodeButton(s string) (ButtonValue, error) {
 var stateEmoji = map[string]string{
 	"pending": "⚪", "running": "🔵", "awaiting_approval": "🟡", "done": "✅", "skipped": "⏭️",
 	"rejected": "⛔", "failed": "❌", "reverted": "↩️", "canceled": "🚫",
+	"verifying": "🔎",
 }
 
 // cardText is the notification and fallback text of the card. Slack parses it as mrkdwn
@@ -98,6 +99,9 @@ func CardBlocks(c ports.Card) []slack.Block {
 		blocks = append(blocks, slack.NewSectionBlock(md(truncateEscaped(strings.Join(steps, "\n"), 2900)), nil, nil))
 	}
 
+	if c.Verifying != nil && !c.Closed {
+		blocks = append(blocks, slack.NewDividerBlock(), slack.NewSectionBlock(md(verifyingText(*c.Verifying)), nil, nil))
+	}
 	for _, p := range c.Pending {
 		blocks = append(blocks, slack.NewDividerBlock(), slack.NewSectionBlock(md(approvalText(p)), nil, nil))
 		value := ButtonValue{IncidentID: c.IncidentID, StepID: p.StepID, Digest: p.Digest}.encode()
@@ -135,6 +139,19 @@ func CardBlocks(c ports.Card) []slack.Block {
 	}
 	blocks = append(blocks, slack.NewContextBlock("", md(truncateEscaped(ctx, 2900))))
 	return blocks
+}
+
+// verifyingText is the card's line for a verify in progress: the condition, the deadline
+// and the latest measurement.
+func verifyingText(v ports.CardVerifying) string {
+	text := fmt.Sprintf("%s *Verifying* step `%s` until <!date^%d^{time}|%s>\n%s", stateEmoji["verifying"], escape(v.StepID),
+		v.Deadline.Unix(), v.Deadline.UTC().Format("15:04:05 UTC"), escape(v.Condition))
+	if v.Latest != "" {
+		text += "\nlatest: " + escape(v.Latest)
+	} else {
+		text += "\nlatest: no measurement yet"
+	}
+	return truncateEscaped(text, 2900)
 }
 
 // approvalText says exactly what an approval lets run.

@@ -265,6 +265,24 @@ func TestIncidentLinksSlackThreadAndRollbackPR(t *testing.T) {
 	}
 }
 
+// A step verifying its change shows what it waits for and what it measured last.
+func TestIncidentShowsTheVerify(t *testing.T) {
+	e := newEnv(t, nil)
+	st := waiting(incID)
+	st.State, st.Pending = workflows.StateVerifying, nil
+	st.Steps[0].State = workflows.StepVerifying
+	st.Verifying = &workflows.Verifying{StepID: "switch", Signal: "error_rate", Condition: "error_rate below 0.05 over at least 20 requests",
+		Deadline: t0.Add(5 * time.Minute), Polls: 3, Last: &workflows.Measurement{At: t0.Add(time.Minute), Value: 0.12, Requests: 8}}
+	e.fake.Add(st)
+	_, page, _ := e.get(e.browser(), "/incidents/1a2b3c")
+	for _, want := range []string{`id="verifying-switch"`, "error_rate below 0.05 over at least 20 requests", "3 measurement(s)",
+		"0.12 over 8 request(s) (not enough to judge yet)", `class="badge b-verify" data-state="verifying"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
 func TestClosedIncidentHasNoButtons(t *testing.T) {
 	e := newEnv(t, nil)
 	st := waiting(incID)

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
 
+	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/incidents/apiclient"
@@ -123,6 +124,7 @@ func New() *Factory {
 		// The CLI knows the routes only when the gateway is the embedded table seeded from
 		// the config; otherwise it cannot tell and starts unchecked.
 		svc.Routes = incidents.ConfigRoutes(c)
+		_, svc.Gateway = app.GatewayCapabilities(c)
 		return svc, nil
 	}
 	f.Incidents = func() (*incidents.Service, error) { return service(true) }

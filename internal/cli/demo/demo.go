@@ -1,8 +1,8 @@
 // Package demo implements `quench demo`: a whole incident in about a minute on an
 // in-process quench (embedded Temporal, worker, HTTP server) in a temp dir. A synthetic app
 // writes LLM traffic, a fault is injected on the primary provider, the demo's detector posts
-// the alert to the generic webhook, provider-outage fails the route over, captures evidence
-// and waits; the fault clears, the alert resolves, the fail back is approved in the terminal,
+// the alert to the generic webhook, provider-outage fails the route over, captures evidence,
+// verifies the fallback on the traffic after the switch and waits; the fault clears, the alert resolves, the fail back is approved in the terminal,
 // and the postmortem is printed.
 package demo
 
@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +34,7 @@ type Options struct {
 	Identity func() string
 
 	Yes     bool    // approve the fail back without asking
-	Speed   float64 // >1 compresses the demo's clock (tests)
+	Speed   float64 // >1 compresses the demo's clock and every wait of its incident
 	Dir     string  // where the stack keeps its data ("" a temp dir, removed at the end)
 	Timeout time.Duration
 }
@@ -48,15 +50,17 @@ HTTP server in a temp dir; nothing to install, nothing left behind):
 
   1. a synthetic app sends chat traffic through route chat and writes it to a JSONL log;
   2. a fault is injected on the primary provider (503 / 429);
-  3. the demo's detector sees the error rate cross 30% and posts the alert to /hooks/generic;
-  4. provider-outage moves the route to the fallback at once and captures the evidence;
+  3. the demo's detector sees the error rate cross 30% and posts the alert to /hooks/generic
+     (the incident's page in the Temporal Web UI is printed);
+  4. provider-outage moves the route to the fallback at once, captures the evidence and
+     verifies the fallback on the requests sent after the switch;
   5. the fault clears, the alert resolves;
   6. you approve the fail back to primary here, in the terminal (--yes to skip);
   7. the postmortem is printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Speed <= 0 {
-				return cmdutil.FlagErrorf("--speed must be above 0")
+			if !(opts.Speed > 0) || math.IsInf(opts.Speed, 0) {
+				return cmdutil.FlagErrorf("--speed must be a number above 0, not %v", opts.Speed)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -66,7 +70,7 @@ HTTP server in a temp dir; nothing to install, nothing left behind):
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "approve the fail back without asking (CI, tests)")
-	fl.Float64Var(&opts.Speed, "speed", 1, "run the demo's clock this many times faster")
+	fl.Float64Var(&opts.Speed, "speed", 1, "run the demo this many times faster: its phases and every wait of the incident (verify's poll, window and deadline)")
 	fl.StringVar(&opts.Dir, "dir", "", "keep the demo's data (Temporal, evidence, traffic log) in this dir instead of a temp dir")
 	fl.DurationVar(&opts.Timeout, "timeout", 3*time.Minute, "give up after this long")
 	cmdutil.OwnTemporal(cmd, "it starts its own Temporal server in a temporary dir")
@@ -103,7 +107,7 @@ func Run(ctx context.Context, opts *Options) error {
 	p.stage("Starting quench in-process: embedded Temporal, worker and HTTP server in %s", dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Command: "quench demo", Logger: quiet,
-		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog)})
+		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog), UI: true, Speed: opts.Speed})
 	if err != nil {
 		return fmt.Errorf("start the demo's quench: %w", err)
 	}
@@ -148,6 +152,9 @@ func Run(ctx context.Context, opts *Options) error {
 	id = hr.Incidents[0].IncidentID
 	p.stage("Alert %s firing (primary error rate %.0f%%) posted to /hooks/generic → incident %s (%s)",
 		alertName, 100*det.rate(), hr.Incidents[0].ShortID, hr.Incidents[0].Result)
+	if ui := stack.Server.UIURL(); ui != "" {
+		p.line("follow it in the Temporal Web UI: %s", incidentUIURL(ui, stack.Server.Namespace(), id))
+	}
 
 	in := bufio.NewReader(opts.IO.In)
 	var faultCleared, resolvedPosted bool
@@ -166,8 +173,10 @@ func Run(ctx context.Context, opts *Options) error {
 			switch {
 			case e.Kind == workflows.EventStepDone && e.StepID == "failover":
 				p.line("route %s now → %s (the app follows it at once)", demoRoute, routeNow(ctx, a))
-				p.line("provider-outage now verifies that the fallback serves the route well (about 30 s), then captures the evidence")
-			case e.Kind == workflows.EventStepDone && e.StepID == "evidence":
+				p.line("provider-outage captures the evidence now, then verifies the fallback on the requests sent after the switch")
+			case e.Kind == workflows.EventVerify && e.StepID == "failover":
+				// The primary stays broken until the verify has judged the fallback, so the
+				// fail back is never proposed while the switch is still being checked.
 				clearFault = time.After(scale(faultAfter))
 			case e.Kind == workflows.EventApprovalAsked && e.StepID == "failback":
 				if err := decide(ctx, opts, stack, id, in, p); err != nil {
@@ -251,6 +260,11 @@ func finish(ctx context.Context, opts *Options, stack *devstack.Stack, st workfl
 	}
 	fmt.Fprintf(opts.IO.Out, "\nThe demo took %s. Next: `quench dev`, then `quench incident start provider-outage`.\n", time.Since(p.start).Round(time.Second))
 	return nil
+}
+
+// incidentUIURL is the incident's page in the Temporal Web UI.
+func incidentUIURL(ui, namespace, id string) string {
+	return fmt.Sprintf("%s/namespaces/%s/workflows/%s", strings.TrimRight(ui, "/"), url.PathEscape(namespace), url.PathEscape(id))
 }
 
 func routeNow(ctx context.Context, a *app) string {

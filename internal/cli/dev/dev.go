@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/user"
@@ -42,6 +43,8 @@ type DevOptions struct {
 
 	// UIWriteActions lets the Web UI terminate, signal, reset... workflows.
 	UIWriteActions bool
+	// Speed divides every wait of the incidents it starts (hidden: story tests and rehearsals).
+	Speed float64
 }
 
 // NewCmdDev is `quench dev`.
@@ -65,6 +68,9 @@ in the config) and acts through the API with it; nobody else on the machine can 
 dev.allow_as: true in the config lets the CLI act as others with --as (development only).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !(opts.Speed > 0) || math.IsInf(opts.Speed, 0) {
+				return cmdutil.FlagErrorf("--speed must be a number above 0, not %v", opts.Speed)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -81,6 +87,8 @@ dev.allow_as: true in the config lets the CLI act as others with --as (developme
 	fl.StringVar(&opts.HTTPListen, "http", "", "HTTP listen address (default 127.0.0.1:8080)")
 	cmdutil.AddTargetFlags(cmd, &opts.PromptsRepo, &opts.PromptsPath, &opts.TrafficLog)
 	fl.StringVar(&opts.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fl.Float64Var(&opts.Speed, "speed", 1, "divide every wait of the incidents it starts (verify, waits, approval timeouts) by this; rehearsals and tests only")
+	_ = fl.MarkHidden("speed")
 	cmdutil.OwnTemporal(cmd, "use --temporal-port to choose the port of the Temporal server it starts")
 	return cmd
 }
@@ -134,7 +142,7 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	}
 	dev := &api.DevCredential{Token: token, Identity: "cli:" + osUser(), AllowActAs: cfg.Dev.AllowAs}
 	stack, err := devstack.Start(ctx, devstack.Options{Config: cfg, Lock: lock, FrontendPort: opts.TemporalPort, UIPort: uiPort,
-		UIWriteActions: opts.UIWriteActions, OpenApprovals: open, Dev: dev, Logger: logger})
+		UIWriteActions: opts.UIWriteActions, OpenApprovals: open, Dev: dev, Logger: logger, Speed: opts.Speed})
 	if err != nil {
 		return err
 	}

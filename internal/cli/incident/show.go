@@ -107,6 +107,9 @@ func renderStatus(w io.Writer, st workflows.Status) error {
 	if err := t.Flush(); err != nil {
 		return err
 	}
+	if v := st.Verifying; v != nil && st.ClosedAt == nil {
+		writeVerifying(w, st.ShortID, v)
+	}
 	for _, p := range st.Pending {
 		what := "step " + p.StepID
 		if p.Undo {
@@ -150,6 +153,35 @@ func renderStatus(w io.Writer, st workflows.Status) error {
 		fmt.Fprintln(w, "  "+formatEvent(e))
 	}
 	return nil
+}
+
+// writeVerifying shows a verify in progress: what it waits for, the latest measurement,
+// the deadline, and how to stop it.
+func writeVerifying(w io.Writer, shortID string, v *workflows.Verifying) {
+	fmt.Fprintf(w, "\nVerifying step %s\n", v.StepID)
+	fmt.Fprintf(w, "  condition: %s\n", v.Condition)
+	fmt.Fprintf(w, "  since:     %s (requests that started before do not count)\n", v.Since.Local().Format(time.DateTime))
+	switch m := v.Last; {
+	case m == nil:
+		fmt.Fprintf(w, "  latest:    no measurement yet\n")
+	case m.Error != "":
+		fmt.Fprintf(w, "  latest:    measurement failed at %s: %s\n", m.At.Local().Format(time.TimeOnly), oneLine(m.Error))
+	default:
+		judged := "not met yet"
+		switch {
+		case !m.Enough:
+			judged = fmt.Sprintf("too few requests to judge (need %d)", v.MinRequests)
+		case m.Passes:
+			judged = "met"
+		}
+		fmt.Fprintf(w, "  latest:    %s = %.4g over %d requests at %s: %s\n", v.Signal, m.Value, m.Requests, m.At.Local().Format(time.TimeOnly), judged)
+		if m.Detail != "" {
+			fmt.Fprintf(w, "             %s\n", oneLine(m.Detail))
+		}
+	}
+	fmt.Fprintf(w, "  deadline:  %s (then the change is reverted and the incident escalates); measured every %s\n",
+		v.Deadline.Local().Format(time.DateTime), v.Every)
+	fmt.Fprintf(w, "  stop:      quench incident resolve %s keeps the change; quench incident abort %s stops the incident\n", shortID, shortID)
 }
 
 func formatEvent(e workflows.Event) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -89,6 +90,14 @@ func signalRun(ctx context.Context, opts *SignalOptions) error {
 
 func writeSignalResult(w io.Writer, res incidents.Signalled) {
 	id := res.ShortID
+	defer func() {
+		for _, line := range res.Then {
+			fmt.Fprintf(w, "  then: %s\n", line)
+		}
+		if v := res.Verifying; v != nil && !res.Closed {
+			fmt.Fprintf(w, "  still verifying step %s until %s: %s\n", v.StepID, v.Deadline.Local().Format(time.TimeOnly), v.Condition)
+		}
+	}()
 	switch {
 	case res.Signal == "note":
 		fmt.Fprintf(w, "Noted on incident %s.\n", id)

@@ -16,7 +16,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/quench-dev/quench/internal/alert"
+	"github.com/quench-dev/quench/internal/app"
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/incidents"
+	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/runbooks"
 )
 
@@ -202,6 +205,9 @@ type ValidateOptions struct {
 	IO     *cmdutil.IOStreams
 	Files  []string // files or directories (each runbook file directly in it)
 	Format string
+	// Gateway says what the configured gateway can do (nil: not checked): a step it
+	// cannot carry out is a problem.
+	Gateway func() (name string, caps ports.CapabilityReporter, err error)
 }
 
 // Validated is one file's result, as `runbook validate -o json` prints it.
@@ -215,7 +221,7 @@ type Validated struct {
 
 // NewCmdValidate is `runbook validate FILE|DIR...`.
 func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobra.Command {
-	opts := &ValidateOptions{IO: f.IO}
+	opts := &ValidateOptions{IO: f.IO, Gateway: configGateway(f)}
 	cmd := &cobra.Command{
 		Use:   "validate FILE|DIR...",
 		Short: "Check runbook files (every .yaml/.yml of a directory): every problem with its line number",
@@ -235,6 +241,18 @@ func NewCmdValidate(f *cmdutil.Factory, runF func(*ValidateOptions) error) *cobr
 	}
 	cmd.Flags().StringVarP(&opts.Format, "output", "o", cmdutil.FormatTable, "output format: table, json or yaml (the exit code is the same)")
 	return cmd
+}
+
+// configGateway says what the gateway of f's config can do, from the config alone.
+func configGateway(f *cmdutil.Factory) func() (string, ports.CapabilityReporter, error) {
+	return func() (string, ports.CapabilityReporter, error) {
+		c, err := f.Config()
+		if err != nil {
+			return "", nil, err
+		}
+		name, caps := app.GatewayCapabilities(c)
+		return name, caps, nil
+	}
 }
 
 // runbookFiles expands directories into their runbook files (as --runbooks-dir reads
@@ -268,7 +286,7 @@ func runbookFiles(args []string) ([]string, []Validated) {
 	return files, bad
 }
 
-func validateFile(file string, seen map[string]string) Validated {
+func validateFile(file string, seen map[string]string, gateway ports.CapabilityReporter, gatewayName string) Validated {
 	v := Validated{File: file}
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -292,15 +310,36 @@ func validateFile(file string, seen map[string]string) Validated {
 		return v
 	}
 	seen[spec.Name] = file
+	if gateway != nil {
+		v.Problems = runbooks.GatewayProblems(spec, func(c string) string {
+			if why := gateway.Cannot(ports.Capability(c)); why != "" {
+				return why + " (gateway: " + gatewayName + ")"
+			}
+			return ""
+		})
+		if len(v.Problems) > 0 {
+			return v
+		}
+	}
 	v.OK = true
 	return v
 }
 
 func validateRun(opts *ValidateOptions) error {
 	files, results := runbookFiles(opts.Files)
+	var gw ports.CapabilityReporter
+	var gwName string
+	if opts.Gateway != nil {
+		var err error
+		if gwName, gw, err = opts.Gateway(); err != nil {
+			// The files are still checked; only what the gateway can do is not.
+			fmt.Fprintf(opts.IO.ErrOut, "not checking steps against the gateway: the config cannot be read: %v\n", err)
+			gw = nil
+		}
+	}
 	seen := map[string]string{}
 	for _, file := range files {
-		results = append(results, validateFile(file, seen))
+		results = append(results, validateFile(file, seen, gw, gwName))
 	}
 	bad := 0
 	for _, r := range results {
@@ -329,8 +368,11 @@ func validateRun(opts *ValidateOptions) error {
 
 // PlanOptions are the inputs of `runbook plan`.
 type PlanOptions struct {
-	IO        *cmdutil.IOStreams
-	Runbooks  func() (*runbooks.Library, error)
+	IO       *cmdutil.IOStreams
+	Runbooks func() (*runbooks.Library, error)
+	// Gateway says what the configured gateway can do, to decide conditions reading
+	// incident.gateway (nil or an error: left undecided).
+	Gateway   func() (name string, caps ports.CapabilityReporter, err error)
 	Name      string
 	AlertFile string
 	Params    []string
@@ -339,7 +381,7 @@ type PlanOptions struct {
 
 // NewCmdPlan is `runbook plan NAME [--alert FILE] [--param k=v...]`.
 func NewCmdPlan(f *cmdutil.Factory, runF func(context.Context, *PlanOptions) error) *cobra.Command {
-	opts := &PlanOptions{IO: f.IO, Runbooks: f.Runbooks}
+	opts := &PlanOptions{IO: f.IO, Runbooks: f.Runbooks, Gateway: configGateway(f)}
 	cmd := &cobra.Command{
 		Use:   "plan NAME",
 		Short: "Show what a runbook would do: every step with rendered params, gates and undo. Changes nothing",
@@ -387,7 +429,13 @@ func planRun(opts *PlanOptions) error {
 	if err != nil {
 		return err
 	}
-	steps, err := runbooks.Plan(spec, params, a)
+	var gateway []string
+	if opts.Gateway != nil {
+		if _, caps, err := opts.Gateway(); err == nil {
+			gateway = incidents.GatewayCan(caps)
+		}
+	}
+	steps, err := runbooks.PlanFor(spec, params, a, gateway)
 	if err != nil {
 		return err
 	}
@@ -428,8 +476,8 @@ func planRun(opts *PlanOptions) error {
 		if s.Digest != "" && s.Approval != nil {
 			fmt.Fprintf(w, "   digest:   %s (what approvers will be asked to approve)\n", runbooks.ShortDigest(s.Digest))
 		}
-		if s.Verify != nil {
-			fmt.Fprintf(w, "   verify:   %s within %s, else revert and escalate\n", s.Verify.Signal, s.Verify.Within)
+		if v := s.Verify; v != nil {
+			fmt.Fprintf(w, "   verify:   %s, else revert and escalate\n", verifyPlan(*v))
 		}
 	}
 	return nil
@@ -499,4 +547,24 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// verifyPlan says what a verify will check: the threshold, on how many requests sent after
+// the change, by when, and after which step it starts.
+func verifyPlan(v runbooks.Verify) string {
+	text := v.Signal
+	if v.Below != nil {
+		text += fmt.Sprintf(" below %g", *v.Below)
+	}
+	if v.Above != nil {
+		text += fmt.Sprintf(" above %g", *v.Above)
+	}
+	if v.MinRequests > 0 {
+		text += fmt.Sprintf(" over at least %d requests", v.MinRequests)
+	}
+	text += fmt.Sprintf(" sent after the change, within %s", v.Within)
+	if v.After != "" {
+		text += " (checked once step " + v.After + " ended)"
+	}
+	return text
 }

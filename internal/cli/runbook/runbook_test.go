@@ -27,7 +27,8 @@ func TestPlanShowsGatesAndChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"failover  gateway.switch  (CHANGES THINGS)", "route=search", "failback  gateway.restore", "approval: sre", "nothing is changed"} {
+	for _, want := range []string{"failover  gateway.switch  (CHANGES THINGS)", "route=search", "failback  gateway.restore", "approval: sre", "nothing is changed",
+		"verify:   error_rate below 0.05 over at least 20 requests sent after the change, within 5m0s (checked once step evidence ended), else revert and escalate"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, out)
 		}

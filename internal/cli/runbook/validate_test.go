@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/quench-dev/quench/internal/cli/cmdutil"
+	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/gateway/portkey"
+	"github.com/quench-dev/quench/internal/targets/gateway/routetable"
 )
 
 const goodRunbook = "name: %s\ntitle: Fine\nsteps:\n  - id: tell\n    action: notify\n    with: {text: hi}\n"
@@ -87,5 +90,42 @@ func TestValidateFilesAndDirsTogether(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "a.yaml: ok") || !strings.Contains(out.String(), "provider-outage.yaml: ok") {
 		t.Fatalf("stdout:\n%s", out)
+	}
+}
+
+// On a gateway that cannot block, a runbook with gateway.block is a problem before any
+// incident runs; a step guarded by incident.gateway is not.
+func TestValidateChecksTheGateway(t *testing.T) {
+	blocker := "name: blocker\ntitle: Block\nsteps:\n  - id: block\n    action: gateway.block\n    with: {route: chat, key: agent-7}\n"
+	guarded := "name: guarded\ntitle: Pin or switch\nsteps:\n" +
+		"  - id: pin\n    action: gateway.pin_model\n    when: incident.gateway.pin_model\n    with: {route: chat, model: gpt-4o, to: gpt-4o-2024-08-06}\n" +
+		"  - id: switch\n    action: gateway.switch\n    when: '!incident.gateway.pin_model'\n    with: {route: chat, to: fallback}\n"
+	typo := "name: typo\ntitle: Typo\nsteps:\n  - id: pin\n    action: gateway.pin_model\n    when: incident.gateway.pin_modle\n    with: {route: chat, model: gpt-4o, to: gpt-4o-2024-08-06}\n"
+	dir := writeRunbooks(t, map[string]string{"blocker.yaml": blocker, "guarded.yaml": guarded, "typo.yaml": typo})
+	portkeyGateway := func() (string, ports.CapabilityReporter, error) { return "Portkey", portkey.Capabilities, nil }
+
+	io, _, out, errOut := cmdutil.Test()
+	err := validateRun(&ValidateOptions{IO: io, Files: []string{dir}, Gateway: portkeyGateway})
+	var exit *cmdutil.ExitError
+	if !errors.As(err, &exit) || exit.Code != 1 {
+		t.Fatalf("want exit 1, got %v", err)
+	}
+	if !strings.Contains(errOut.String(), "blocker.yaml:4") || !strings.Contains(errOut.String(), "cannot run on the configured gateway") ||
+		!strings.Contains(errOut.String(), "(gateway: Portkey)") {
+		t.Errorf("the block step is not reported with its line and the gateway: %s", errOut)
+	}
+	if !strings.Contains(out.String(), "guarded.yaml: ok") {
+		t.Errorf("a guarded step must pass: %s / %s", out, errOut)
+	}
+	if !strings.Contains(errOut.String(), `incident.gateway.pin_modle: the gateway's capabilities are`) {
+		t.Errorf("a misspelt capability is not reported: %s", errOut)
+	}
+
+	// The embedded routing table can do everything: only the typo remains.
+	io, _, _, errOut = cmdutil.Test()
+	tableGateway := func() (string, ports.CapabilityReporter, error) { return "table", routetable.Capabilities, nil }
+	_ = validateRun(&ValidateOptions{IO: io, Files: []string{dir}, Gateway: tableGateway})
+	if strings.Contains(errOut.String(), "blocker.yaml") {
+		t.Errorf("the routing table can block: %s", errOut)
 	}
 }

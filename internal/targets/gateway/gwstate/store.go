@@ -70,7 +70,9 @@ type Op struct {
 	To      string            `json:"to,omitempty"`
 	Note    string            `json:"note,omitempty"`
 	Result  ports.RouteChange `json:"result"`
-	At      time.Time         `json:"at"`
+	// Block is the result of a key's block or unblock (Route is then key:<ref>).
+	Block *ports.BlockChange `json:"block,omitempty"`
+	At    time.Time          `json:"at"`
 }
 
 const component = "gwstate"

@@ -162,3 +162,27 @@ func TestRetriesAndIdempotency(t *testing.T) {
 		t.Fatalf("retry of a done switch: %+v %v (puts %d → %d)", again, err, puts, s.Count("PUT", ""))
 	}
 }
+
+func TestPortkeySaysItCannotBlockOrPin(t *testing.T) {
+	s := portkeyfake.New(apiKey, map[string]string{"pc-chat": fallbackConfig})
+	t.Cleanup(s.Close)
+	g, err := New(Options{URL: s.URL, APIKey: "pk-test", Store: storetest.SQLite(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := g.Cannot(ports.CapSwitch); why != "" {
+		t.Fatalf("Portkey says it cannot switch: %s", why)
+	}
+	for _, c := range []ports.Capability{ports.CapBlockKey, ports.CapPinModel} {
+		if why := g.Cannot(c); why == "" || ports.GatewayCannot(g, c) != why {
+			t.Fatalf("Portkey %s: %q", c, why)
+		}
+	}
+	_, err = g.Block(context.Background(), ports.BlockRequest{Route: "chat", AgentKey: "a", Holder: "i", Key: "k"})
+	if err == nil || !ports.IsPermanent(err) || !strings.Contains(err.Error(), "Portkey's admin API") {
+		t.Fatalf("block on Portkey: %v", err)
+	}
+	if s.Count("", "") != 0 {
+		t.Fatal("a refused block called Portkey")
+	}
+}

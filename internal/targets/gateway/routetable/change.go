@@ -151,6 +151,7 @@ func boolInt(b bool) int {
 type opRecord struct {
 	Result ports.RouteChange  `json:"result"`
 	Block  *ports.BlockChange `json:"block,omitempty"` // block and unblock
+	Pin    *ports.PinChange   `json:"pin,omitempty"`   // pin and unpin
 }
 
 // apply runs one keyed route change.

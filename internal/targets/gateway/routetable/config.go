@@ -311,6 +311,10 @@ func (c *change) applyConfig(ch Change, by string) error {
 		if err := c.exec(`DELETE FROM routetable_holds WHERE route = ?`, ch.Route); err != nil {
 			return err
 		}
+		// A route configured again later starts without the old one's pins.
+		if err := c.exec(`DELETE FROM routetable_pins WHERE route = ?`, ch.Route); err != nil {
+			return err
+		}
 		return c.exec(`DELETE FROM routetable_routes WHERE name = ?`, ch.Route)
 	}
 	return nil

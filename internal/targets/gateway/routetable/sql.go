@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -64,6 +65,15 @@ var schema = []store.Migration{
 		at     BIGINT NOT NULL
 	)`},
 	{SQL: `CREATE INDEX routetable_ops_at ON routetable_ops (at)`},
+	// A pinned model: apps asking the route for model get pinned instead (gateway.pin_model).
+	// holder is who set it last, for messages.
+	{SQL: `CREATE TABLE routetable_pins (
+		route  TEXT NOT NULL,
+		model  TEXT NOT NULL,
+		pinned TEXT NOT NULL,
+		holder TEXT NOT NULL,
+		PRIMARY KEY (route, model)
+	)`},
 }
 
 // ensure creates the tables and the meta row, once per Table (again after the store was
@@ -149,6 +159,7 @@ func (s *snapshot) copyRoutes() []Route {
 func copyRoute(r Route) Route {
 	r.Providers = slices.Clone(r.Providers)
 	r.BlockedKeys = slices.Clone(r.BlockedKeys)
+	r.PinnedModels = maps.Clone(r.PinnedModels)
 	return r
 }
 
@@ -193,13 +204,22 @@ func (t *Table) snapshot(ctx context.Context) (*snapshot, error) {
 // load reads the whole table in one statement, so what it returns is one committed
 // version on both engines.
 func (t *Table) load(ctx context.Context) (*snapshot, error) {
+	// Blocks and pins come in one statement too (a UNION, so neither multiplies the
+	// other): kind 0 rows are the route and its blocked keys, kind 1 its pinned models.
 	rows, err := t.db.Query(ctx, `SELECT m.generation, m.version, m.updated_at,
-		r.name, r.provider, r.providers, r.version, r.updated_at, r.updated_by, b.agent_key
+		r.name, r.provider, r.providers, r.version, r.updated_at, r.updated_by, 0 AS kind, b.agent_key, NULL
 		FROM routetable_meta m
 		LEFT JOIN routetable_routes r ON 1 = 1
 		LEFT JOIN routetable_blocks b ON b.route = r.name
 		WHERE m.id = 1
-		ORDER BY r.name, b.agent_key`)
+		UNION ALL
+		SELECT m.generation, m.version, m.updated_at,
+		r.name, r.provider, r.providers, r.version, r.updated_at, r.updated_by, 1 AS kind, p.model, p.pinned
+		FROM routetable_meta m
+		JOIN routetable_routes r ON 1 = 1
+		JOIN routetable_pins p ON p.route = r.name
+		WHERE m.id = 1
+		ORDER BY 4, 10, 11`)
 	if err != nil {
 		return nil, fmt.Errorf("read the routing table: %w", t.classify(err))
 	}
@@ -211,9 +231,10 @@ func (t *Table) load(ctx context.Context) (*snapshot, error) {
 			ver, at               int64
 			name, prov, provs, by sql.NullString
 			rver, rat             sql.NullInt64
-			blocked               sql.NullString
+			kind                  int
+			blocked, pinned       sql.NullString
 		)
-		if err := rows.Scan(&gen, &ver, &at, &name, &prov, &provs, &rver, &rat, &by, &blocked); err != nil {
+		if err := rows.Scan(&gen, &ver, &at, &name, &prov, &provs, &rver, &rat, &by, &kind, &blocked, &pinned); err != nil {
 			return nil, fmt.Errorf("read the routing table: %w", t.classify(err))
 		}
 		if s == nil {
@@ -230,8 +251,14 @@ func (t *Table) load(ctx context.Context) (*snapshot, error) {
 			s.routes = append(s.routes, Route{Route: name.String, Provider: prov.String, Providers: providers,
 				Version: rver.Int64, UpdatedAt: fromNanos(rat.Int64), UpdatedBy: by.String})
 		}
-		if blocked.Valid {
-			r := &s.routes[len(s.routes)-1]
+		r := &s.routes[len(s.routes)-1]
+		switch {
+		case kind == 1 && blocked.Valid && pinned.Valid:
+			if r.PinnedModels == nil {
+				r.PinnedModels = map[string]string{}
+			}
+			r.PinnedModels[blocked.String] = pinned.String
+		case kind == 0 && blocked.Valid:
 			r.BlockedKeys = append(r.BlockedKeys, blocked.String)
 		}
 	}

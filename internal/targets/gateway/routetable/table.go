@@ -48,6 +48,9 @@ type Route struct {
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	// BlockedKeys are agent (or API) keys apps must refuse on this route, sorted.
 	BlockedKeys []string `json:"blocked_keys,omitempty"`
+	// PinnedModels maps a model apps ask for (an alias such as gpt-4o) to the dated version
+	// they must ask the provider for instead (gpt-4o-2024-08-06).
+	PinnedModels map[string]string `json:"pinned_models,omitempty"`
 }
 
 // Table is the routing table. Safe for concurrent use; any number of Tables, in any

@@ -252,6 +252,14 @@ func TestWebhookRefusesBadSignatures(t *testing.T) {
 	if code := post(langfusefake.Sign(secret, body, time.Now())); code != http.StatusOK {
 		t.Fatalf("a good signature: %d", code)
 	}
+	alertBody := []byte(`{"id":"n1","type":"monitor-alert","apiVersion":"v1","payload":{"monitorId":"m","projectId":"p","severity":"ALERT"}}`)
+	req := httptest.NewRequest(http.MethodPost, "/hooks/langfuse", bytes.NewReader(alertBody))
+	req.Header.Set(SignatureHeader, langfusefake.Sign(secret, alertBody, time.Now()))
+	misrouted := httptest.NewRecorder()
+	h.ServeHTTP(misrouted, req)
+	if misrouted.Code != http.StatusBadRequest || !strings.Contains(misrouted.Body.String(), "/hooks/langfuse_alerts") {
+		t.Fatalf("an alert notification at the prompt hook: %d %s; want 400 pointing at /hooks/langfuse_alerts", misrouted.Code, misrouted.Body.String())
+	}
 	bad := httptest.NewRecorder()
 	h.ServeHTTP(bad, httptest.NewRequest(http.MethodGet, "/hooks/langfuse", nil))
 	if bad.Code != http.StatusMethodNotAllowed {

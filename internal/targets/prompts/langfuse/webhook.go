@@ -111,6 +111,11 @@ func (a *Adapter) WebhookHandler(state FreezeStateFunc) http.Handler {
 			reply(w, http.StatusBadRequest, "not a Langfuse webhook event: want JSON with type, action and prompt")
 			return
 		}
+		if ev.Type == "monitor-alert" {
+			// An alert automation pointed here would be "ignored" with a 2xx and lost.
+			reply(w, http.StatusBadRequest, "a Langfuse alert notification: point this automation at /hooks/langfuse_alerts, where alerts start incidents")
+			return
+		}
 		if ev.Type != "prompt-version" || !a.managed(ev.Prompt.Name) {
 			reply(w, http.StatusOK, "ignored: not a prompt-version event of a managed prompt")
 			return

@@ -74,7 +74,11 @@ func (l *Log) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.Tr
 	})
 }
 
-// Measure reads one value of a signal over [Now-Window, Now].
+// Measure reads one value of a signal over [From, Now] (in.From: the last Window, or only
+// since the change when Since is set). A line's time is when its request started, so a
+// request sent before the change never counts against it. With Provider set, only requests
+// served by that provider count; if no request of the window names it (the log calls
+// providers differently from the gateway), the whole route is measured and Detail says so.
 func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens":
@@ -87,40 +91,56 @@ func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyRe
 		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
 	now := in.Now.UTC()
-	from := now.Add(-in.Window)
-	var a bundle.Tally
+	from := in.From().UTC()
+	var onRoute, onProvider bundle.Tally
 	if _, err := l.scan(ctx, from, now, func(r *bundle.Record, _ []byte) {
 		if r.Time.Before(from) || r.Time.After(now) || (in.Route != "" && r.Route != in.Route) {
 			return
 		}
-		a.Add(r)
+		onRoute.Add(r)
+		if in.Provider != "" && r.Provider == in.Provider {
+			onProvider.Add(r)
+		}
 	}); err != nil {
 		return ports.VerifyResult{}, err
 	}
-	res := ports.VerifyResult{Requests: a.Requests()}
-	where := ""
+	a, where := &onRoute, ""
 	if in.Route != "" {
 		where = " on route " + in.Route
 	}
+	switch {
+	case in.Provider != "" && onProvider.Requests() > 0:
+		a, where = &onProvider, where+" served by "+in.Provider
+	case in.Provider != "" && onRoute.Requests() > 0:
+		where += fmt.Sprintf(" (no request names provider %s: all providers counted)", in.Provider)
+	}
+	span := fmt.Sprintf("in the last %s", in.Window)
+	switch {
+	case !in.Since.IsZero() && from.Equal(in.Since.UTC()):
+		span = fmt.Sprintf("since the change at %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
+	case !in.Since.IsZero():
+		span += " after the change"
+	}
+	res := ports.VerifyResult{Requests: a.Requests()}
 	if a.Requests() == 0 {
-		res.Detail = fmt.Sprintf("no requests in the last %s%s: the value is not meaningful", in.Window, where)
+		res.Detail = fmt.Sprintf("no requests %s%s: the value is not meaningful", span, where)
 		return res, nil
 	}
 	s := a.Stats()
 	switch in.Signal {
 	case "error_rate":
 		res.Value = s.ErrorRate
-		res.Detail = fmt.Sprintf("%d of %d requests failed in the last %s%s", s.Errors, s.Requests, in.Window, where)
+		res.Detail = fmt.Sprintf("%d of %d requests failed %s%s", s.Errors, s.Requests, span, where)
 	case "latency_p95":
 		if s.LatencyMs != nil {
 			res.Value = s.LatencyMs.P95
 		}
-		res.Detail = fmt.Sprintf("p95 latency %.0f ms over %d requests in the last %s%s", res.Value, s.Requests, in.Window, where)
+		res.Detail = fmt.Sprintf("p95 latency %.0f ms over %d requests %s%s", res.Value, s.Requests, span, where)
 	case "output_tokens":
 		if s.OutputTokens != nil {
 			res.Value = s.OutputTokens.Mean
 		}
-		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful requests in the last %s%s", res.Value, a.OutputTokensCounted(), in.Window, where)
+		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful requests %s%s", res.Value, a.OutputTokensCounted(), span, where)
 	}
 	return res, nil
 }

@@ -385,3 +385,51 @@ func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// A verify after a switch counts only requests that started after the change, and only on
+// the provider the route moved to: the errors that caused the switch must not count.
+func TestMeasureSinceChangeOnNewProvider(t *testing.T) {
+	change := now.Add(-time.Minute)
+	lines := []any{}
+	for i := range 10 { // before the change: the failing primary
+		lines = append(lines, req(change.Add(-time.Duration(10-i)*time.Second), line{"gen_ai.provider.name": "primary", "error.type": "503"}))
+	}
+	for i := range 4 { // after: the fallback, one error in four
+		fields := line{"gen_ai.provider.name": "fallback"}
+		if i == 0 {
+			fields["error.type"] = "500"
+		}
+		lines = append(lines, req(change.Add(time.Duration(i+1)*time.Second), fields))
+	}
+	// A request in flight on the old provider that started after the change is not the
+	// new provider's.
+	lines = append(lines, req(change.Add(5*time.Second), line{"gen_ai.provider.name": "primary", "error.type": "503"}))
+	l := New(logFile(t, lines))
+	in := ports.VerifyInput{Signal: "error_rate", Window: 30 * time.Minute, Now: now, Route: "chat", Since: change, Provider: "fallback"}
+	res, err := l.Measure(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 4 || res.Value != 0.25 || !strings.Contains(res.Detail, "served by fallback") || !strings.Contains(res.Detail, "since") {
+		t.Fatalf("since the change on fallback = %+v, want 1 of 4 failed", res)
+	}
+
+	// Without Since the window reaches back over the failing primary's requests.
+	in.Since, in.Provider = time.Time{}, ""
+	if res, _ := l.Measure(context.Background(), in); res.Requests != 15 {
+		t.Fatalf("whole window = %+v, want all 15 requests", res)
+	}
+
+	// A provider name the log never uses: the route is measured, and the detail says so.
+	in.Since, in.Provider = change, "openai-fallback"
+	res, err = l.Measure(context.Background(), in)
+	if err != nil || res.Requests != 5 || !strings.Contains(res.Detail, "all providers counted") {
+		t.Fatalf("unknown provider = %+v, %v", res, err)
+	}
+
+	// Nothing yet after the change: zero requests, not a value.
+	in.Since = now
+	if res, _ := l.Measure(context.Background(), in); res.Requests != 0 || !strings.Contains(res.Detail, "no requests") {
+		t.Fatalf("nothing since the change = %+v", res)
+	}
+}

@@ -222,6 +222,17 @@ func TestMeasure(t *testing.T) {
 			t.Errorf("%s = %+v, want %g", c.signal, res, c.want)
 		}
 	}
+	// Since a change 10 minutes ago: only the generations that started since count (the
+	// last 5 of the incident), not the 30 minutes before.
+	since := in
+	since.Signal, since.Since, since.Provider = "error_rate", now.Add(-10*time.Minute), "anthropic"
+	res, err := src.Measure(context.Background(), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 5 || !strings.Contains(res.Detail, "since the change") || !strings.Contains(res.Detail, "all providers") {
+		t.Errorf("since the change = %+v, want the 5 generations started since (all providers, Langfuse cannot tell)", res)
+	}
 	in.Route, in.Signal = "nowhere", "error_rate"
 	if res, _ := src.Measure(context.Background(), in); res.Requests != 0 {
 		t.Errorf("no traffic must not count: %+v", res)

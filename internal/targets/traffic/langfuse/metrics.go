@@ -91,15 +91,27 @@ func sumOf(rows []map[string]any, key string) float64 {
 	return total
 }
 
-// Measure reads one value of a signal over [Now-Window, Now] from v2 metrics.
+// Measure reads one value of a signal over [From, Now] from v2 metrics: the last Window,
+// or only generations that started since the change when Since is set. Langfuse's metrics
+// here carry no provider dimension, so with Provider set the whole route is measured and
+// Detail says so.
 func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	if in.Window <= 0 {
 		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
-	base := metricsQuery{From: in.Now.Add(-in.Window), To: in.Now, Route: in.Route}
-	where := ""
+	base := metricsQuery{From: in.From(), To: in.Now, Route: in.Route}
+	where, when := "", fmt.Sprintf("in the last %s", in.Window)
 	if in.Route != "" {
 		where = " on route " + in.Route
+	}
+	switch {
+	case !in.Since.IsZero() && base.From.Equal(in.Since):
+		when = fmt.Sprintf("since the change (%s)", in.Now.Sub(in.Since).Round(time.Second))
+	case !in.Since.IsZero():
+		when += " after the change"
+	}
+	if in.Provider != "" {
+		where += " (all providers: Langfuse metrics do not say which one served)"
 	}
 	count := func(q metricsQuery) ([]map[string]any, int, error) {
 		q.Measure, q.Aggregation = "count", "count"
@@ -126,7 +138,7 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 		if n > 0 {
 			res.Value = failed / float64(n)
 		}
-		res.Detail = fmt.Sprintf("%.0f of %d generations failed in the last %s%s", failed, n, in.Window, where)
+		res.Detail = fmt.Sprintf("%.0f of %d generations failed %s%s", failed, n, when, where)
 	case "latency_p95":
 		_, n, err := count(base)
 		if err != nil {
@@ -140,7 +152,7 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 		}
 		res.Requests = n
 		res.Value, _ = value(first(rows), "p95_latency")
-		res.Detail = fmt.Sprintf("p95 latency %.0f ms over %d generations in the last %s%s", res.Value, n, in.Window, where)
+		res.Detail = fmt.Sprintf("p95 latency %.0f ms over %d generations %s%s", res.Value, n, when, where)
 	case "output_tokens":
 		q := base
 		q.NoErrors = true
@@ -155,7 +167,7 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 		}
 		res.Requests = n
 		res.Value, _ = value(first(rows), "avg_outputTokens")
-		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful generations in the last %s%s", res.Value, n, in.Window, where)
+		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful generations %s%s", res.Value, n, when, where)
 	case "promql":
 		return res, ports.Permanentf("Langfuse cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
 	default:
@@ -163,7 +175,7 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 	}
 	if res.Requests == 0 {
 		res.Value = 0
-		res.Detail = fmt.Sprintf("no generations in the last %s%s: the value is not meaningful", in.Window, where)
+		res.Detail = fmt.Sprintf("no generations %s%s: the value is not meaningful", when, where)
 	}
 	return res, nil
 }

@@ -23,6 +23,7 @@ import (
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,17 +101,31 @@ func (s *Source) sel(metric, route string, extra ...string) string {
 
 func (s *Source) errMatcher() string { return "status=~" + quote(s.opts.ErrorStatus) }
 
-// Measure reads one value of a signal over [Now-Window, Now].
+// Measure reads one value of a signal over [From, Now]: the last Window, or only since the
+// change when Since is set (whole seconds, rounded down so the window never reaches back
+// before the change). Counters grow when a request ends, so a request that started before
+// the change and ended after it still counts; Detail says so. With Provider set only its
+// series count, unless no series of the route carries that provider label.
 func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	if in.Window <= 0 {
 		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
 	a := newAPI(s.http)
-	w := promDuration(in.Window)
-	where := ""
+	span := in.Now.Sub(in.From()).Truncate(time.Second)
+	where, when := "", fmt.Sprintf("in the last %s", in.Window)
 	if in.Route != "" {
 		where = " on route " + in.Route
 	}
+	switch {
+	case !in.Since.IsZero() && in.From().Equal(in.Since):
+		when = fmt.Sprintf("in the %s since the change (requests that ended then)", span)
+		if span < time.Second {
+			return ports.VerifyResult{Detail: "less than a second since the change: nothing to measure yet"}, nil
+		}
+	case !in.Since.IsZero():
+		when += " after the change"
+	}
+	w := promDuration(span)
 	one := func(q string) (float64, bool, error) {
 		rows, err := a.instant(ctx, q, in.Now)
 		if err != nil || len(rows) == 0 || math.IsNaN(rows[0].Value) || math.IsInf(rows[0].Value, 0) {
@@ -118,12 +133,29 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 		}
 		return rows[0].Value, true, nil
 	}
-	count := func(metric string) (int, error) {
-		v, ok, err := one(fmt.Sprintf("sum(increase(%s[%s]))", s.sel(metric, in.Route), w))
+	var byProvider []string
+	countOf := func(metric string, extra []string) (int, error) {
+		v, ok, err := one(fmt.Sprintf("sum(increase(%s[%s]))", s.sel(metric, in.Route, extra...), w))
 		if err != nil || !ok {
 			return 0, err
 		}
 		return int(math.Round(v)), nil
+	}
+	if in.Provider != "" {
+		m := []string{"provider=" + quote(in.Provider)}
+		n, err := countOf(s.opts.Requests, m)
+		if err != nil {
+			return ports.VerifyResult{}, err
+		}
+		if n > 0 {
+			byProvider, where = m, where+" served by "+in.Provider
+		} else {
+			where += fmt.Sprintf(" (no series with provider=%q: all providers counted)", in.Provider)
+		}
+	}
+	count := func(metric string) (int, error) { return countOf(metric, byProvider) }
+	sel := func(metric string, extra ...string) string {
+		return s.sel(metric, in.Route, append(slices.Clip(byProvider), extra...)...)
 	}
 	res := ports.VerifyResult{}
 	var err error
@@ -133,27 +165,27 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 			break
 		}
 		var v float64
-		v, _, err = one(fmt.Sprintf("sum(increase(%s[%s])) or vector(0)", s.sel(s.opts.Requests, in.Route, s.errMatcher()), w))
+		v, _, err = one(fmt.Sprintf("sum(increase(%s[%s])) or vector(0)", sel(s.opts.Requests, s.errMatcher()), w))
 		res.Value = v / math.Max(1, float64(res.Requests))
-		res.Detail = fmt.Sprintf("%.0f of about %d requests failed (status %s) in the last %s%s", v, res.Requests, s.opts.ErrorStatus, in.Window, where)
+		res.Detail = fmt.Sprintf("%.0f of about %d requests failed (status %s) %s%s", v, res.Requests, s.opts.ErrorStatus, when, where)
 	case "latency_p95":
 		if res.Requests, err = count(s.opts.Duration + "_count"); err != nil || res.Requests == 0 {
 			break
 		}
 		var ok bool
-		res.Value, ok, err = one(fmt.Sprintf("histogram_quantile(0.95, sum by (le) (increase(%s[%s]))) * 1000", s.sel(s.opts.Duration+"_bucket", in.Route), w))
+		res.Value, ok, err = one(fmt.Sprintf("histogram_quantile(0.95, sum by (le) (increase(%s[%s]))) * 1000", sel(s.opts.Duration+"_bucket"), w))
 		if !ok {
 			res.Requests = 0
 		}
-		res.Detail = fmt.Sprintf("p95 latency %.0f ms over about %d requests in the last %s%s", res.Value, res.Requests, in.Window, where)
+		res.Detail = fmt.Sprintf("p95 latency %.0f ms over about %d requests %s%s", res.Value, res.Requests, when, where)
 	case "output_tokens":
 		if res.Requests, err = count(s.opts.OutputTokens + "_count"); err != nil || res.Requests == 0 {
 			break
 		}
 		var sum float64
-		sum, _, err = one(fmt.Sprintf("sum(increase(%s[%s]))", s.sel(s.opts.OutputTokens+"_sum", in.Route), w))
+		sum, _, err = one(fmt.Sprintf("sum(increase(%s[%s]))", sel(s.opts.OutputTokens+"_sum"), w))
 		res.Value = sum / float64(res.Requests)
-		res.Detail = fmt.Sprintf("mean output tokens %.1f over about %d answers in the last %s%s", res.Value, res.Requests, in.Window, where)
+		res.Detail = fmt.Sprintf("mean output tokens %.1f over about %d answers %s%s", res.Value, res.Requests, when, where)
 	case "promql":
 		return s.measureQuery(ctx, a, in)
 	default:
@@ -164,7 +196,7 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 	}
 	if res.Requests == 0 {
 		res.Value = 0
-		res.Detail = fmt.Sprintf("no requests in the last %s%s: the value is not meaningful", in.Window, where)
+		res.Detail = fmt.Sprintf("no requests %s%s: the value is not meaningful", when, where)
 	}
 	return res, nil
 }
@@ -178,7 +210,7 @@ func (s *Source) measureQuery(ctx context.Context, a *api, in ports.VerifyInput)
 	if q == "" {
 		return ports.VerifyResult{}, ports.Permanentf("signal promql needs a query: set verify.query in the runbook")
 	}
-	q = strings.ReplaceAll(q, "$window", promDuration(in.Window))
+	q = strings.ReplaceAll(q, "$window", promDuration(in.Now.Sub(in.From())))
 	q = strings.ReplaceAll(q, "$route", in.Route)
 	rows, err := a.instant(ctx, q, in.Now)
 	if err != nil {

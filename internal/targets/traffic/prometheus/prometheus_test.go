@@ -181,6 +181,34 @@ func TestAgainstARealPrometheus(t *testing.T) {
 			t.Errorf("no traffic must not count as a measurement: %+v", r)
 		}
 		in.Route = "chat"
+
+		// Since the change only: a window reaching back over the clean baseline would
+		// dilute the incident's errors; counted from t1 it does not.
+		whole := in
+		whole.Window, whole.Signal = s.t2.Sub(s.t0), "error_rate"
+		diluted, err := s.src.Measure(ctx, whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		since := whole
+		since.Since = s.t1
+		after, err := s.src.Measure(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Value <= diluted.Value || after.Requests >= diluted.Requests || !strings.Contains(after.Detail, "since the change") {
+			t.Errorf("since the change %+v, whole window %+v: want fewer requests at a higher error rate", after, diluted)
+		}
+		// On the provider the route moved to: anthropic served without errors.
+		since.Provider = "anthropic"
+		if r, err := s.src.Measure(ctx, since); err != nil || r.Value != 0 || r.Requests == 0 || r.Requests >= after.Requests || !strings.Contains(r.Detail, "served by anthropic") {
+			t.Errorf("on anthropic since the change: %+v, %v", r, err)
+		}
+		since.Provider = "mistral"
+		if r, err := s.src.Measure(ctx, since); err != nil || r.Requests == 0 || !strings.Contains(r.Detail, "all providers counted") {
+			t.Errorf("a provider without series: %+v, %v", r, err)
+		}
+
 		for _, q := range []string{`sum by (provider) (llm_requests_total)`, `sum(rate(llm_requests_total[`} {
 			in.Signal, in.Query = "promql", q
 			if _, err := s.src.Measure(ctx, in); err == nil || !ports.IsPermanent(err) {

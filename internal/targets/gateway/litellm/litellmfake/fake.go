@@ -1,5 +1,7 @@
 // Package litellmfake is a stateful fake of the LiteLLM proxy's admin API, enough for the
 // gateway adapter: GET /model/info, POST /model/block, /model/unblock and /model/update,
+// the virtual keys' GET /key/info and /key/list and POST /key/block, /key/unblock and
+// /key/update,
 // Bearer master-key auth, and injected failures. Deployments are kept as JSON objects and
 // served with sorted keys, so a test can compare the proxy's state byte for byte.
 package litellmfake
@@ -33,6 +35,9 @@ type Server struct {
 	// IgnoreWrites makes block/unblock/update answer 200 and change nothing (a proxy whose
 	// change did not take, e.g. a replica that has not synced).
 	ignoreWrites bool
+	// keys by token, and the tokens in the order they were added (as /key/list lists them).
+	keys     map[string]Key
+	keyOrder []string
 }
 
 // New starts a fake proxy with the given deployments; stop it with Close.
@@ -47,6 +52,11 @@ func New(masterKey string, deps ...Deployment) *Server {
 	mux.HandleFunc("POST /model/block", s.block(true))
 	mux.HandleFunc("POST /model/unblock", s.block(false))
 	mux.HandleFunc("POST /model/update", s.update)
+	mux.HandleFunc("GET /key/info", s.keyInfo)
+	mux.HandleFunc("GET /key/list", s.keyList)
+	mux.HandleFunc("POST /key/block", s.keyBlock(true))
+	mux.HandleFunc("POST /key/unblock", s.keyBlock(false))
+	mux.HandleFunc("POST /key/update", s.keyUpdate)
 	s.srv = httptest.NewServer(s.Wrap(s.auth(mux)))
 	s.URL = s.srv.URL
 	return s
