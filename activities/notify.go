@@ -2,7 +2,10 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+
+	"go.temporal.io/sdk/activity"
 
 	"github.com/quench-dev/quench/internal/ports"
 )
@@ -19,8 +22,9 @@ var notifyLevels = map[string]slog.Level{
 	"critical": slog.LevelError,
 }
 
-// Notify logs the text at the param's level and posts it to chat (notify). The Summary is
-// the text, so it shows on the incident timeline too.
+// Notify logs the text at the param's level and posts it to chat (notify): in the incident
+// card's thread once there is one, else in the runbook's (or default) channel. The Summary
+// is the text, so it is on the incident timeline whatever chat does.
 func (a *NotifyActivities) Notify(ctx context.Context, in StepInput) (StepResult, error) {
 	p := paramsOf(ActionNotify, in)
 	text, err := p.required("text", "the message to post")
@@ -38,12 +42,29 @@ func (a *NotifyActivities) Notify(ctx context.Context, in StepInput) (StepResult
 			logger = slog.Default()
 		}
 		logger.Log(ctx, level, text, "incident", in.IncidentID, "step", in.StepID, "runbook", in.Runbook)
-		if a.Notifier != nil {
-			if err := a.Notifier.Post(ctx, levelName, text, in.IncidentID); err != nil {
-				return StepResult{}, classify(ActionNotify, err)
-			}
+		res := StepResult{Summary: text}
+		if a.Notifier == nil || (in.Chat != nil && in.Chat.Skip != "") {
+			return res, nil
 		}
-		return StepResult{Summary: text}, nil
+		n := ports.Notification{IncidentID: in.IncidentID, Key: in.IdempotencyKey, Level: levelName, Text: text,
+			Retry: !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt > 1}
+		if in.Chat != nil {
+			n.Thread, n.Channel = in.Chat.Thread, in.Chat.Channel
+		}
+		ref, err := a.Notifier.Notify(ctx, n)
+		if err != nil {
+			if ports.IsPermanent(err) {
+				// No retry fixes a configuration problem, and a message that could not be
+				// posted must not fail the incident (its undos would reverse the mitigation):
+				// the timeline has the text and why chat did not get it.
+				logger.Warn("Could not post a notify step to chat", "incident", in.IncidentID, "step", in.StepID, "err", err)
+				res.Summary = fmt.Sprintf("%s (not posted to chat: %v)", text, err)
+				return res, nil
+			}
+			return StepResult{}, classify(ActionNotify, err)
+		}
+		res.Posted = &ref
+		return res, nil
 	})
 }
 

@@ -34,8 +34,12 @@ func TestNotifyLogsAndPosts(t *testing.T) {
 		t.Fatalf("log = %s", logs.String())
 	}
 	posts := chat.Posts()
-	if len(posts) != 1 || posts[0].Level != "critical" || posts[0].Text != "failing over chat" || posts[0].Holder != incidentID {
+	if len(posts) != 1 || posts[0].Level != "critical" || posts[0].Text != "failing over chat" || posts[0].IncidentID != incidentID ||
+		posts[0].Key != incidentID+"/tell" || posts[0].Thread != nil {
 		t.Fatalf("posts = %+v", posts)
+	}
+	if res.Posted == nil || res.Posted.TS == "" {
+		t.Fatalf("where the message landed is not reported: %+v", res)
 	}
 
 	logs.Reset()
@@ -100,7 +104,7 @@ var _ worker.ActivityRegistry = (*recordingRegistry)(nil)
 func TestRegisterCoversTheCatalog(t *testing.T) {
 	var reg recordingRegistry
 	activities.Register(&reg, activities.Deps{})
-	want := []string{activities.PolicyActivity, activities.VerifyActivity, activities.EnforceFreezeActivity, activities.GatewayReadActivity, activities.GatewayReadPinActivity}
+	want := []string{activities.PolicyActivity, activities.VerifyActivity, activities.HealthActivity, activities.EnforceFreezeActivity, activities.GatewayReadActivity, activities.GatewayReadPinActivity}
 	for name, a := range runbooks.Catalog {
 		if a.Kind == runbooks.KindActivity {
 			want = append(want, name)

@@ -45,6 +45,7 @@ func Register(r worker.ActivityRegistry, deps Deps) {
 		GatewayReadPinActivity: gateway.ReadPin,
 		ActionTrafficSnapshot:  traffic.Snapshot,
 		VerifyActivity:         traffic.Measure,
+		HealthActivity:         traffic.Health,
 		ActionPromptsChanges:   prompts.Changes,
 		ActionPromptsFreeze:    prompts.Freeze,
 		ActionPromptsUnfreeze:  prompts.Unfreeze,

@@ -31,6 +31,18 @@ type StepInput struct {
 	// Now is the workflow's time when the step started: windows are measured from here, so a
 	// retry after a crash looks at the same window.
 	Now time.Time `json:"now"`
+	// Chat is where a notify step posts when the worker has chat; nil (an incident without
+	// chat, or started by an older quench): the adapter's default channel.
+	Chat *ChatTarget `json:"chat,omitempty"`
+}
+
+// ChatTarget is where a notify step posts in chat, as the incident knows it.
+type ChatTarget struct {
+	Thread  *ports.ChatRef `json:"thread,omitempty"`  // the incident card, once posted
+	Channel string         `json:"channel,omitempty"` // the runbook's channel, until then
+	// Skip says why the message does not go to chat (chat is off for the incident, or the
+	// incident's thread carries it already, as an escalation): log and timeline only.
+	Skip string `json:"skip,omitempty"`
 }
 
 // StepResult is what a step activity reports back; it goes into workflow history, so it
@@ -46,6 +58,9 @@ type StepResult struct {
 	Links    []ports.Link        `json:"links,omitempty"`
 	// NoOp: there was nothing to do (e.g. nothing to roll back). Not an error.
 	NoOp bool `json:"noop,omitempty"`
+	// Posted is where a notify step posted its message in chat, so the incident's thread
+	// does not repeat it.
+	Posted *ports.ChatRef `json:"posted,omitempty"`
 }
 
 // UndoAction is a registered compensation: run Action with Params when the incident closes.

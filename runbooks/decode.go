@@ -14,7 +14,7 @@ var (
 	triggersKeys     = []string{"alerts"}
 	alertTriggerKeys = []string{"match", "match_re", "match_in"}
 	paramKeys        = []string{"from", "default", "required", "enum", "description"}
-	stepKeys         = []string{"id", "title", "action", "with", "when", "timeout", "retry", "approval", "verify", "undo", "on_error"}
+	stepKeys         = []string{"id", "title", "action", "with", "when", "timeout", "retry", "approval", "verify", "undo", "on_error", "failback"}
 	retryKeys        = []string{"max_attempts", "initial_interval", "max_interval", "backoff"}
 	approvalKeys     = []string{"groups", "group", "quorum", "four_eyes", "timeout", "on_timeout", "on_reject", "escalate", "prompt"}
 	verifyKeys       = []string{"signal", "query", "below", "above", "within", "every", "window", "min_requests", "after"}
@@ -156,6 +156,8 @@ func (d *decoder) step(n *yaml.Node, path string) Step {
 			st.Verify = d.verify(e.v, p)
 		case "undo":
 			st.Undo = d.undo(e.v, p)
+		case "failback":
+			st.Failback = d.failback(e.v, p)
 		case "on_error":
 			st.OnError = d.str(e.v, p)
 		}

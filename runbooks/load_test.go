@@ -317,7 +317,7 @@ func TestDecoderKnowsEveryField(t *testing.T) {
 	}{
 		{Spec{}, specKeys}, {Triggers{}, triggersKeys}, {AlertTrigger{}, alertTriggerKeys},
 		{Param{}, paramKeys}, {Step{}, stepKeys}, {Retry{}, retryKeys},
-		{Approval{}, approvalKeys}, {Verify{}, verifyKeys}, {Undo{}, undoKeys},
+		{Approval{}, approvalKeys}, {Verify{}, verifyKeys}, {Undo{}, undoKeys}, {Failback{}, failbackKeys},
 	}
 	for _, tc := range cases {
 		typ := reflect.TypeOf(tc.typ)

@@ -69,6 +69,7 @@ type Step struct {
 	Retry    *Retry            `json:"retry,omitempty" yaml:"retry,omitempty"`
 	Approval *Approval         `json:"approval,omitempty" yaml:"approval,omitempty"`
 	Verify   *Verify           `json:"verify,omitempty" yaml:"verify,omitempty"`
+	Failback *Failback         `json:"failback,omitempty" yaml:"failback,omitempty"` // failback.go
 	Undo     *Undo             `json:"undo,omitempty" yaml:"undo,omitempty"`
 	OnError  string            `json:"on_error,omitempty" yaml:"on_error,omitempty"` // abort (default) | continue
 	Line     int               `json:"line,omitempty" yaml:"-"`                      // line in the source YAML

@@ -273,6 +273,9 @@ func (v *validator) step(i int) {
 	if st.Verify != nil {
 		v.verify(p+".verify", st.Verify, i)
 	}
+	if st.Failback != nil {
+		v.failback(p+".failback", i)
+	}
 	if u := st.Undo; u != nil {
 		if known && act.Undo == "" {
 			v.add(p+".undo", "action %s changes nothing that quench can undo; remove undo:", act.Name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/quench-dev/quench/internal/incidents"
@@ -44,6 +45,10 @@ func TestProviderOutageThroughHTTP(t *testing.T) {
 	doJSON(t, "GET", base+"/api/v1/incidents/"+started.ShortID, dev.token, nil, http.StatusOK, &st)
 	if len(st.Pending) != 1 {
 		t.Fatalf("pending approvals: %+v", st.Pending)
+	}
+	// No traffic source here: the fail back asks, saying the primary could not be measured.
+	if !strings.Contains(st.Pending[0].Prompt, "Measured: not measured (primary)") {
+		t.Fatalf("fail back prompt %q", st.Pending[0].Prompt)
 	}
 	// No token, no decision; a token nobody holds, neither.
 	doJSON(t, "POST", base+"/api/v1/incidents/"+started.ShortID+"/decisions", "", map[string]string{"verdict": "approve", "digest": st.Pending[0].Digest}, http.StatusUnauthorized, nil)

@@ -244,6 +244,14 @@ func TestSlackIncidentEndToEnd(t *testing.T) {
 		}
 		t.Fatalf("the step after the approval was announced %d times", n)
 	}
+	// The notify step posted it itself, in the card's thread, through quench's Slack client.
+	for _, m := range fake.Messages(slackChannel) {
+		if m.ThreadTS != "" && strings.Contains(m.Text, "route moved") {
+			if m.ThreadTS != cards(fake)[0].TS || m.Metadata == nil || m.Metadata.EventPayload["kind"] != "notify" {
+				t.Fatalf("the notify step's message is not its own post in the card's thread: %+v", m)
+			}
+		}
+	}
 
 	// The crash-interrupted history, chat announcements included, replays on the current code.
 	incidentID, _ := cards(fake)[0].Metadata.EventPayload["incident_id"].(string)

@@ -74,7 +74,7 @@ func (w *incident) announce(ev Event, position int) {
 		}
 	}
 	broadcast, reply := replyKinds[ev.Kind]
-	if !reply {
+	if !reply || ev.Data[chatPostedKey] != "" {
 		return
 	}
 	r := ports.ChatReply{Key: strconv.Itoa(position), Kind: ev.Kind, StepID: ev.StepID, Text: replyText(ev),
@@ -224,4 +224,24 @@ func (w *incident) card(ctx workflow.Context) ports.Card {
 func isNonRetryable(err error) bool {
 	var appErr *temporal.ApplicationError
 	return errors.As(err, &appErr) && appErr.NonRetryable()
+}
+
+// chatPostedKey marks a timeline event whose text a step already posted in chat (notify).
+const chatPostedKey = "chat_posted"
+
+// chatTarget is where a notify activity posts: the card's thread once posted, else the
+// runbook's channel. skipInThread, when the incident's own thread will carry the message
+// (an escalation), keeps it out of chat; so does chat being off for the incident.
+func (w *incident) chatTarget(skipInThread string) *activities.ChatTarget {
+	t := &activities.ChatTarget{Channel: w.in.Spec.Channel}
+	switch {
+	case w.st.Chat != nil && w.st.Chat.Off != "":
+		t.Skip = "chat is off for this incident: " + w.st.Chat.Off
+	case w.chat != nil && skipInThread != "":
+		t.Skip = skipInThread
+	case w.st.Chat != nil && w.st.Chat.Card != nil:
+		ref := *w.st.Chat.Card
+		t.Thread = &ref
+	}
+	return t
 }

@@ -189,7 +189,7 @@ func TestChatCardSurvivesContinueAsNew(t *testing.T) {
 			in = next
 			continue
 		}
-		require.NoError(t, h.env.GetWorkflowError())
+		closedStatus(t, h.env)
 		break
 	}
 	assert.Greater(t, generations, 1)

@@ -306,6 +306,8 @@ type StepState struct {
 	Links     []ports.Link      `json:"links,omitempty"`
 	StartedAt *time.Time        `json:"started_at,omitempty"`
 	EndedAt   *time.Time        `json:"ended_at,omitempty"`
+	// Health is what a fail-back step measured of the provider it returns to (failback.go).
+	Health *ProviderHealth `json:"health,omitempty"`
 }
 
 // PendingApproval is an approval gate waiting for decisions.
@@ -335,6 +337,8 @@ type DecisionRecord struct {
 	Reason  string    `json:"reason,omitempty"`
 	Via     string    `json:"via,omitempty"`
 	At      time.Time `json:"at"`
+	// Auto: quench decided by itself on measured health (failback.go); never set from a decision.
+	Auto bool `json:"auto,omitempty"`
 }
 
 // UndoEntry is a registered compensation on the stack.

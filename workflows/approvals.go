@@ -173,6 +173,9 @@ func (w *incident) openApproval(ctx workflow.Context, req gateRequest) {
 			w.logger.Warn("Could not render the approval prompt; showing it as written", "step", req.StepID, "error", err)
 		}
 	}
+	if h := w.stepHealth(req.StepID); h != nil && !req.Undo {
+		p.Prompt = withHealth(p.Prompt, *h) // a fail back asks with its provider's figure
+	}
 	w.status.Pending = append(w.status.Pending, p)
 	who := "anyone"
 	if len(groups) > 0 {
@@ -235,6 +238,9 @@ func verdictOf(p PendingApproval) string {
 	for _, d := range p.Approvals {
 		if d.Verdict == VerdictReject {
 			return VerdictReject
+		}
+		if d.Auto && d.Verdict == VerdictApprove {
+			return VerdictApprove // a fail back the runbook lets run on measured health
 		}
 		approvers++ // the validator refuses a second decision from the same approver
 	}

@@ -224,9 +224,27 @@ func (h *harness) run(in IncidentInput) Status {
 	h.t.Helper()
 	h.env.ExecuteWorkflow(IncidentWorkflowName, in)
 	require.True(h.t, h.env.IsWorkflowCompleted(), "the incident did not finish")
-	require.NoError(h.t, h.env.GetWorkflowError())
+	return closedStatus(h.t, h.env)
+}
+
+// closedStatus is the final status of a finished incident, checking how its workflow
+// closed: failed (non-retryable, the Status in the details) for a failed or aborted
+// incident, completed with the Status as result otherwise.
+func closedStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) Status {
+	t.Helper()
+	err := env.GetWorkflowError()
 	var st Status
-	require.NoError(h.t, h.env.GetWorkflowResult(&st))
+	if err == nil {
+		require.NoError(t, env.GetWorkflowResult(&st))
+		require.NotContains(t, []string{StateFailed, StateAborted}, st.State, "a %s incident completed its workflow", st.State)
+		return st
+	}
+	var appErr *temporal.ApplicationError
+	require.True(t, errors.As(err, &appErr), "the workflow failed with %v", err)
+	require.True(t, appErr.NonRetryable(), "a closed incident's failure must not be retried")
+	require.NoError(t, IncidentOutcome(err, &st))
+	want := map[string]string{StateFailed: FailureIncidentFailed, StateAborted: FailureIncidentAborted}[st.State]
+	require.Equal(t, want, appErr.Type(), "a %s incident closed its workflow with failure type %q", st.State, appErr.Type())
 	return st
 }
 

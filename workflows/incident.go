@@ -123,7 +123,10 @@ func (w *incident) finish(ctx workflow.Context) error {
 	w.status.State = final
 	w.upsertSearch(ctx, searchStatusKey.ValueSet(final))
 	w.flushChat(ctx)
-	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	return w.closeOutcome(ctx, final)
 }
 
 // continueAsNew hands the whole state to a fresh run with a short history.

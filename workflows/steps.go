@@ -67,8 +67,11 @@ func (w *incident) runStep(ctx workflow.Context, i int) error {
 	defer func() { w.cancelCurrent = nil; cancel() }()
 
 	if ss.State == StepPending || ss.State == StepAwaiting {
+		w.measureFailback(stepCtx, i) // before asking, so the prompt has the figure
 		if gate := stepGate(step, action); gate != nil {
+			stopWatch := w.watchFailback(stepCtx, i)
 			approved, err := w.gateStep(stepCtx, i, *gate)
+			stopWatch()
 			if err != nil || !approved {
 				return err
 			}
@@ -136,6 +139,9 @@ func (w *incident) runActivityStep(ctx workflow.Context, i int, action runbooks.
 	params, err := w.activityParams(actx, step, ss.Params, timeout)
 	if err == nil {
 		in := w.stepInput(ctx, step.ID, step.Action, params, "")
+		if step.Action == runbooks.ActionNotify {
+			in.Chat = w.chatTarget("")
+		}
 		var res activities.StepResult
 		err = workflow.ExecuteActivity(actx, step.Action, in).Get(actx, &res)
 		if err == nil {
@@ -278,7 +284,15 @@ func (w *incident) finishStep(ctx workflow.Context, i int, res activities.StepRe
 	ss.Links = res.Links
 	ss.EndedAt = &now
 	w.status.Evidence = append(w.status.Evidence, res.Evidence...)
-	w.event(ctx, EventStepDone, step.ID, "", stepLabel(step)+" done: "+summary, nil)
+	var data map[string]string
+	if res.Posted != nil {
+		where := res.Posted.Channel
+		if where == "" {
+			where = "chat"
+		}
+		data = map[string]string{chatPostedKey: where} // in chat already: no thread reply repeats it
+	}
+	w.event(ctx, EventStepDone, step.ID, "", stepLabel(step)+" done: "+summary, data)
 
 	if res.Undo != nil {
 		w.pushUndo(ctx, step, *res.Undo)

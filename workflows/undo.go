@@ -146,6 +146,7 @@ func (w *incident) escalate(ctx workflow.Context, stepID, group, text, keySuffix
 		Summary:             stepID + " escalation",
 	})
 	in := w.stepInput(ctx, stepID, runbooks.ActionNotify, map[string]string{"text": text, "level": "critical"}, keySuffix)
+	in.Chat = w.chatTarget("the escalation is in the incident's thread, with its mention")
 	if err := workflow.ExecuteActivity(actx, runbooks.ActionNotify, in).Get(actx, nil); err != nil {
 		w.logger.Error("Could not send an escalation", "step", stepID, "group", group, "error", err)
 	}

@@ -4,6 +4,7 @@ package activitiestest
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -106,27 +107,30 @@ func (f *Freezer) Calls() []Call {
 // Notifier is a fake ports.Notifier that keeps every posted message.
 type Notifier struct {
 	mu    sync.Mutex
-	calls []Call
-	// Err, when set, is returned by Post (and nothing is kept).
+	posts []ports.Notification
+	// Err, when set, is returned by Notify (and nothing is kept).
 	Err error
 }
 
 var _ ports.Notifier = (*Notifier)(nil)
 
-// Post keeps the message.
-func (n *Notifier) Post(ctx context.Context, level, text, incidentID string) error {
+// Notify keeps the message and answers where it landed: the thread, else the channel.
+func (n *Notifier) Notify(ctx context.Context, msg ports.Notification) (ports.ChatRef, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.Err != nil {
-		return n.Err
+		return ports.ChatRef{}, n.Err
 	}
-	n.calls = append(n.calls, Call{Method: "Post", Level: level, Text: text, Holder: incidentID})
-	return nil
+	n.posts = append(n.posts, msg)
+	if msg.Thread != nil {
+		return ports.ChatRef{Channel: msg.Thread.Channel, TS: fmt.Sprintf("reply-%d", len(n.posts))}, nil
+	}
+	return ports.ChatRef{Channel: msg.Channel, TS: fmt.Sprintf("post-%d", len(n.posts))}, nil
 }
 
 // Posts returns the messages posted so far.
-func (n *Notifier) Posts() []Call {
+func (n *Notifier) Posts() []ports.Notification {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]Call(nil), n.calls...)
+	return append([]ports.Notification(nil), n.posts...)
 }

@@ -92,6 +92,10 @@ func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activiti
 	if a.Traffic != nil {
 		deps.Traffic = a.Traffic
 	}
+	if a.Chat != nil && a.ChatErr == nil {
+		// notify posts through the card's client, so both share one pace per channel.
+		deps.Notifier = a.Chat
+	}
 	activities.Register(w, deps)
 	registerChat(w, a, logger)
 	return w

@@ -23,15 +23,33 @@ func summarize(e *workflowpb.WorkflowExecutionInfo) Summary {
 	if s.ShortID == "" {
 		s.ShortID = ShortID(id)
 	}
-	if e.GetCloseTime() != nil && e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	s.Workflow = workflowStatus(e.GetStatus())
+	// A run that continued as new handed the incident on: its state is still live.
+	if e.GetCloseTime() != nil && e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING &&
+		e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
 		t := e.GetCloseTime().AsTime()
 		s.ClosedAt = &t
-		if s.State == "" || s.State == workflows.StateRunning || s.State == workflows.StateAwaiting {
+		if !finalStates[s.State] {
 			// The workflow ended without setting its final state (terminated, timed out).
 			s.State = closedState(e.GetStatus())
 		}
 	}
 	return s
+}
+
+// finalStates are the states an incident closes in; a closed workflow showing another one
+// (running, awaiting_approval, verifying, closing...) was stopped from outside.
+var finalStates = map[string]bool{
+	workflows.StateCompleted: true, workflows.StateResolved: true, workflows.StateAborted: true, workflows.StateFailed: true,
+}
+
+// workflowStatus is Temporal's execution status as its UI and list filter name it
+// ("Running", "Completed", "Failed", "ContinuedAsNew"...).
+func workflowStatus(st enumspb.WorkflowExecutionStatus) string {
+	if st == enumspb.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED {
+		return ""
+	}
+	return st.String()
 }
 
 func closedState(st enumspb.WorkflowExecutionStatus) string {

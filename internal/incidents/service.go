@@ -435,14 +435,16 @@ func (s *Service) Signal(ctx context.Context, ref, name string, payload any) (st
 
 // Summary is one row of `incident list`.
 type Summary struct {
-	IncidentID string     `json:"incident_id"`
-	ShortID    string     `json:"short_id"`
-	Runbook    string     `json:"runbook"`
-	State      string     `json:"state"`
-	Severity   string     `json:"severity,omitempty"`
-	Service    string     `json:"service,omitempty"`
-	StartedAt  time.Time  `json:"started_at"`
-	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	IncidentID string `json:"incident_id"`
+	ShortID    string `json:"short_id"`
+	Runbook    string `json:"runbook"`
+	State      string `json:"state"` // the QuenchStatus search attribute
+	// Workflow is the Temporal execution status: Failed for a failed or aborted incident.
+	Workflow  string     `json:"workflow,omitempty"`
+	Severity  string     `json:"severity,omitempty"`
+	Service   string     `json:"service,omitempty"`
+	StartedAt time.Time  `json:"started_at"`
+	ClosedAt  *time.Time `json:"closed_at,omitempty"`
 }
 
 // ListFilter narrows `incident list`.

@@ -100,9 +100,25 @@ type ChatReply struct {
 	Retry bool `json:"-"`
 }
 
-// Notifier posts a message to chat. Nil means log only.
+// Notifier posts a runbook's notify message to chat. Nil means log only.
 type Notifier interface {
-	Post(ctx context.Context, level, text, incidentID string) error
+	// Notify posts n in its thread (or channel) and returns where it landed. A retried
+	// attempt (n.Retry) first looks for the post an earlier attempt made under n.Key.
+	Notify(ctx context.Context, n Notification) (ChatRef, error)
+}
+
+// Notification is one notify message.
+type Notification struct {
+	IncidentID string `json:"incident_id"`
+	// Key identifies the message within the incident (the step's idempotency key).
+	Key   string `json:"key"`
+	Level string `json:"level"` // info | warning | critical
+	Text  string `json:"text"`
+	// Thread is the incident card's thread; nil (no card yet): a top-level post in Channel.
+	Thread *ChatRef `json:"thread,omitempty"`
+	// Channel is the runbook's channel; "" = the adapter's default.
+	Channel string `json:"channel,omitempty"`
+	Retry   bool   `json:"-"`
 }
 
 // Link is a named URL shown on the timeline (a rollback branch, a PR, a dashboard).

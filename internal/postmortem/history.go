@@ -100,13 +100,18 @@ func decodeFirst(p *commonpb.Payloads, v any) bool {
 	return json.Unmarshal(ps[0].GetData(), v) == nil
 }
 
-// StatusFromHistory reads the final Status from the result of a completed run: the incident
-// workflow returns it. ok is false when the history has no completed run.
+// StatusFromHistory reads the final Status from the close of the last run: the result of a
+// completed run, or the details of the failure a failed or aborted incident closes its
+// workflow with. ok is false when the history has neither.
 func StatusFromHistory(events []*historypb.HistoryEvent) (workflows.Status, bool) {
 	for i := len(events) - 1; i >= 0; i-- {
-		if a := events[i].GetWorkflowExecutionCompletedEventAttributes(); a != nil {
-			var st workflows.Status
-			if decodeFirst(a.GetResult(), &st) {
+		var st workflows.Status
+		if a := events[i].GetWorkflowExecutionCompletedEventAttributes(); a != nil && decodeFirst(a.GetResult(), &st) {
+			return st, true
+		}
+		if f := events[i].GetWorkflowExecutionFailedEventAttributes().GetFailure(); f != nil {
+			info := f.GetApplicationFailureInfo()
+			if workflows.IsIncidentCloseFailure(info.GetType()) && decodeFirst(info.GetDetails(), &st) {
 				return st, true
 			}
 		}

@@ -289,6 +289,13 @@ func decisions(st workflows.Status, h historyFacts) []Decision {
 				}
 			}
 		}
+		// A fail back quench approved on measured health is no update: only the timeline has it.
+		for _, e := range tl {
+			if e.Data["via"] == workflows.ViaHealth {
+				out = append(out, timelineDecision(e))
+			}
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 		return out
 	}
 	// No history: the timeline's decision events carry who, when, verdict and via; the
@@ -298,13 +305,19 @@ func decisions(st workflows.Status, h historyFacts) []Decision {
 		if e.Kind != workflows.EventDecision {
 			continue
 		}
-		d := Decision{StepID: e.StepID, Approver: e.Actor, Verdict: e.Data["verdict"], Via: e.Data["via"], At: e.At}
-		if _, reason, ok := strings.Cut(e.Text, ": "); ok {
-			d.Reason = reason
-		}
-		out = append(out, d)
+		out = append(out, timelineDecision(e))
 	}
 	return out
+}
+
+// timelineDecision reads a decision event: who, when, verdict and via; the reason is the
+// text after the colon the workflow writes.
+func timelineDecision(e workflows.Event) Decision {
+	d := Decision{StepID: e.StepID, Approver: e.Actor, Verdict: e.Data["verdict"], Via: e.Data["via"], At: e.At}
+	if _, reason, ok := strings.Cut(e.Text, ": "); ok {
+		d.Reason = reason
+	}
+	return d
 }
 
 // mitigatingState are the step states in which a step's change happened.

@@ -11,6 +11,7 @@ import (
 	failurepb "go.temporal.io/api/failure/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/evidence/report"
@@ -251,5 +252,48 @@ func TestStatusOnlyStillNamesDecisions(t *testing.T) {
 	rep := Build(in)
 	if len(rep.Decisions) != 1 || rep.Decisions[0].Approver != "dave" || rep.Decisions[0].Reason != "diff looks right" || rep.Decisions[0].Via != "cli" {
 		t.Errorf("decisions from the timeline: %+v", rep.Decisions)
+	}
+}
+
+// A failed or aborted incident closes its workflow as failed with its Status in the
+// failure's details; the postmortem reads it from there. Other failures carry no status.
+func TestStatusFromAFailedClose(t *testing.T) {
+	details, err := converter.GetDefaultDataConverter().ToPayloads(workflows.Status{IncidentID: "inc-1", State: workflows.StateAborted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := func(typ string) []*historypb.HistoryEvent {
+		return []*historypb.HistoryEvent{{
+			EventType: enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+			Attributes: &historypb.HistoryEvent_WorkflowExecutionFailedEventAttributes{WorkflowExecutionFailedEventAttributes: &historypb.WorkflowExecutionFailedEventAttributes{
+				Failure: &failurepb.Failure{Message: "incident aborted", FailureInfo: &failurepb.Failure_ApplicationFailureInfo{
+					ApplicationFailureInfo: &failurepb.ApplicationFailureInfo{Type: typ, NonRetryable: true, Details: details}}},
+			}},
+		}}
+	}
+	st, ok := StatusFromHistory(failed(workflows.FailureIncidentAborted))
+	if !ok || st.IncidentID != "inc-1" || st.State != workflows.StateAborted {
+		t.Fatalf("status %+v, ok %v", st, ok)
+	}
+	if st, ok := StatusFromHistory(failed("PanicError")); ok {
+		t.Fatalf("another failure read as a status: %+v", st)
+	}
+}
+
+// A fail back quench approved on measured health (recorded by test/failback_health_test.go)
+// is among the decisions, though no decide update carried it.
+func TestPostmortemListsTheHealthDecision(t *testing.T) {
+	events := loadHistory(t, "../../workflows/testdata/histories/auto-failback-on-measured-health.json")
+	st, ok := StatusFromHistory(events)
+	if !ok {
+		t.Fatal("no final status in the recorded history")
+	}
+	rep := Build(Input{Status: st, History: events})
+	if len(rep.Decisions) != 1 {
+		t.Fatalf("decisions %+v, want quench's one", rep.Decisions)
+	}
+	d := rep.Decisions[0]
+	if d.StepID != "failback" || d.Approver != "quench" || d.Via != workflows.ViaHealth || d.Verdict != workflows.VerdictApprove || !strings.Contains(d.Reason, "healthy") {
+		t.Fatalf("decision %+v", d)
 	}
 }

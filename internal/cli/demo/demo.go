@@ -224,6 +224,13 @@ type watchResult struct {
 
 // decide asks the terminal (or --yes) whether to fail back, and sends the decision.
 func decide(ctx context.Context, opts *Options, stack *devstack.Stack, id string, in *bufio.Reader, p *progress) error {
+	if st, err := stack.Incidents.Status(ctx, id); err == nil {
+		for _, s := range st.Steps {
+			if s.ID == "failback" && s.Health != nil {
+				p.line("measured before asking: %s", s.Health.Text)
+			}
+		}
+	}
 	question := fmt.Sprintf("Approve fail back of route %s to %s? [y/N] ", demoRoute, primary)
 	approve := opts.Yes
 	if opts.Yes {

@@ -117,7 +117,8 @@ func renderStatus(w io.Writer, st workflows.Status) error {
 		}
 		fmt.Fprintf(w, "\nWaiting for approval: %s (%s)\n", what, p.Action)
 		if p.Prompt != "" {
-			fmt.Fprintf(w, "  %s\n", p.Prompt)
+			// A fail back's prompt carries its measured figure on a line of its own.
+			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(strings.ReplaceAll(p.Prompt, "\n\n", "\n"), "\n", "\n  "))
 		}
 		fmt.Fprintf(w, "  params:  %s\n  digest:  %s\n", cmdutil.FormatParams(p.Params), runbooks.ShortDigest(p.Digest))
 		fmt.Fprintf(w, "  who:     %s (quorum %d%s)\n", strings.Join(p.Groups, ", "), p.Quorum, fourEyes(p.FourEyes))

@@ -187,6 +187,13 @@ func gateNote(s runbooks.Step) string {
 	if s.Verify != nil {
 		notes = append(notes, "verify: "+s.Verify.Signal)
 	}
+	if f := s.Failback; f != nil {
+		note := "measures the provider first"
+		if f.AutoAfterHealthy > 0 {
+			note += ", fails back by itself after " + f.AutoAfterHealthy.String() + " healthy"
+		}
+		notes = append(notes, note)
+	}
 	if a, ok := runbooks.Catalog[s.Action]; ok && a.Undo != "" {
 		undo := "undo on close: " + a.Undo
 		if s.Undo != nil && s.Undo.Keep {

@@ -123,3 +123,14 @@ func TestListAndShow(t *testing.T) {
 		}
 	}
 }
+
+// A fail back that measures the provider first says so in `runbook show`.
+func TestShowFailbackNote(t *testing.T) {
+	io, _, out, _ := cmdutil.Test()
+	if err := showRun(&ShowOptions{IO: io, Runbooks: library(t), Name: "provider-outage", Format: cmdutil.FormatTable}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "failback  gateway.restore  [approval: sre; measures the provider first]") {
+		t.Errorf("show lacks the fail back's health note:\n%s", out)
+	}
+}

@@ -216,6 +216,27 @@ func TestAgainstARealPrometheus(t *testing.T) {
 			}
 		}
 	})
+
+	// A fail back's figure: each provider on its own, whatever route sent the requests.
+	t.Run("provider health", func(t *testing.T) {
+		health := func(provider string) ports.HealthFigure {
+			t.Helper()
+			fig, err := s.src.ProviderHealth(ctx, ports.HealthInput{Provider: provider, Window: window, Now: s.t2})
+			if err != nil {
+				t.Fatalf("%s: %v", provider, err)
+			}
+			return fig
+		}
+		if f := health("openai"); f.Requests < 30 || f.ErrorRate < 0.2 || f.ErrorRate > 0.5 || f.LatencyP95Ms < 1000 {
+			t.Errorf("openai %+v: want about 60 requests, a third failed, p95 over a second", f)
+		}
+		if f := health("anthropic"); f.Requests < 10 || f.Errors != 0 || f.LatencyP95Ms == 0 || f.LatencyP95Ms > 1000 {
+			t.Errorf("anthropic %+v: want about 20 clean requests under a second", f)
+		}
+		if f := health("mistral"); f.Requests != 0 {
+			t.Errorf("a provider without traffic: %+v", f)
+		}
+	})
 }
 
 func TestUnreachablePrometheusIsRetryable(t *testing.T) {

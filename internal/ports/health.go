@@ -1,0 +1,31 @@
+package ports
+
+import (
+	"context"
+	"time"
+)
+
+// ProviderHealthSource is a traffic source that can measure one provider's health over a
+// window, whatever route sent the requests: a fail back measures the provider it would
+// return to while the route is still on its fallback. Traffic adapters implement it where
+// their data names the provider.
+type ProviderHealthSource interface {
+	ProviderHealth(ctx context.Context, in HealthInput) (HealthFigure, error)
+}
+
+// HealthInput asks for one provider's health over [Now-Window, Now].
+type HealthInput struct {
+	Provider string        `json:"provider"`
+	Window   time.Duration `json:"window"`
+	Now      time.Time     `json:"now"`
+}
+
+// HealthFigure is a provider's measured health.
+type HealthFigure struct {
+	Requests  int     `json:"requests"` // sample size; 0: the figures say nothing
+	Errors    int     `json:"errors"`
+	ErrorRate float64 `json:"error_rate"`
+	// LatencyP95Ms is the 95th percentile latency in milliseconds; 0 when unknown.
+	LatencyP95Ms float64 `json:"latency_p95_ms"`
+	Source       string  `json:"source"` // where the figure comes from, e.g. "the JSONL traffic log"
+}
