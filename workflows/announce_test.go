@@ -82,7 +82,9 @@ func TestChatCardFollowsTheIncident(t *testing.T) {
 	h := newHarness(t)
 	chat := withChat(h)
 	var whileWaiting ports.Card
+	var queried Status
 	h.at(time.Minute, func() {
+		queried = h.status()
 		chat.mu.Lock()
 		defer chat.mu.Unlock()
 		whileWaiting = chat.cards[len(chat.cards)-1]
@@ -94,6 +96,8 @@ func TestChatCardFollowsTheIncident(t *testing.T) {
 	require.Equal(t, StateCompleted, st.State)
 
 	assert.Equal(t, 1, chat.posts, "one card per incident")
+	assert.Equal(t, &ports.ChatRef{Channel: "Cincidents", TS: "1.1"}, queried.Chat, "the status query says where the card is (the incident page links it)")
+	assert.Nil(t, st.Chat, "the card's place is in query answers only, not in the state the incident keeps")
 	require.Len(t, whileWaiting.Pending, 1, "the card shows the approval while it waits")
 	p := whileWaiting.Pending[0]
 	assert.Equal(t, "failback", p.StepID)

@@ -233,6 +233,8 @@ type Status struct {
 	// TimelineDropped counts old events dropped to keep the state small.
 	TimelineDropped int `json:"timeline_dropped,omitempty"`
 	Runs            int `json:"runs"` // continue-as-new generations so far
+	// Chat is where the incident's chat card is (answers of the status query only).
+	Chat *ports.ChatRef `json:"chat,omitempty"`
 	// Verifying is the verify in progress, if any (State is then StateVerifying).
 	Verifying *Verifying `json:"verifying,omitempty"`
 }

@@ -167,7 +167,13 @@ func (w *incident) loadPolicy(ctx workflow.Context) {
 // so neither is ever delivered to a workflow without its handler.
 func (w *incident) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
-		return *w.status, nil
+		st := *w.status
+		if w.st.Chat != nil && w.st.Chat.Card != nil {
+			// Only in the answer (the incident page links the thread): a query changes no state.
+			card := *w.st.Chat.Card
+			st.Chat = &card
+		}
+		return st, nil
 	}); err != nil {
 		return fmt.Errorf("registering the %s query: %w", QueryStatus, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/quench-dev/quench/internal/ingest"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
+	"github.com/quench-dev/quench/internal/web"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -132,6 +133,8 @@ type HTTP struct {
 	Slack *slackapp.Handler
 	// Readiness serves /readyz.
 	Readiness *Readiness
+	// Page is the incident page at / (internal/web).
+	Page *web.Handler
 }
 
 // HTTPOptions are what only some processes give the HTTP server.
@@ -144,6 +147,8 @@ type HTTPOptions struct {
 	// TemporalClientOptions), so ingest starts a new group's incident eagerly with its alerts
 	// in the input (ingest.DispatchOptions.EagerStart). quench dev; not quench server.
 	EagerIngest bool
+	// UIURL is the Temporal Web UI's base URL, for the incident page's links ("" for none).
+	UIURL string
 }
 
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
@@ -222,6 +227,10 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	// Outside the API's Host check: probes reach a pod by its IP.
 	mux.Handle("GET /readyz", readiness)
 	mux.Handle("/", apiHandler)
+	page, err := mountPage(mux, cfg, svc, a, tokens, api.Hosts{Names: cfg.HTTP.Hosts, ListenHost: listenHost}, opts.UIURL, logger)
+	if err != nil {
+		return nil, err
+	}
 	if err := mountGitHubHook(mux, cfg, a.GitHub, svc, logger); err != nil {
 		return nil, err
 	}
@@ -236,7 +245,10 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 		UnauthenticatedHooks: open,
 		Slack:                slack,
 		Readiness:            readiness,
+		Page:                 page,
 	}
+	// Live streams of the page end when the server shuts down.
+	h.Server.RegisterOnShutdown(page.Close)
 	// Long-polls of /v1/routes answer at once when the server shuts down.
 	h.Server.RegisterOnShutdown(a.Routes.Close)
 	for _, source := range config.HookSources {

@@ -28,7 +28,8 @@ func slackChat(cfg *config.Config, logger *slog.Logger) (*slackapp.Client, error
 	return slackapp.NewClient(slackapp.Options{
 		BotToken: token, APIURL: cfg.Slack.APIURL, Channel: cfg.Slack.Channel,
 		Mentions: cfg.Slack.Mentions(), Escalation: cfg.Slack.Escalation,
-		Logger: logger.With("component", "slack"),
+		PageBase: PageBase(cfg),
+		Logger:   logger.With("component", "slack"),
 	}), nil
 }
 

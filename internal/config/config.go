@@ -43,6 +43,8 @@ type Config struct {
 	GitHub          GitHub  `yaml:"github"`
 	Slack           Slack   `yaml:"slack"`
 	Dev             Dev     `yaml:"dev"`
+	// Web is the incident page at / (its public URL and OIDC sign-in).
+	Web Web `yaml:"web"`
 	// Store is where state shared by every process lives (SQLite in the data dir, or
 	// PostgreSQL for replicas on several hosts).
 	Store Store `yaml:"store"`
@@ -312,6 +314,7 @@ func (c *Config) validate() error {
 	problems = append(problems, c.trustProblems()...)
 	problems = append(problems, c.llmProblems()...)
 	problems = append(problems, c.Store.problems()...)
+	problems = append(problems, c.Web.problems()...)
 	if len(problems) == 0 {
 		return nil
 	}

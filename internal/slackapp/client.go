@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,9 @@ type Options struct {
 	Mentions map[string][]string
 	// Escalation is mentioned on every escalation when set (a user group or user ID).
 	Escalation string
+	// PageBase is the incident page's base URL (web.url, or quench's HTTP address): the
+	// card links to <PageBase>/incidents/<short ID>. "" for no link.
+	PageBase string
 	// Pace is the least time between two posts to one channel (default 1 s, Slack's limit).
 	Pace       time.Duration
 	HTTPClient *http.Client
@@ -111,7 +115,7 @@ func (c *Client) PostCard(ctx context.Context, channel string, card ports.Card) 
 	}
 	ch, ts, err := c.api.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(cardText(card), false),
-		slack.MsgOptionBlocks(CardBlocks(card)...),
+		slack.MsgOptionBlocks(CardBlocks(c.withPage(card))...),
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataEventType,
 			EventPayload: map[string]any{metaIncident: card.IncidentID, metaKind: "card"}}),
 	)
@@ -119,6 +123,16 @@ func (c *Client) PostCard(ctx context.Context, channel string, card ports.Card) 
 		return ports.ChatRef{}, Classify(err)
 	}
 	return ports.ChatRef{Channel: ch, TS: ts}, nil
+}
+
+// withPage adds the link to the incident's page first among the card's links.
+func (c *Client) withPage(card ports.Card) ports.Card {
+	if c.opts.PageBase == "" || card.ShortID == "" {
+		return card
+	}
+	page := ports.Link{Name: "Incident page", URL: strings.TrimRight(c.opts.PageBase, "/") + "/incidents/" + url.PathEscape(card.ShortID)}
+	card.Links = append([]ports.Link{page}, card.Links...)
+	return card
 }
 
 // findCard looks for the incident's card among the channel's recent messages.
@@ -144,7 +158,7 @@ func (c *Client) UpdateCard(ctx context.Context, ref ports.ChatRef, card ports.C
 	}
 	_, _, _, err := c.api.UpdateMessageContext(ctx, ref.Channel, ref.TS,
 		slack.MsgOptionText(cardText(card), false),
-		slack.MsgOptionBlocks(CardBlocks(card)...),
+		slack.MsgOptionBlocks(CardBlocks(c.withPage(card))...),
 		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataEventType,
 			EventPayload: map[string]any{metaIncident: card.IncidentID, metaKind: "card"}}),
 	)

@@ -178,3 +178,23 @@ func TestCheckReportsABadToken(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "xoxb-"), err.Error())
 }
+
+// The card links to the incident's page when quench knows where the page is.
+func TestCardLinksToTheIncidentPage(t *testing.T) {
+	fake := slackfake.New()
+	t.Cleanup(fake.Close)
+	c := NewClient(Options{BotToken: "xoxb-test", APIURL: fake.APIURL(), Channel: "C1", Pace: time.Millisecond, PageBase: "https://quench.example/"})
+	ctx := context.Background()
+	card := testCard()
+	ref, err := c.PostCard(ctx, "", card)
+	require.NoError(t, err)
+	assert.Contains(t, fake.Messages("C1")[0].Blocks, "https://quench.example/incidents/abcdef|Incident page")
+	assert.Empty(t, card.Links, "the caller's card is not changed")
+	require.NoError(t, c.UpdateCard(ctx, ref, card))
+	assert.Contains(t, fake.Messages("C1")[0].Blocks, "https://quench.example/incidents/abcdef|Incident page", "an update keeps the link")
+
+	plain, fake2 := newTestClient(t)
+	_, err = plain.PostCard(ctx, "", testCard())
+	require.NoError(t, err)
+	assert.NotContains(t, fake2.Messages("C1")[0].Blocks, "Incident page", "no page base, no link")
+}

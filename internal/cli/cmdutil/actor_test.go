@@ -110,3 +110,20 @@ func TestActorAgainstAServer(t *testing.T) {
 		t.Fatalf("wrong token: %v", err)
 	}
 }
+
+func TestPageURLPrefersWebThenAPIThenDev(t *testing.T) {
+	dir := devDir(t, true)
+	for _, c := range []struct {
+		cfg  config.Config
+		want string
+	}{
+		{config.Config{Web: config.Web{URL: "https://page.example/"}, API: config.API{URL: "https://api.example"}, DataDir: dir}, "https://page.example/incidents/1a2b3c"},
+		{config.Config{API: config.API{URL: "https://api.example"}, DataDir: dir}, "https://api.example/incidents/1a2b3c"},
+		{config.Config{DataDir: dir}, "http://127.0.0.1:18080/incidents/1a2b3c"},
+		{config.Config{DataDir: t.TempDir()}, ""},
+	} {
+		if got := PageURL(&c.cfg, "1a2b3c"); got != c.want {
+			t.Errorf("PageURL(%+v) = %q, want %q", c.cfg, got, c.want)
+		}
+	}
+}

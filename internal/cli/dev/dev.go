@@ -189,6 +189,12 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	if dev.AllowActAs {
 		sum.CLI += " (--as allowed: dev.allow_as)"
 	}
+	sum.Page = stack.HTTPURL + "/"
+	if stack.Web.Page != nil && config.IsLoopback(stack.HTTPAddr) {
+		// Like a notebook server's token: the OS user who started quench dev signs in to the
+		// page as their CLI identity by opening it once. Printed here, never logged.
+		sum.PageLogin = stack.HTTPURL + stack.Web.Page.OneTimeLogin(dev.Identity)
+	}
 	writeSummary(opts.IO.Out, sum)
 
 	select {

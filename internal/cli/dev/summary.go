@@ -31,6 +31,8 @@ type summary struct {
 	CLI string
 	// Sample says what of the sample is in use ("" for none).
 	Sample string
+	// Page is the incident page; PageLogin its one-time sign-in link ("" off loopback).
+	Page, PageLogin string
 
 	// UIWriteActions: the Web UI may change workflows (--ui-write-actions).
 	UIWriteActions bool
@@ -57,6 +59,12 @@ func writeSummary(out io.Writer, s summary) {
 	}
 	fmt.Fprintf(out, "  HTTP:       http://%s  (API /api/v1, routes /v1/routes, /healthz, /readyz, /metrics)\n", s.Addresses.HTTP)
 	printHooks(out, s.Web)
+	if s.Page != "" {
+		fmt.Fprintf(out, "  Page:       %s  (incidents, approvals, evidence)\n", s.Page)
+		if s.PageLogin != "" {
+			fmt.Fprintf(out, "              sign in once: %s\n", s.PageLogin)
+		}
+	}
 	fmt.Fprintf(out, "  Data:       %s\n", s.DataDir)
 	if s.CLI != "" {
 		fmt.Fprintf(out, "  CLI:        %s\n", s.CLI)

@@ -31,6 +31,7 @@ func TestSummaryPrintsTheResolvedChoices(t *testing.T) {
 		Addresses: devstack.Addresses{Temporal: "127.0.0.1:41001", Namespace: "default", HTTP: "127.0.0.1:41002"},
 		Web:       &app.HTTP{HookSources: []string{"alertmanager", "generic"}, UnauthenticatedHooks: []string{"generic"}},
 		DataDir:   cfg.DataDir, Runbooks: []string{"provider-outage", "prompt-regression"}, Choices: a.Choices,
+		Page: "http://127.0.0.1:41002/", PageLogin: "http://127.0.0.1:41002/login/once?token=t0k",
 	})
 	lines := strings.Split(out.String(), "\n")
 	line := func(label string) string {
@@ -45,6 +46,8 @@ func TestSummaryPrintsTheResolvedChoices(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:41001 (namespace default)", line("Temporal"))
 	assert.Equal(t, "http://127.0.0.1:41002  (API /api/v1, routes /v1/routes, /healthz, /readyz, /metrics)", line("HTTP"))
 	assert.Equal(t, "POST /hooks/{alertmanager,generic}", line("Hooks"))
+	assert.Equal(t, "http://127.0.0.1:41002/  (incidents, approvals, evidence)", line("Page"))
+	assert.Contains(t, out.String(), "              sign in once: http://127.0.0.1:41002/login/once?token=t0k\n")
 	assert.Equal(t, "2 (provider-outage, prompt-regression)", line("Runbooks"))
 	for _, c := range a.Choices {
 		assert.Equal(t, c.Adapter, line(c.Port), "the %s line is not Resolve's description", c.Port)

@@ -19,6 +19,8 @@ import (
 type ShowOptions struct {
 	IO        *cmdutil.IOStreams
 	Incidents func() (incidents.Client, error)
+	// PageURL is the incident's page for a short ID ("" when quench's address is unknown).
+	PageURL func(ref string) string
 
 	Ref    string
 	Format string
@@ -26,7 +28,13 @@ type ShowOptions struct {
 
 // NewCmdShow is `incident show ID`.
 func NewCmdShow(f *cmdutil.Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{IO: f.IO, Incidents: f.IncidentsClient}
+	opts := &ShowOptions{IO: f.IO, Incidents: f.IncidentsClient, PageURL: func(ref string) string {
+		c, err := f.Config()
+		if err != nil {
+			return ""
+		}
+		return cmdutil.PageURL(c, ref)
+	}}
 	cmd := &cobra.Command{
 		Use:               "show ID",
 		Aliases:           []string{"status", "view"},
@@ -60,7 +68,15 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 	if opts.Format != cmdutil.FormatTable {
 		return cmdutil.WriteData(opts.IO.Out, opts.Format, st)
 	}
-	return renderStatus(opts.IO.Out, st)
+	if err := renderStatus(opts.IO.Out, st); err != nil {
+		return err
+	}
+	if opts.PageURL != nil {
+		if u := opts.PageURL(st.ShortID); u != "" {
+			fmt.Fprintf(opts.IO.Out, "\nPage: %s\n", u)
+		}
+	}
+	return nil
 }
 
 func renderStatus(w io.Writer, st workflows.Status) error {

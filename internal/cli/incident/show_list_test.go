@@ -27,7 +27,8 @@ func TestShowRun(t *testing.T) {
 			"Incident 1a2b3c  LLM provider outage", "runbook:   provider-outage", "severity:  critical", "params:    route=chat",
 			"failover", "switched chat from primary to fallback",
 			"Waiting for approval: step failback (gateway.restore)", "digest:  aaaaaaaa1111", "who:     sre (quorum 1)",
-			"approve: quench incident approve 1a2b3c --step failback", "Timeline", "approval_requested"}},
+			"approve: quench incident approve 1a2b3c --step failback", "Timeline", "approval_requested",
+			"\nPage: https://quench.example/incidents/1a2b3c\n"}},
 		{name: "json", ref: shortID, format: cmdutil.FormatJSON, wantStdout: []string{`"incident_id": "` + incID, `"requester": "alice"`, `"digest": "` + digestA}},
 		{name: "full ID", ref: incID, wantStdout: []string{"Incident 1a2b3c"}},
 		{name: "unknown", ref: "abcdef", wantErr: "no incident with ID abcdef (see `quench incident list`)"},
@@ -43,7 +44,8 @@ func TestShowRun(t *testing.T) {
 			if format == "" {
 				format = cmdutil.FormatTable
 			}
-			err := showRun(context.Background(), &ShowOptions{IO: ios, Incidents: client(fake), Ref: tc.ref, Format: format})
+			err := showRun(context.Background(), &ShowOptions{IO: ios, Incidents: client(fake), Ref: tc.ref, Format: format,
+				PageURL: func(ref string) string { return "https://quench.example/incidents/" + ref }})
 			checkErr(t, err, tc.wantErr, false)
 			checkOutput(t, "stdout", out.String(), tc.wantStdout, nil)
 			if tc.format == cmdutil.FormatJSON {
