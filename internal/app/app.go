@@ -140,6 +140,10 @@ type HTTPOptions struct {
 	// TemporalClientOptions), so ingest starts a new group's incident eagerly with its alerts
 	// in the input (ingest.DispatchOptions.EagerStart). quench dev; not quench server.
 	EagerIngest bool
+	// SoleIngest: no other process ingests into this store (quench dev holds its data dir),
+	// so the alert inbox takes over a previous process's rows at start without waiting for
+	// its lease to lapse (ingest.InboxOptions.Sole).
+	SoleIngest bool
 }
 
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
@@ -188,8 +192,17 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	hooks.Runbooks = svc.Runbooks
 	hooks.Metrics = metrics
 	hooks.Logger = logger.With("component", "ingest")
-	hooks.Dispatcher = ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger,
-		EagerStart: opts.EagerIngest})
+	inbox, err := openInbox(a, opts, hooks.Logger)
+	if err != nil {
+		return nil, err
+	}
+	dispatcher := ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger,
+		EagerStart: opts.EagerIngest, Inbox: inbox})
+	if err := recoverInbox(dispatcher, hooks.Logger); err != nil {
+		dispatcher.Close()
+		return nil, err
+	}
+	hooks.Dispatcher = dispatcher
 	hookHandler := ingest.NewHandler(hooks)
 
 	a.Connect(svc.Temporal)
@@ -230,6 +243,8 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	}
 	// Long-polls of /v1/routes answer at once when the server shuts down.
 	h.Server.RegisterOnShutdown(a.Routes.Close)
+	// What is delivered leaves the inbox; the rest waits for the next process.
+	h.Server.RegisterOnShutdown(dispatcher.Close)
 	for _, source := range config.HookSources {
 		if !hooks.Disabled[source] {
 			h.HookSources = append(h.HookSources, source)

@@ -172,7 +172,7 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, open bool, dev *a
 	s.Incidents.Policy, s.Incidents.Revision = &policy, workflows.StartRevision
 	// The embedded stack starts every incident of its server, so it may remember short IDs.
 	s.Incidents.RememberShortIDs = true
-	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true}); err != nil {
+	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true, SoleIngest: true}); err != nil {
 		return err
 	}
 	ln, err := app.Listen(s.Web.Server)
