@@ -176,7 +176,7 @@ func (in *Inbox) nextID() (string, int64) {
 	seq := max(in.lastSeq+1, in.opts.Now().UnixMicro())
 	in.lastSeq = seq
 	in.mu.Unlock()
-	return fmt.Sprintf("%s-%d", in.prefix, in.counter.Add(1)), seq
+	return fmt.Sprintf("%s/%d", in.prefix, in.counter.Add(1)), seq
 }
 
 // write makes items durable; when it returns nil they are in the store and queued for

@@ -59,7 +59,9 @@ func (d *Dispatcher) loadStored(rows []inboxRow) {
 		key, digest := alertKey(r.WorkflowID, r.Alert), alertDigest(r.Alert)
 		q := d.queueOf(r.Routed)
 		b := q.batchFor(r.Alert, d.opts)
-		b.add(r.Alert, key, digest, r.id)
+		a := r.Alert
+		a.Delivery = r.id // the incident drops it if it comes again (a re-delivery)
+		b.add(a, key, digest, r.id)
 		q.latest[key] = pendingSend{digest: digest, b: b}
 		q.queued++
 	}
