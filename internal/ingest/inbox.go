@@ -126,6 +126,7 @@ type Inbox struct {
 	// one goroutine at a time, in the order the rows were written or taken over.
 	loaded  func(rows []inboxRow)
 	metrics *Metrics
+	ready   atomic.Bool // setup succeeded
 	closed  atomic.Bool
 }
 
@@ -141,19 +142,37 @@ type inboxWrite struct {
 	done chan error
 }
 
-// OpenInbox prepares the inbox's tables on db and registers this process as an owner.
+// OpenInbox prepares the inbox's tables on db and registers this process as an owner. A
+// store that cannot be reached does not stop the process: the inbox stays unused (every
+// alert waits for its commit, as without one) and the lease loop prepares it once the
+// store answers.
 func OpenInbox(ctx context.Context, db *store.DB, opts InboxOptions) (*Inbox, error) {
 	opts = opts.withDefaults()
-	if err := db.Ensure(ctx, inboxComponent, inboxSchema); err != nil {
-		return nil, fmt.Errorf("the alert inbox in %s: %w", db, err)
-	}
 	in := &Inbox{db: db, opts: opts, writes: make(chan *inboxWrite, 1024), kick: make(chan struct{}, 1),
 		stop: make(chan struct{}), writerDone: make(chan struct{}), prefix: randomHex(6)}
-	if err := in.renew(ctx); err != nil {
-		return nil, fmt.Errorf("the alert inbox: register %s: %w", opts.Owner, err)
+	if err := in.setup(ctx); err != nil {
+		if !store.IsUnavailable(err) {
+			return nil, err
+		}
+		opts.Logger.Warn("alert inbox: the store is unavailable; alerts wait for their commit until it is back", "err", err)
 	}
 	return in, nil
 }
+
+// setup creates the tables and registers the owner; the inbox is used from then on.
+func (in *Inbox) setup(ctx context.Context) error {
+	if err := in.db.Ensure(ctx, inboxComponent, inboxSchema); err != nil {
+		return fmt.Errorf("the alert inbox in %s: %w", in.db, err)
+	}
+	if err := in.renew(ctx); err != nil {
+		return fmt.Errorf("the alert inbox: register %s: %w", in.opts.Owner, err)
+	}
+	in.ready.Store(true)
+	return nil
+}
+
+// usable says the inbox's tables are ready and it is not closed.
+func (in *Inbox) usable() bool { return in.ready.Load() && !in.closed.Load() }
 
 // Owner is the name this process holds rows under.
 func (in *Inbox) Owner() string { return in.opts.Owner }
@@ -398,6 +417,13 @@ func (in *Inbox) leaseLoop() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), in.opts.Lease/3)
+		if !in.ready.Load() {
+			if err := in.setup(ctx); err != nil {
+				in.opts.Logger.Warn("alert inbox: the store is still unavailable", "err", err)
+				cancel()
+				continue
+			}
+		}
 		if err := in.renew(ctx); err != nil {
 			in.opts.Logger.Error("alert inbox: renewing the lease failed; another quench may take over this process's alerts (delivered twice at worst, which incidents ignore)", "owner", in.opts.Owner, "err", err)
 		}
@@ -416,6 +442,9 @@ const takeOverBatch = 1000
 // rows it took.
 func (in *Inbox) takeOver(ctx context.Context, all bool) (int, error) {
 	total := 0
+	if !in.ready.Load() {
+		return 0, nil // the lease loop takes over once the store answers
+	}
 	for {
 		room := in.opts.MaxRows - int(in.held.Load())
 		if room <= 0 {

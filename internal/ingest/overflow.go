@@ -20,7 +20,7 @@ import (
 // in their order), or every commit slot is busy. A lone alert finds neither and waits for
 // its own commit, answered started or signalled as before. The caller holds d.mu.
 func (d *Dispatcher) saturated(q *incidentQueue) bool {
-	if d.inbox == nil {
+	if d.inbox == nil || !d.inbox.usable() {
 		return false
 	}
 	return q != nil || len(d.slots) >= cap(d.slots)
@@ -30,7 +30,7 @@ func (d *Dispatcher) saturated(q *incidentQueue) bool {
 // incident is not known to run: they wait for their commit, so the webhook's answer says
 // not_started and why, as without the inbox.
 func (d *Dispatcher) unstartable(items []Routed) map[int]bool {
-	if d.inbox == nil {
+	if d.inbox == nil || !d.inbox.usable() {
 		return nil
 	}
 	var out map[int]bool
