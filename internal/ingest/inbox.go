@@ -97,7 +97,6 @@ var inboxSchema = []store.Migration{
 		alert       TEXT NOT NULL,
 		accepted_at BIGINT NOT NULL
 	)`},
-	{SQL: `CREATE INDEX ingest_inbox_owner_seq ON ingest_inbox (owner, seq)`},
 	{SQL: `CREATE TABLE ingest_inbox_owners (
 		owner       TEXT PRIMARY KEY,
 		lease_until BIGINT NOT NULL
@@ -135,6 +134,7 @@ type inboxRow struct {
 	id  string
 	seq int64
 	Routed
+	data string // the alert as stored (JSON), encoded by the request, not the writer
 }
 
 type inboxWrite struct {
@@ -211,8 +211,13 @@ func (in *Inbox) write(ctx context.Context, items []Routed) error {
 	}
 	w := &inboxWrite{rows: make([]inboxRow, len(items)), done: make(chan error, 1)}
 	for i, it := range items {
+		data, err := json.Marshal(it.Alert)
+		if err != nil {
+			in.held.Add(-n)
+			return fmt.Errorf("encode alert %s for the inbox: %w", it.Alert.Fingerprint, err)
+		}
 		w.rows[i].id, w.rows[i].seq = in.nextID()
-		w.rows[i].Routed = it
+		w.rows[i].Routed, w.rows[i].data = it, string(data)
 	}
 	closed := fmt.Errorf("%w: the alert inbox is closed (quench is stopping)", ErrUnavailable)
 	select {
@@ -254,6 +259,9 @@ func (in *Inbox) delivered(ids []string) {
 	}
 }
 
+// deleteLinger is how long delivered rows wait for a write to share its transaction.
+const deleteLinger = 25 * time.Millisecond
+
 // writer commits pending writes and deletes, as many as are waiting, in one transaction.
 func (in *Inbox) writer() {
 	defer in.done.Done()
@@ -264,6 +272,16 @@ func (in *Inbox) writer() {
 		case w := <-in.writes:
 			batch = append(batch, w)
 		case <-in.kick:
+			// Deletes alone are worth a transaction (an fsync) only when no write comes
+			// soon to carry them: in a storm they ride along with the next write.
+			linger := time.NewTimer(deleteLinger)
+			select {
+			case w := <-in.writes:
+				batch = append(batch, w)
+			case <-linger.C:
+			case <-in.stop:
+			}
+			linger.Stop()
 		case <-in.stop:
 			in.flushDeletes()
 			return
@@ -361,15 +379,11 @@ func insertRows(ctx context.Context, tx *store.Tx, owner string, now time.Time, 
 		q.WriteString(`INSERT INTO ingest_inbox (id, seq, owner, workflow_id, runbook, alert, accepted_at) VALUES `)
 		args := make([]any, 0, 7*len(chunk))
 		for i, r := range chunk {
-			data, err := json.Marshal(r.Alert)
-			if err != nil {
-				return fmt.Errorf("encode alert %s: %w", r.Alert.Fingerprint, err)
-			}
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.id, r.seq, owner, r.WorkflowID, r.Runbook, string(data), now.UnixMilli())
+			args = append(args, r.id, r.seq, owner, r.WorkflowID, r.Runbook, r.data, now.UnixMilli())
 		}
 		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 			return err
