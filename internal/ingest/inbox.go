@@ -464,12 +464,15 @@ func (in *Inbox) takeOver(ctx context.Context, all bool) (int, error) {
 		if room <= 0 {
 			return total, nil
 		}
-		rows, err := in.takeOverOnce(ctx, all, min(room, takeOverBatch))
+		rows, found, err := in.takeOverOnce(ctx, all, min(room, takeOverBatch))
 		if err != nil {
 			return total, err
 		}
-		if len(rows) == 0 {
+		if !found {
 			return total, nil
+		}
+		if len(rows) == 0 {
+			continue // an owner gone with nothing left: its lease row is removed
 		}
 		total += len(rows)
 		in.opts.Logger.Info("alert inbox: took over alerts another quench accepted and did not deliver", "rows", len(rows), "from", rows[0].owner)
@@ -486,10 +489,9 @@ type ownedRow struct {
 	owner string
 }
 
-func (in *Inbox) takeOverOnce(ctx context.Context, all bool, limit int) ([]ownedRow, error) {
-	var taken []ownedRow
-	err := in.db.InTx(ctx, func(tx *store.Tx) error {
-		taken = nil
+func (in *Inbox) takeOverOnce(ctx context.Context, all bool, limit int) (taken []ownedRow, found bool, err error) {
+	err = in.db.InTx(ctx, func(tx *store.Tx) error {
+		taken, found = nil, false
 		cutoff := in.opts.Now().UnixMilli()
 		if all {
 			cutoff = 1<<62 - 1
@@ -503,6 +505,7 @@ func (in *Inbox) takeOverOnce(ctx context.Context, all bool, limit int) ([]owned
 		if err != nil {
 			return err
 		}
+		found = true
 		rs, err := tx.Query(ctx, `SELECT id, seq, workflow_id, runbook, alert FROM ingest_inbox WHERE owner = ? ORDER BY seq LIMIT ?`, from, limit)
 		if err != nil {
 			return err
@@ -546,11 +549,11 @@ func (in *Inbox) takeOverOnce(ctx context.Context, all bool, limit int) ([]owned
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	in.held.Add(int64(len(taken)))
 	in.setDepthMetric()
-	return taken, nil
+	return taken, found, nil
 }
 
 // close stops the loops after deleting what was delivered, and gives up the lease so

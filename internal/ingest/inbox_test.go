@@ -197,6 +197,9 @@ func TestInboxRedeliveredAfterCrash(t *testing.T) {
 			assert.Equal(t, ResultQueued, dispatchOne(t, a, routed(t, providerAlert("g1", fp, alert.StatusFiring))).Result)
 		}
 
+		// An owner that stopped with nothing left is passed over, not taken for the end.
+		_, err := db.Exec(context.Background(), `INSERT INTO ingest_inbox_owners (owner, lease_until) VALUES ('stopped-empty', 0)`)
+		require.NoError(t, err)
 		next := newFakeTemporal()
 		b, in := newInboxDispatcher(t, db, next, InboxOptions{Sole: true}, DispatchOptions{})
 		n, err := b.Recover(context.Background())
