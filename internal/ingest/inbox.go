@@ -330,6 +330,7 @@ func (in *Inbox) commit(batch []*inboxWrite) {
 		err = fmt.Errorf("%w: writing alerts to the inbox in %s: %v", ErrUnavailable, in.db, err)
 		in.opts.Logger.Error("alert inbox: a transaction failed; its writes are refused (503), its deletes retried", "rows", len(rows), "deletes", len(deletes), "err", err)
 		in.held.Add(-int64(len(rows)))
+		in.setDepthMetric()
 		in.mu.Lock()
 		in.deletes = append(deletes, in.deletes...)
 		in.mu.Unlock()

@@ -61,8 +61,10 @@ func NewCmdIngest(f *cmdutil.Factory, runF func(context.Context, *IngestOptions)
 		Use:   "ingest",
 		Short: "Fire an alert storm at POST /hooks/alertmanager and report accepted alerts/s",
 		Long: `Fire an alert storm at the Alertmanager webhook and report accepted alerts per second,
-p50/p99 accept latency (a 2xx means the alert is durably in Temporal), incidents created,
-commits and alerts per commit (group commit); then send the same storm to the same Temporal
+p50/p99 accept latency (a 2xx means the alert is durable: in Temporal, or, answered 202
+queued, in quench's inbox), delivered alerts per second (until the last alert reached its
+incident: quench's inbox is empty), incidents created, commits and alerts per commit
+(group commit); then send the same storm to the same Temporal
 as bare signal-with-start calls, one per alert, to a bare workflow per group (the floor:
 one no-op activity, then it counts the alerts signalled to it), and print the ratios; then
 check that every alert reached its incident, and every floor signal its workflow.
