@@ -319,3 +319,25 @@ func TestInboxFullAnswers503(t *testing.T) {
 	release()
 	assert.Equal(t, http.StatusOK, <-first)
 }
+
+// TestInboxOnAStoreThatIsDown: a store that cannot be reached at start does not stop
+// ingest: the inbox stays unused and every alert waits for its own commit, as without one.
+func TestInboxOnAStoreThatIsDown(t *testing.T) {
+	db, err := store.OpenPostgres("postgres://quench@127.0.0.1:1/quench?sslmode=disable&connect_timeout=1")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	fake := newFakeTemporal()
+	d, in := newInboxDispatcher(t, db, fake, InboxOptions{}, DispatchOptions{MaxConcurrentCommits: 1})
+	assert.False(t, in.usable())
+	first, release := heldFirstCommit(t, d, fake, "g1")
+	defer release()
+	items := []Routed{routed(t, providerAlert("g1", "fp-1", alert.StatusFiring))}
+	tickets, stored, err := d.place(items, d.unstartable(items))
+	require.NoError(t, err)
+	assert.Empty(t, stored, "not queued although the group's commit is in flight: the inbox is not usable")
+	release()
+	assert.Equal(t, ResultStarted, (<-first).Result)
+	out, err := d.await(context.Background(), tickets)
+	require.NoError(t, err)
+	assert.Equal(t, ResultSignalled, out[0].Result)
+}
