@@ -221,7 +221,7 @@ type ticket struct {
 // outcomes are in the order of items. An error means some alerts may not be in Temporal:
 // answer 5xx so the sender retries (identical re-sends then deduplicate).
 func (d *Dispatcher) Dispatch(ctx context.Context, items []Routed) ([]Outcome, error) {
-	tickets, stored, err := d.place(items, d.unstartable(items))
+	tickets, stored, err := d.place(items)
 	if err != nil {
 		return nil, err // what was queued is still committed; the sender's retry deduplicates
 	}
@@ -272,19 +272,18 @@ func (d *Dispatcher) await(ctx context.Context, tickets []ticket) ([]Outcome, er
 
 // enqueue files every item under its incident, or finds it already committed or queued.
 func (d *Dispatcher) enqueue(items []Routed) ([]ticket, error) {
-	tickets, _, err := d.place(items, nil)
+	tickets, _, err := d.place(items)
 	return tickets, err
 }
 
 // place files every item under its incident, finds it already committed or queued, or
 // (with an inbox, while the dispatcher is saturated) returns it in stored, for the inbox.
-// direct marks items that must wait for their commit whatever the load.
-func (d *Dispatcher) place(items []Routed, direct map[int]bool) (tickets []ticket, stored []Routed, err error) {
+func (d *Dispatcher) place(items []Routed) (tickets []ticket, stored []Routed, err error) {
 	now := d.opts.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	tickets = make([]ticket, 0, len(items))
-	for i, it := range items {
+	for _, it := range items {
 		key, digest := alertKey(it.WorkflowID, it.Alert), alertDigest(it.Alert)
 		q := d.queues[it.WorkflowID]
 		var pending pendingSend
@@ -303,7 +302,7 @@ func (d *Dispatcher) place(items []Routed, direct map[int]bool) (tickets []ticke
 		if q != nil && q.queued >= d.opts.MaxQueuedPerIncident {
 			return tickets, stored, fmt.Errorf("%w (%d queued for %s)", ErrBusy, q.queued, it.WorkflowID)
 		}
-		if !direct[i] && d.saturated(q) {
+		if d.saturated(q) && d.queueable(it) {
 			tickets = append(tickets, ticket{routed: it, queued: true})
 			stored = append(stored, it)
 			continue

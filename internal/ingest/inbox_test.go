@@ -145,7 +145,7 @@ func TestUnstartableAlertIsAnsweredSynchronously(t *testing.T) {
 	defer release()
 
 	items := []Routed{routed(t, providerAlert("g2", "bad", alert.StatusFiring))}
-	tickets, stored, err := d.place(items, d.unstartable(items))
+	tickets, stored, err := d.place(items)
 	require.NoError(t, err)
 	assert.Empty(t, stored, "not queued although every commit slot is busy")
 	release()
@@ -332,7 +332,7 @@ func TestInboxOnAStoreThatIsDown(t *testing.T) {
 	first, release := heldFirstCommit(t, d, fake, "g1")
 	defer release()
 	items := []Routed{routed(t, providerAlert("g1", "fp-1", alert.StatusFiring))}
-	tickets, stored, err := d.place(items, d.unstartable(items))
+	tickets, stored, err := d.place(items)
 	require.NoError(t, err)
 	assert.Empty(t, stored, "not queued although the group's commit is in flight: the inbox is not usable")
 	release()

@@ -26,29 +26,18 @@ func (d *Dispatcher) saturated(q *incidentQueue) bool {
 	return q != nil || len(d.slots) >= cap(d.slots)
 }
 
-// unstartable marks the firing alerts whose runbook refuses to start from them when their
-// incident is not known to run: they wait for their commit, so the webhook's answer says
-// not_started and why, as without the inbox.
-func (d *Dispatcher) unstartable(items []Routed) map[int]bool {
-	if d.inbox == nil || !d.inbox.usable() {
-		return nil
+// queueable says the alert may be queued: a firing alert of an incident not known to run
+// must be one its runbook can start from, or it waits for its commit, so the webhook's
+// answer says not_started and why, as without the inbox. Only the first alerts of a group
+// pay for the check, and only under load: a lone alert never comes here. The caller holds
+// d.mu.
+func (d *Dispatcher) queueable(it Routed) bool {
+	if !it.Alert.Firing() || d.running[it.WorkflowID] != "" {
+		return true
 	}
-	var out map[int]bool
-	for i, it := range items {
-		if !it.Alert.Firing() || d.knownRunning(it.WorkflowID) {
-			continue
-		}
-		a := it.Alert
-		in, _, err := d.prepare.Prepare(incidents.StartRequest{Runbook: it.Runbook, Requester: a.Source, Source: a.Source, Alert: &a})
-		if err == nil && in.IncidentID == it.WorkflowID {
-			continue
-		}
-		if out == nil {
-			out = map[int]bool{}
-		}
-		out[i] = true
-	}
-	return out
+	a := it.Alert
+	in, _, err := d.prepare.Prepare(incidents.StartRequest{Runbook: it.Runbook, Requester: a.Source, Source: a.Source, Alert: &a})
+	return err == nil && in.IncidentID == it.WorkflowID
 }
 
 // loadStored queues rows the inbox made durable (or took over) for delivery, in order.
