@@ -18,7 +18,11 @@ import (
 // saturated says an alert for q's incident goes to the inbox: its incident already has a
 // commit in flight or alerts waiting (it would wait behind them; queued it keeps its place
 // in their order), or every commit slot is busy. A lone alert finds neither and waits for
-// its own commit, answered started or signalled as before. The caller holds d.mu.
+// its own commit, answered started or signalled as before. Measured with quench bench
+// ingest (10,000 alerts interleaved over 50 groups, 64 in flight, in-process, load ~9 on 2
+// cores, one run each): both conditions 2,092 accepted/s, the group's alone 1,963, busy
+// slots alone 1,749 (alerts of idle groups then wait for one-alert commits). The caller
+// holds d.mu.
 func (d *Dispatcher) saturated(q *incidentQueue) bool {
 	if d.inbox == nil || !d.inbox.usable() {
 		return false
