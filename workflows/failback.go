@@ -47,7 +47,14 @@ func (w *incident) measureFailback(ctx workflow.Context, i int) {
 	if w.steps[i].Failback == nil || w.status.Steps[i].Health != nil {
 		return
 	}
+	// The step is in flight while it measures: a resolve that answers meanwhile waits
+	// for the approval this leads to (incidents.AfterSignal) instead of reporting a
+	// pending step.
+	ss := &w.status.Steps[i]
+	before := ss.State
+	ss.State = StepRunning
 	w.takeHealth(ctx, i)
+	ss.State = before
 }
 
 // watchFailback measures again every `every` while step i's approval waits, keeps the

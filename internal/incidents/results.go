@@ -3,6 +3,7 @@ package incidents
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/quench-dev/quench/workflows"
 )
@@ -71,9 +72,17 @@ type Waiting struct {
 // AfterSignal reads where incident id stands after signal. Temporal answers a query only
 // once the workflow has handled the signals sent before it, so this shows what the signal
 // did. A failed read is reported in the result, not as an error: the signal was sent.
+//
+// A resolve or an abort sets the incident moving (a fail back measures its provider before
+// it asks, undos run): the answer waits, at most settleWithin, until the incident closes,
+// asks for an approval or has no step in flight, so it says where the incident came to
+// rest rather than a moment of its way there.
 func AfterSignal(ctx context.Context, c StatusReader, id, signal string) Signalled {
 	res := Signalled{IncidentID: id, ShortID: ShortID(id), Signal: signal}
 	st, err := c.Status(ctx, id)
+	if err == nil && (signal == "resolve" || signal == "abort") {
+		st, err = settle(ctx, c, id, st)
+	}
 	if err != nil {
 		res.StatusError = err.Error()
 		return res
@@ -88,6 +97,51 @@ func AfterSignal(ctx context.Context, c StatusReader, id, signal string) Signall
 		})
 	}
 	return res
+}
+
+// settleWithin bounds how long AfterSignal waits for an incident to come to rest.
+const settleWithin = 3 * time.Second
+
+// settle reads the incident's status again, backing off from 20 ms, until it is at rest
+// (settled) or settleWithin has passed; then it returns the latest status it read.
+func settle(ctx context.Context, c StatusReader, id string, st workflows.Status) (workflows.Status, error) {
+	deadline := time.NewTimer(settleWithin)
+	defer deadline.Stop()
+	for pause := 20 * time.Millisecond; !settled(st); pause = min(2*pause, 250*time.Millisecond) {
+		next := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			next.Stop()
+			return st, nil
+		case <-deadline.C:
+			next.Stop()
+			return st, nil
+		case <-next.C:
+		}
+		later, err := c.Status(ctx, id)
+		if err != nil {
+			return st, nil // the first read stands; the signal was sent
+		}
+		st = later
+	}
+	return st, nil
+}
+
+// settled: closed, waiting for a human, verifying (a wait with a deadline of its own), or
+// with no step in flight and no undo running.
+func settled(st workflows.Status) bool {
+	if st.ClosedAt != nil || len(st.Pending) > 0 || st.State == workflows.StateVerifying {
+		return true
+	}
+	if st.State == workflows.StateClosing {
+		return false
+	}
+	for _, s := range st.Steps {
+		if s.State == workflows.StepRunning {
+			return false
+		}
+	}
+	return true
 }
 
 // StatusReader is the part of Client AfterSignal needs.

@@ -39,6 +39,10 @@ const (
 // is refreshed once less than half of it is left.
 const (
 	trafficAfter = 24 * time.Hour
+	// trafficAfterEvery spaces the requests after the anchor: a verify judges once 20
+	// requests started after the change (min_requests), so this gets there in about a
+	// minute (the fixtures' default of 15s would take five, the whole verify deadline).
+	trafficAfterEvery = 3 * time.Second
 	// The baseline covers the built-in runbooks' 24h, so its per-minute figures compare
 	// with the incident window's.
 	trafficBaseline = 24 * time.Hour
@@ -146,7 +150,7 @@ func ensureTraffic(path string, m *manifest, now time.Time) (Outcome, error) {
 // healthy traffic on the fallback for 24h after).
 func Traffic(now time.Time) (fixtures.Fixture, error) {
 	return fixtures.Generate(fixtures.ProviderOutage, fixtures.Options{
-		Now: now, Seed: 1, Window: trafficWindow, Baseline: trafficBaseline, After: trafficAfter,
+		Now: now, Seed: 1, Window: trafficWindow, Baseline: trafficBaseline, After: trafficAfter, AfterEvery: trafficAfterEvery,
 	})
 }
 
