@@ -82,10 +82,12 @@ func (l *Log) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.Tr
 func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens":
+	case ports.SignalModelDrift, ports.SignalKeyServed:
+		return l.measureChange(ctx, in)
 	case "promql":
 		return ports.VerifyResult{}, ports.Permanentf("the JSONL traffic log cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
 	default:
-		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
+		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens, model_drift or key_served", in.Signal)
 	}
 	if in.Window <= 0 {
 		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
@@ -114,13 +116,7 @@ func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyRe
 	case in.Provider != "" && onRoute.Requests() > 0:
 		where += fmt.Sprintf(" (no request names provider %s: all providers counted)", in.Provider)
 	}
-	span := fmt.Sprintf("in the last %s", in.Window)
-	switch {
-	case !in.Since.IsZero() && from.Equal(in.Since.UTC()):
-		span = fmt.Sprintf("since the change at %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
-	case !in.Since.IsZero():
-		span += " after the change"
-	}
+	span := spanText(in, from, now)
 	res := ports.VerifyResult{Requests: a.Requests()}
 	if a.Requests() == 0 {
 		res.Detail = fmt.Sprintf("no requests %s%s: the value is not meaningful", span, where)
@@ -143,6 +139,92 @@ func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyRe
 		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful requests %s%s", res.Value, a.OutputTokensCounted(), span, where)
 	}
 	return res, nil
+}
+
+// spanText says which requests a measurement counted.
+func spanText(in ports.VerifyInput, from, now time.Time) string {
+	switch {
+	case !in.Since.IsZero() && from.Equal(in.Since.UTC()):
+		return fmt.Sprintf("since the change at %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
+	case !in.Since.IsZero():
+		return fmt.Sprintf("in the last %s after the change", in.Window)
+	}
+	return fmt.Sprintf("in the last %s", in.Window)
+}
+
+// measureChange measures the signals that judge one mitigation rather than the route:
+//
+//   - model_drift: among the successful requests for the pinned alias (logged under the
+//     alias, or under the version the gateway rewrote it to), the share answered by another
+//     response model than the pinned one; Requests is how many there were.
+//   - key_served: how many requests of the blocked key succeeded; Requests is every request
+//     of the route, so the verify judges only once traffic is seen flowing after the block
+//     (an agent that stopped calling is not mistaken for a block that holds on no data).
+func (l *Log) measureChange(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
+	if in.Window <= 0 {
+		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
+	}
+	now, from := in.Now.UTC(), in.From().UTC()
+	var counted, hits int
+	others := map[string]int{}
+	if _, err := l.scan(ctx, from, now, func(r *bundle.Record, _ []byte) {
+		if r.Time.Before(from) || r.Time.After(now) || (in.Route != "" && r.Route != in.Route) {
+			return
+		}
+		ok := r.ErrorType == ""
+		switch in.Signal {
+		case ports.SignalModelDrift:
+			if !ok || (r.RequestModel != in.Model && r.RequestModel != in.PinnedModel) {
+				return
+			}
+			counted++
+			if r.ResponseModel != in.PinnedModel {
+				hits++
+				others[r.ResponseModel]++
+			}
+		case ports.SignalKeyServed:
+			counted++
+			if ok && r.AgentKey == in.Key {
+				hits++
+			}
+		}
+	}); err != nil {
+		return ports.VerifyResult{}, err
+	}
+	where := ""
+	if in.Route != "" {
+		where = " on route " + in.Route
+	}
+	span := spanText(in, from, now)
+	res := ports.VerifyResult{Requests: counted}
+	switch in.Signal {
+	case ports.SignalModelDrift:
+		if counted == 0 {
+			res.Detail = fmt.Sprintf("no successful request for %s %s%s: the value is not meaningful", in.Model, span, where)
+			return res, nil
+		}
+		res.Value = float64(hits) / float64(counted)
+		res.Detail = fmt.Sprintf("%d of %d successful requests for %s answered by another model than %s%s %s%s",
+			hits, counted, in.Model, in.PinnedModel, topOthers(others), span, where)
+	case ports.SignalKeyServed:
+		res.Value = float64(hits)
+		res.Detail = fmt.Sprintf("%d requests of key %s served, of %d requests %s%s", hits, in.Key, counted, span, where)
+	}
+	return res, nil
+}
+
+// topOthers names the busiest other response model, for the detail line.
+func topOthers(others map[string]int) string {
+	best, n := "", 0
+	for k, v := range others {
+		if v > n || (v == n && k < best) {
+			best, n = k, v
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (mostly %s)", best)
 }
 
 var _ ports.Traffic = (*Log)(nil)
