@@ -141,6 +141,18 @@ func TestStoryRunbooks(t *testing.T) {
 					if err != nil || runs != want {
 						t.Errorf("step %s with pin_model=%v pin_to=%q evidence %s: runs=%v err=%v, want %v", st.ID, can, pinTo, name, runs, err, want)
 					}
+					if st.ID != "switch" {
+						continue
+					}
+					// A pin whose verify failed was reverted: the provider switch is offered.
+					reverted := map[string]StepScope{"pin": {State: "reverted"}}
+					for k, v := range steps {
+						reverted[k] = v
+					}
+					sc.Steps = reverted
+					if runs, err := EvalWhen(st.When, sc); err != nil || !runs {
+						t.Errorf("switch after a reverted pin (pin_model=%v pin_to=%q evidence %s): runs=%v err=%v", can, pinTo, name, runs, err)
+					}
 				}
 			}
 		}

@@ -14,7 +14,9 @@ import (
 // status then.
 func settled(t *testing.T, p *devProcess, id string) workflows.Status {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+	// cost-runaway's verify waits for 5 requests on the sample's route after the block (one
+	// every 15 s or so) before it lets the runbook go on.
+	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		var st workflows.Status
 		out := p.mustQuench(t, "incident", "show", id, "-o", "json")
@@ -29,7 +31,7 @@ func settled(t *testing.T, p *devProcess, id string) workflows.Status {
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("incident %s did not settle within 2 minutes: %s", id, out)
+			t.Fatalf("incident %s did not settle within 4 minutes: %s", id, out)
 		}
 		time.Sleep(200 * time.Millisecond) // polling the status the incident reaches by itself
 	}
