@@ -19,10 +19,11 @@ const maxRequestModels = 256
 
 func newModelCounter() *modelCounter { return &modelCounter{byRequest: map[string]*modelPair{}} }
 
-// add counts a successful request: a failed one names no response model (the record
-// fills in the request model), so it says nothing about what answers.
+// add counts a successful request whose answer names a model other than the one asked
+// for: a failed one names none (the record fills in the request model), and an answer
+// under the alias itself says nothing about the version behind it.
 func (c *modelCounter) add(r *Record, incident bool) {
-	if r.failed() || r.RequestModel == "" || r.ResponseModel == "" {
+	if r.failed() || r.RequestModel == "" || r.ResponseModel == "" || r.ResponseModel == r.RequestModel {
 		return
 	}
 	p, ok := c.byRequest[r.RequestModel]

@@ -152,42 +152,19 @@ func spanText(in ports.VerifyInput, from, now time.Time) string {
 	return fmt.Sprintf("in the last %s", in.Window)
 }
 
-// measureChange measures the signals that judge one mitigation rather than the route:
-//
-//   - model_drift: among the successful requests for the pinned alias (logged under the
-//     alias, or under the version the gateway rewrote it to), the share answered by another
-//     response model than the pinned one; Requests is how many there were.
-//   - key_served: how many requests of the blocked key succeeded; Requests is every request
-//     of the route, so the verify judges only once traffic is seen flowing after the block
-//     (an agent that stopped calling is not mistaken for a block that holds on no data).
+// measureChange measures model_drift and key_served (bundle.ChangeTally) over the
+// requests that started in [From, Now] on the route.
 func (l *Log) measureChange(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	if in.Window <= 0 {
 		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
 	}
 	now, from := in.Now.UTC(), in.From().UTC()
-	var counted, hits int
-	others := map[string]int{}
+	tally := bundle.NewChangeTally(in)
 	if _, err := l.scan(ctx, from, now, func(r *bundle.Record, _ []byte) {
 		if r.Time.Before(from) || r.Time.After(now) || (in.Route != "" && r.Route != in.Route) {
 			return
 		}
-		ok := r.ErrorType == ""
-		switch in.Signal {
-		case ports.SignalModelDrift:
-			if !ok || (r.RequestModel != in.Model && r.RequestModel != in.PinnedModel) {
-				return
-			}
-			counted++
-			if r.ResponseModel != in.PinnedModel {
-				hits++
-				others[r.ResponseModel]++
-			}
-		case ports.SignalKeyServed:
-			counted++
-			if ok && r.AgentKey == in.Key {
-				hits++
-			}
-		}
+		tally.Add(r)
 	}); err != nil {
 		return ports.VerifyResult{}, err
 	}
@@ -195,36 +172,7 @@ func (l *Log) measureChange(ctx context.Context, in ports.VerifyInput) (ports.Ve
 	if in.Route != "" {
 		where = " on route " + in.Route
 	}
-	span := spanText(in, from, now)
-	res := ports.VerifyResult{Requests: counted}
-	switch in.Signal {
-	case ports.SignalModelDrift:
-		if counted == 0 {
-			res.Detail = fmt.Sprintf("no successful request for %s %s%s: the value is not meaningful", in.Model, span, where)
-			return res, nil
-		}
-		res.Value = float64(hits) / float64(counted)
-		res.Detail = fmt.Sprintf("%d of %d successful requests for %s answered by another model than %s%s %s%s",
-			hits, counted, in.Model, in.PinnedModel, topOthers(others), span, where)
-	case ports.SignalKeyServed:
-		res.Value = float64(hits)
-		res.Detail = fmt.Sprintf("%d requests of key %s served, of %d requests %s%s", hits, in.Key, counted, span, where)
-	}
-	return res, nil
-}
-
-// topOthers names the busiest other response model, for the detail line.
-func topOthers(others map[string]int) string {
-	best, n := "", 0
-	for k, v := range others {
-		if v > n || (v == n && k < best) {
-			best, n = k, v
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (mostly %s)", best)
+	return tally.Result(spanText(in, from, now), where), nil
 }
 
 var _ ports.Traffic = (*Log)(nil)
