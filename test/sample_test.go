@@ -71,6 +71,9 @@ func TestBuiltinRunbooksRunOnTheSample(t *testing.T) {
 		id := startIncident(t, p, start...)
 		st := settled(t, p, id)
 		for _, s := range st.Steps {
+			if s.State == workflows.StepSkipped && s.NotConfigured == "" && strings.HasPrefix(s.SkipReason, "skipped: `when:") {
+				continue // the branch its condition did not take (silent-model-change: pin or switch)
+			}
 			switch s.State {
 			case workflows.StepFailed, workflows.StepSkipped, workflows.StepReverted, workflows.StepCanceled:
 				t.Errorf("%s: step %s is %s (%s %s)", start[0], s.ID, s.State, s.Summary, s.Error)
