@@ -71,7 +71,7 @@ func TestBuiltinRunbooksRunOnTheSample(t *testing.T) {
 		id := startIncident(t, p, start...)
 		st := settled(t, p, id)
 		for _, s := range st.Steps {
-			if s.State == workflows.StepSkipped && s.NotConfigured == "" && strings.HasPrefix(s.SkipReason, "skipped: `when:") {
+			if s.State == workflows.StepSkipped && s.NotConfigured == "" && strings.HasPrefix(s.SkipReason, "`when:") {
 				continue // the branch its condition did not take (silent-model-change: pin or switch)
 			}
 			switch s.State {
