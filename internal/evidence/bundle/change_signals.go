@@ -19,6 +19,7 @@ import (
 type ChangeTally struct {
 	in                     ports.VerifyInput
 	counted, hits, unnamed int
+	keySeen                int // requests of the blocked key, served or refused
 	others                 map[string]int
 }
 
@@ -52,8 +53,11 @@ func (c *ChangeTally) Add(r *Record) {
 		}
 	case ports.SignalKeyServed:
 		c.counted++
-		if ok && r.AgentKey == c.in.Key {
-			c.hits++
+		if r.AgentKey == c.in.Key {
+			c.keySeen++
+			if ok {
+				c.hits++
+			}
 		}
 	}
 }
@@ -78,6 +82,10 @@ func (c *ChangeTally) Result(span, where string) ports.VerifyResult {
 	case ports.SignalKeyServed:
 		res.Value = float64(c.hits)
 		res.Detail = fmt.Sprintf("%d requests of key %s served, of %d requests %s%s", c.hits, c.in.Key, c.counted, span, where)
+		if c.keySeen == 0 && c.counted > 0 {
+			// A source that names agents otherwise than the alert would pass every block.
+			res.Detail += fmt.Sprintf("; no request names key %s at all: if the traffic source names agents differently, check the block by hand", c.in.Key)
+		}
 	}
 	return res
 }

@@ -73,6 +73,13 @@ func TestMeasureKeyServed(t *testing.T) {
 		t.Fatalf("key_served on a block that holds = %+v", res)
 	}
 
+	// A key the log never names: nothing served, and the detail says this proves little.
+	other := in
+	other.Key = "sk-hash-9c2f"
+	if res, err := New(path).Measure(context.Background(), other); err != nil || res.Value != 0 || !strings.Contains(res.Detail, "no request names key sk-hash-9c2f at all") {
+		t.Fatalf("key_served of a key the log does not name = %+v, %v", res, err)
+	}
+
 	lines = append(lines, req(block.Add(20*time.Second), line{"agent.key": "agent-loop"}))
 	res, err = New(logFile(t, lines)).Measure(context.Background(), in)
 	if err != nil || res.Value != 1 || res.Requests != 9 {
