@@ -405,10 +405,12 @@ type Event struct {
 // IncidentState is the interpreter's whole state: the query answer plus what it needs to
 // carry on after continue-as-new.
 type IncidentState struct {
-	Status      Status            `json:"status"`
-	NextStep    int               `json:"next_step"`
-	Policy      activities.Policy `json:"policy"`
-	SeenAlerts  map[string]string `json:"seen_alerts,omitempty"` // fingerprint -> last status
+	Status     Status            `json:"status"`
+	NextStep   int               `json:"next_step"`
+	Policy     activities.Policy `json:"policy"`
+	SeenAlerts map[string]string `json:"seen_alerts,omitempty"` // fingerprint -> last status
+	// Deliveries is, per fingerprint, the last ingest inbox delivery seen (alert.Delivery).
+	Deliveries  map[string]string `json:"deliveries,omitempty"`
 	Aborted     bool              `json:"aborted,omitempty"`
 	AbortReason string            `json:"abort_reason,omitempty"`
 	// Chat is the incident's chat card (only when Policy.ChatEnabled).

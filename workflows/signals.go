@@ -113,6 +113,9 @@ func (w *incident) recordInitialAlert(ctx workflow.Context) {
 // a counter, so neither the timeline nor the history grows with it.
 func (w *incident) onAlert(ctx workflow.Context, a alert.Alert) {
 	w.progress++
+	if w.redelivered(a) {
+		return
+	}
 	s := &w.status.Alerts
 	s.Received++
 	id, status := alertIdentity(a), alertStatus(a)
@@ -158,6 +161,7 @@ func (w *incident) track(ctx workflow.Context, id, status string) bool {
 	for k, st := range w.st.SeenAlerts {
 		if st == alert.StatusResolved {
 			delete(w.st.SeenAlerts, k)
+			delete(w.st.Deliveries, k)
 		}
 	}
 	if len(w.st.SeenAlerts) < w.limits.MaxTrackedAlerts {

@@ -29,6 +29,12 @@ type Alert struct {
 	Links       []Link            `json:"links,omitempty"`
 	// Raw is the source payload, kept small: parsers cap it (see ingest).
 	Raw string `json:"raw,omitempty"`
+	// Delivery names the ingest inbox row that carried the alert, "origin/counter": origin is
+	// the process that accepted it, counter grows with each row that process writes. An
+	// incident ignores a delivery of a fingerprint at or before the last it saw from that
+	// origin: the inbox delivers a row again after a crash between Temporal's acknowledgement
+	// and the row's delete. Empty for alerts that did not go through the inbox.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // Link is a named URL attached to an alert (generator, dashboard, silence).

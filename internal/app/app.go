@@ -149,6 +149,10 @@ type HTTPOptions struct {
 	EagerIngest bool
 	// UIURL is the Temporal Web UI's base URL, for the incident page's links ("" for none).
 	UIURL string
+	// SoleIngest: no other process ingests into this store (quench dev holds its data dir),
+	// so the alert inbox takes over a previous process's rows at start without waiting for
+	// its lease to lapse (ingest.InboxOptions.Sole).
+	SoleIngest bool
 }
 
 // HTTPServer builds the HTTP server (API, alert webhooks, routes, health, metrics). It
@@ -197,8 +201,17 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	hooks.Runbooks = svc.Runbooks
 	hooks.Metrics = metrics
 	hooks.Logger = logger.With("component", "ingest")
-	hooks.Dispatcher = ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger,
-		EagerStart: opts.EagerIngest})
+	inbox, err := openInbox(a, opts, hooks.Logger)
+	if err != nil {
+		return nil, err
+	}
+	dispatcher := ingest.NewDispatcher(svc.Temporal, svc, ingest.DispatchOptions{Metrics: metrics, Logger: hooks.Logger,
+		EagerStart: opts.EagerIngest, Inbox: inbox})
+	if err := recoverInbox(dispatcher, hooks.Logger); err != nil {
+		dispatcher.Close()
+		return nil, err
+	}
+	hooks.Dispatcher = dispatcher
 	hookHandler := ingest.NewHandler(hooks)
 
 	a.Connect(svc.Temporal)
@@ -251,6 +264,8 @@ func HTTPServerWith(cfg *config.Config, svc *incidents.Service, a *Adapters, log
 	h.Server.RegisterOnShutdown(page.Close)
 	// Long-polls of /v1/routes answer at once when the server shuts down.
 	h.Server.RegisterOnShutdown(a.Routes.Close)
+	// What is delivered leaves the inbox; the rest waits for the next process.
+	h.Server.RegisterOnShutdown(dispatcher.Close)
 	for _, source := range config.HookSources {
 		if !hooks.Disabled[source] {
 			h.HookSources = append(h.HookSources, source)

@@ -21,6 +21,9 @@ import (
 // mounts it at / beside the API. Reading is open only on a loopback listener.
 func mountPage(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, a *Adapters, tokens map[string]string,
 	hosts api.Hosts, uiURL string, logger *slog.Logger) (*web.Handler, error) {
+	if a.Store == nil {
+		return nil, fmt.Errorf("the incident page keeps sign-ins in quench's store, and none is open (app.Resolve opens it)")
+	}
 	if uiURL == "" {
 		uiURL = cfg.Web.TemporalUI // quench server: the cluster's Web UI, when configured
 	}
@@ -30,6 +33,9 @@ func mountPage(mux *http.ServeMux, cfg *config.Config, svc *incidents.Service, a
 		SecureCookies: strings.HasPrefix(cfg.Web.URL, "https://"),
 		UIURL:         uiURL, Namespace: svc.Namespace,
 		Logger: logger.With("component", "web"),
+		// Sign-ins are in the store every replica reaches (PostgreSQL behind several quench
+		// servers; quench.db in quench dev's data dir), never in this process.
+		Store: a.Store,
 	}
 	var src report.Source // stays a nil interface without a store
 	if a.Evidence != nil {

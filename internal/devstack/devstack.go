@@ -177,7 +177,7 @@ func (s *Stack) start(ctx context.Context, cfg *config.Config, opts Options) err
 	// The embedded stack starts every incident of its server, so it may remember short IDs.
 	s.Incidents.RememberShortIDs = true
 	s.Incidents.Speed = opts.Speed
-	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true, UIURL: s.Server.UIURL()}); err != nil {
+	if s.Web, err = app.HTTPServerWith(cfg, s.Incidents, s.Adapters, s.logger, app.HTTPOptions{Dev: dev, EagerIngest: true, UIURL: s.Server.UIURL(), SoleIngest: true}); err != nil {
 		return err
 	}
 	ln, err := app.Listen(s.Web.Server)

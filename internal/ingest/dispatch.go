@@ -38,6 +38,7 @@ const (
 	ResultDeduplicated            = "deduplicated"              // an identical send was committed: no new signal
 	ResultResolvedWithoutIncident = "resolved_without_incident" // resolved, and no incident runs: nothing to move on
 	ResultNotStarted              = "not_started"               // firing, no incident runs, and its runbook cannot start from it
+	ResultQueued                  = "queued"                    // durable in the inbox; delivered to the incident shortly
 )
 
 var (
@@ -81,9 +82,13 @@ type DispatchOptions struct {
 	EagerStart bool
 	// KnownGroups bounds the groups remembered as running for EagerStart (10,000).
 	KnownGroups int
-	Now         func() time.Time
-	Metrics     *Metrics
-	Logger      *slog.Logger
+	// Inbox, when set, takes the alerts the dispatcher cannot commit at once (overflow.go):
+	// they are answered "queued" once durable in the store and delivered in large batches.
+	// Nil: every alert waits for its commit.
+	Inbox   *Inbox
+	Now     func() time.Time
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 func (o DispatchOptions) withDefaults() DispatchOptions {
@@ -142,18 +147,28 @@ type Dispatcher struct {
 	// running holds workflow IDs a commit of this process found or made running: their next
 	// commit signals-with-start at once instead of trying an eager start first (EagerStart).
 	running map[string]string // workflow ID -> run ID
+
+	inbox     *Inbox        // nil: no overflow
+	stop      chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
 // NewDispatcher returns a dispatcher sending to t, starting incidents prepared by p.
 func NewDispatcher(t Temporal, p Preparer, opts DispatchOptions) *Dispatcher {
 	opts = opts.withDefaults()
-	return &Dispatcher{
+	d := &Dispatcher{
 		temporal: t, prepare: p, opts: opts,
 		slots:   make(chan struct{}, opts.MaxConcurrentCommits),
 		queues:  map[string]*incidentQueue{},
 		recent:  newRecentCommits(opts.DedupWindow, opts.DedupCapacity),
 		running: map[string]string{},
+		inbox:   opts.Inbox,
+		stop:    make(chan struct{}),
 	}
+	if d.inbox != nil {
+		d.inbox.start(d.loadStored, opts.Metrics)
+	}
+	return d
 }
 
 // incidentQueue is one incident's alerts waiting to be committed, oldest batch first, and
@@ -167,6 +182,9 @@ type incidentQueue struct {
 	// latest is, per alert (alertKey), its newest send not yet committed: a re-send joins it
 	// only if identical, so a flip (firing, resolved, firing) is never taken for a re-send.
 	latest map[string]pendingSend
+	// failures counts the commits in a row that failed while carrying inbox rows: the rows
+	// are committed again after a backoff that grows with it.
+	failures int
 }
 
 type pendingSend struct {
@@ -179,6 +197,7 @@ type batch struct {
 	alerts  []alert.Alert
 	keys    []string // alertKey of each alert
 	digests []string // alertDigest of each alert
+	rows    []string // inbox row of each alert ("": a request waits for this commit)
 	bytes   int
 
 	done chan struct{} // closed when the fields below are set
@@ -193,17 +212,25 @@ type batch struct {
 // ticket is a request's claim on the commit carrying its alert.
 type ticket struct {
 	routed Routed
-	b      *batch // nil: deduplicated against a past commit, nothing to wait for
+	b      *batch // nil: deduplicated against a past commit, or queued in the inbox
 	dedup  bool
+	queued bool // written to the inbox: answered once durable there
 }
 
 // Dispatch hands the alerts to their incidents and waits until each is committed. The
 // outcomes are in the order of items. An error means some alerts may not be in Temporal:
 // answer 5xx so the sender retries (identical re-sends then deduplicate).
 func (d *Dispatcher) Dispatch(ctx context.Context, items []Routed) ([]Outcome, error) {
-	tickets, err := d.enqueue(items)
+	tickets, stored, err := d.place(items)
 	if err != nil {
 		return nil, err // what was queued is still committed; the sender's retry deduplicates
+	}
+	if len(stored) > 0 {
+		// Answered only once the inbox's transaction committed: a 2xx is never given for an
+		// alert that a crash could lose.
+		if err := d.inbox.write(ctx, stored); err != nil {
+			return nil, err
+		}
 	}
 	return d.await(ctx, tickets)
 }
@@ -213,6 +240,9 @@ func (d *Dispatcher) await(ctx context.Context, tickets []ticket) ([]Outcome, er
 	out := make([]Outcome, 0, len(tickets))
 	for _, t := range tickets {
 		o := Outcome{Routed: t.routed, Result: ResultDeduplicated}
+		if t.queued {
+			o.Result = ResultQueued
+		}
 		if t.b != nil {
 			select {
 			case <-t.b.done:
@@ -242,10 +272,17 @@ func (d *Dispatcher) await(ctx context.Context, tickets []ticket) ([]Outcome, er
 
 // enqueue files every item under its incident, or finds it already committed or queued.
 func (d *Dispatcher) enqueue(items []Routed) ([]ticket, error) {
+	tickets, _, err := d.place(items)
+	return tickets, err
+}
+
+// place files every item under its incident, finds it already committed or queued, or
+// (with an inbox, while the dispatcher is saturated) returns it in stored, for the inbox.
+func (d *Dispatcher) place(items []Routed) (tickets []ticket, stored []Routed, err error) {
 	now := d.opts.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tickets := make([]ticket, 0, len(items))
+	tickets = make([]ticket, 0, len(items))
 	for _, it := range items {
 		key, digest := alertKey(it.WorkflowID, it.Alert), alertDigest(it.Alert)
 		q := d.queues[it.WorkflowID]
@@ -262,21 +299,34 @@ func (d *Dispatcher) enqueue(items []Routed) ([]ticket, error) {
 			tickets = append(tickets, ticket{routed: it, dedup: true})
 			continue
 		}
-		if q == nil {
-			q = &incidentQueue{workflowID: it.WorkflowID, runbook: it.Runbook, latest: map[string]pendingSend{}}
-			d.queues[it.WorkflowID] = q
-			go d.serve(q)
+		if q != nil && q.queued >= d.opts.MaxQueuedPerIncident {
+			return tickets, stored, fmt.Errorf("%w (%d queued for %s)", ErrBusy, q.queued, it.WorkflowID)
 		}
-		if q.queued >= d.opts.MaxQueuedPerIncident {
-			return tickets, fmt.Errorf("%w (%d queued for %s)", ErrBusy, q.queued, it.WorkflowID)
+		if d.saturated(q) && d.queueable(it) {
+			tickets = append(tickets, ticket{routed: it, queued: true})
+			stored = append(stored, it)
+			continue
 		}
+		q = d.queueOf(it)
 		b := q.batchFor(it.Alert, d.opts)
-		b.add(it.Alert, key, digest)
+		b.add(it.Alert, key, digest, "")
 		q.latest[key] = pendingSend{digest: digest, b: b}
 		q.queued++
 		tickets = append(tickets, ticket{routed: it, b: b})
 	}
-	return tickets, nil
+	return tickets, stored, nil
+}
+
+// queueOf returns the item's incident queue, creating it (and its committer) if needed.
+// The caller holds d.mu.
+func (d *Dispatcher) queueOf(it Routed) *incidentQueue {
+	q := d.queues[it.WorkflowID]
+	if q == nil {
+		q = &incidentQueue{workflowID: it.WorkflowID, runbook: it.Runbook, latest: map[string]pendingSend{}}
+		d.queues[it.WorkflowID] = q
+		go d.serve(q)
+	}
+	return q
 }
 
 // batchFor returns the batch a new alert joins: the newest waiting one unless it is full.
@@ -292,10 +342,11 @@ func (q *incidentQueue) batchFor(a alert.Alert, opts DispatchOptions) *batch {
 	return b
 }
 
-func (b *batch) add(a alert.Alert, key, digest string) {
+func (b *batch) add(a alert.Alert, key, digest, row string) {
 	b.alerts = append(b.alerts, a)
 	b.keys = append(b.keys, key)
 	b.digests = append(b.digests, digest)
+	b.rows = append(b.rows, row)
 	b.bytes += approxSize(a)
 }
 
@@ -317,6 +368,9 @@ func approxSize(a alert.Alert) int {
 // commit slot before taking the next batch lets it grow meanwhile.
 func (d *Dispatcher) serve(q *incidentQueue) {
 	for {
+		if !d.backoff(q) {
+			return // the dispatcher is closed: the inbox rows stay for the next process
+		}
 		d.slots <- struct{}{}
 		d.mu.Lock()
 		if len(q.waiting) == 0 {
@@ -333,6 +387,9 @@ func (d *Dispatcher) serve(q *incidentQueue) {
 
 		d.commit(q, b)
 		<-d.slots
+		if b.started {
+			d.opts.Metrics.IncidentsStarted.Inc()
+		}
 
 		now := d.opts.Now()
 		d.mu.Lock()
@@ -347,6 +404,7 @@ func (d *Dispatcher) serve(q *incidentQueue) {
 				d.recent.remember(key, b.digests[i], now)
 			}
 		}
+		delivered := d.settleStored(q, b)
 		// Retire an emptied queue before releasing the waiters, so a caller that saw its
 		// commit finish never still finds the queue: the next alert starts a fresh one.
 		idle := len(q.waiting) == 0
@@ -355,6 +413,9 @@ func (d *Dispatcher) serve(q *incidentQueue) {
 		}
 		d.mu.Unlock()
 		close(b.done)
+		if d.inbox != nil {
+			d.inbox.delivered(delivered)
+		}
 		if idle {
 			return
 		}

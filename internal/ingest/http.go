@@ -82,9 +82,12 @@ func (h *Handler) Unmatched() *UnmatchedStore { return h.opts.Unmatched }
 
 // HookResponse answers an accepted webhook.
 type HookResponse struct {
-	Accepted                int              `json:"accepted"`     // alerts of the delivery, all now safe
-	Deduplicated            int              `json:"deduplicated"` // (alert, incident) pairs already committed: no new signal
-	Unmatched               int              `json:"unmatched"`    // alerts no runbook matches (GET /api/v1/alerts/unmatched)
+	Accepted     int `json:"accepted"`     // alerts of the delivery, all now safe
+	Deduplicated int `json:"deduplicated"` // (alert, incident) pairs already committed: no new signal
+	// Queued (alert, incident) pairs are durable in quench's inbox and reach their incident
+	// shortly (the answer is then 202): quench was busy committing other alerts.
+	Queued                  int              `json:"queued,omitempty"`
+	Unmatched               int              `json:"unmatched"` // alerts no runbook matches (GET /api/v1/alerts/unmatched)
 	ResolvedWithoutIncident int              `json:"resolved_without_incident"`
 	NotStarted              int              `json:"not_started,omitempty"`
 	Truncated               int              `json:"truncated,omitempty"` // alerts the sender left out of the payload
@@ -97,7 +100,7 @@ type IncidentResult struct {
 	ShortID      string `json:"short_id"`
 	Runbook      string `json:"runbook"`
 	RunID        string `json:"run_id,omitempty"` // the incident's run the alerts reached (not for deduplicated)
-	Result       string `json:"result"`           // started | signalled | deduplicated | resolved_without_incident | not_started
+	Result       string `json:"result"`           // started | signalled | queued | deduplicated | resolved_without_incident | not_started
 	Alerts       int    `json:"alerts"`
 	Deduplicated int    `json:"deduplicated"`
 	Error        string `json:"error,omitempty"` // not_started: why the runbook could not start
@@ -184,6 +187,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	outcomes, err := h.opts.Dispatcher.Dispatch(r.Context(), routed)
 	if err != nil {
+		if errors.Is(err, ErrInboxFull) {
+			h.opts.Logger.Warn("alerts not accepted: the inbox is full; the sender should retry", "source", source, "delivery", delivery.ID, "err", err)
+			reject(http.StatusServiceUnavailable, ReasonInboxFull, err.Error()+"; retry later", "")
+			return
+		}
 		if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrBusy) || r.Context().Err() != nil {
 			h.opts.Logger.Warn("alerts not accepted: the sender should retry", "source", source, "delivery", delivery.ID, "err", err)
 			reject(http.StatusServiceUnavailable, ReasonUnavailable, err.Error()+"; retry later", "")
@@ -199,7 +207,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.Deduplicated.WithLabelValues(source).Add(float64(resp.Deduplicated))
 	m.ResolvedWithoutIncident.WithLabelValues(source).Add(float64(resp.ResolvedWithoutIncident))
 	m.AcceptLatency.WithLabelValues(source).Observe(time.Since(begin).Seconds())
-	writeJSON(w, http.StatusOK, resp)
+	code := http.StatusOK
+	if resp.Queued > 0 {
+		m.Queued.WithLabelValues(source).Add(float64(resp.Queued))
+		code = http.StatusAccepted // accepted durably; the incident gets it shortly
+	}
+	writeJSON(w, code, resp)
 }
 
 var errTooLarge = errors.New("body too large")
@@ -245,6 +258,8 @@ func (h *Handler) summarize(source string, d Delivery, unmatched []alert.Alert, 
 			resp.Deduplicated++
 		case ResultResolvedWithoutIncident:
 			resp.ResolvedWithoutIncident++
+		case ResultQueued:
+			resp.Queued++
 		case ResultNotStarted:
 			resp.NotStarted++
 			reason := fmt.Sprintf("runbook %s cannot start from this alert: %v", o.Runbook, o.StartErr)
@@ -268,7 +283,7 @@ func (h *Handler) summarize(source string, d Delivery, unmatched []alert.Alert, 
 
 // resultRank orders results for an incident that got several: the most telling wins.
 var resultRank = map[string]int{
-	ResultDeduplicated: 1, ResultResolvedWithoutIncident: 2, ResultNotStarted: 3, ResultSignalled: 4, ResultStarted: 5,
+	ResultDeduplicated: 1, ResultResolvedWithoutIncident: 2, ResultNotStarted: 3, ResultQueued: 4, ResultSignalled: 5, ResultStarted: 6,
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

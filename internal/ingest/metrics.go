@@ -11,6 +11,7 @@ const (
 	ReasonContentType     = "content_type"
 	ReasonMalformed       = "malformed"
 	ReasonUnavailable     = "unavailable"
+	ReasonInboxFull       = "inbox_full"
 )
 
 // Metrics are ingest's Prometheus metrics. Deliveries are webhook requests; alerts are the
@@ -25,6 +26,9 @@ type Metrics struct {
 	Commits                 prometheus.Counter     // signals (with start) sent to Temporal
 	AlertsPerCommit         prometheus.Histogram
 	AcceptLatency           *prometheus.HistogramVec // from request to 2xx, by source
+	Queued                  *prometheus.CounterVec   // alerts answered 202 "queued" (in the inbox), by source
+	IncidentsStarted        prometheus.Counter       // commits that started an incident
+	InboxRows               prometheus.Gauge         // alerts in the inbox held by this process
 }
 
 // NewMetrics creates ingest's metrics and registers them on reg (nil: not registered,
@@ -60,10 +64,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "quench_ingest_accept_latency_seconds", Help: "Time from receiving a webhook to answering it 2xx, by source.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"source"}),
+		Queued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quench_ingest_queued_total", Help: "Alerts accepted into the durable inbox while the dispatcher was saturated (answered 202 queued), by source.",
+		}, []string{"source"}),
+		IncidentsStarted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quench_ingest_incidents_started_total", Help: "Incidents started by an alert commit (the others found their incident running).",
+		}),
+		InboxRows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quench_ingest_inbox_rows", Help: "Accepted alerts in the durable inbox that this process has not yet delivered to Temporal.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Received, m.Accepted, m.Deduplicated, m.Rejected, m.Unmatched,
-			m.ResolvedWithoutIncident, m.Commits, m.AlertsPerCommit, m.AcceptLatency)
+			m.ResolvedWithoutIncident, m.Commits, m.AlertsPerCommit, m.AcceptLatency,
+			m.Queued, m.IncidentsStarted, m.InboxRows)
 	}
 	return m
 }

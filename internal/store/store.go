@@ -241,6 +241,17 @@ func (t *Tx) ForUpdate() string {
 	return ""
 }
 
+// ForUpdateSkipLocked is the suffix for a SELECT that claims rows other processes may be
+// claiming at the same time (a work queue): FOR UPDATE SKIP LOCKED on PostgreSQL, so each
+// process takes different rows without waiting; empty on SQLite, whose immediate
+// transactions already run one at a time.
+func (t *Tx) ForUpdateSkipLocked() string {
+	if t.db.Dialect == Postgres {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
 // Dialect is the engine the transaction runs on.
 func (t *Tx) Dialect() Dialect { return t.db.Dialect }
 

@@ -122,7 +122,11 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, _ *session) {
 	}
 	v := h.incidentView(r, st)
 	if v.Who != nil {
-		v.Flash = h.sessions.takeFlash(v.Who)
+		// A flash that cannot be taken stays for the next load: the decision is on the
+		// timeline either way.
+		if v.Flash, err = h.sessions.takeFlash(r.Context(), v.Who); err != nil {
+			h.opts.Logger.Warn("web page could not take the session's message", "err", err)
+		}
 	}
 	h.render(w, r, http.StatusOK, "incident", v)
 }
@@ -210,7 +214,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s := h.sessions.from(r)
+	s := h.session(r)
 	if s == nil {
 		h.errorPage(w, r, http.StatusUnauthorized, "Sign in to decide", "Approving and rejecting need a signed-in person: sign in, then decide from the incident page.")
 		return
@@ -276,7 +280,9 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request) {
 	}
 	// The outcome travels in the session, not the URL: a link cannot make the page claim a
 	// decision nobody made.
-	h.sessions.setFlash(s, msg)
+	if err := h.sessions.setFlash(r.Context(), s, msg); err != nil {
+		h.opts.Logger.Warn("web page could not keep the decision's outcome for the next page", "err", err)
+	}
 	http.Redirect(w, r, "/incidents/"+url.PathEscape(ref), http.StatusSeeOther)
 }
 

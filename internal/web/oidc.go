@@ -27,12 +27,6 @@ type OIDC struct {
 
 	mu       sync.Mutex
 	provider *oidc.Provider
-	pending  map[string]oidcPending // state -> what the callback checks
-}
-
-type oidcPending struct {
-	nonce, verifier, next string
-	expires               time.Time
 }
 
 const (
@@ -76,33 +70,6 @@ func (o *OIDC) claim() string {
 	return o.Claim
 }
 
-func (o *OIDC) remember(state string, p oidcPending) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.pending == nil {
-		o.pending = map[string]oidcPending{}
-	}
-	if len(o.pending) >= maxOIDCPending {
-		for k, v := range o.pending {
-			if time.Now().After(v.expires) || len(o.pending) >= maxOIDCPending {
-				delete(o.pending, k)
-			}
-		}
-	}
-	o.pending[state] = p
-}
-
-func (o *OIDC) take(state string) (oidcPending, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	p, ok := o.pending[state]
-	delete(o.pending, state)
-	if !ok || time.Now().After(p.expires) {
-		return oidcPending{}, false
-	}
-	return p, true
-}
-
 // identity checks the ID token's claims and names the person: oidc:<email or sub>.
 func (o *OIDC) identity(tok *oidc.IDToken) (string, error) {
 	var c struct {
@@ -139,7 +106,12 @@ func (h *Handler) oidcStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state, nonce, verifier := randomToken(), randomToken(), oauth2.GenerateVerifier()
-	o.remember(state, oidcPending{nonce: nonce, verifier: verifier, next: safeNext(r.URL.Query().Get("next")), expires: time.Now().Add(oidcPendingTTL)})
+	// In the store, not here: the provider may send the browser back to another replica.
+	pending := oidcPending{nonce: nonce, verifier: verifier, next: safeNext(r.URL.Query().Get("next")), expires: h.opts.Now().Add(oidcPendingTTL)}
+	if err := h.sessions.rememberOIDC(r.Context(), state, pending); err != nil {
+		h.storeFailed(w, r, err)
+		return
+	}
 	// Lax, not Strict: the provider sends the browser back with a cross-site navigation,
 	// on which a Strict cookie would not come along.
 	http.SetCookie(w, &http.Cookie{Name: oidcCookie, Value: state, Path: "/auth/oidc", HttpOnly: true, Secure: h.secure(r),
@@ -168,7 +140,11 @@ func (h *Handler) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusBadRequest, "This sign-in did not start in this browser (its state does not match): start again.")
 		return
 	}
-	p, ok := o.take(state)
+	p, ok, err := h.sessions.takeOIDC(r.Context(), state)
+	if err != nil {
+		h.storeFailed(w, r, err)
+		return
+	}
 	if !ok {
 		refuse(http.StatusBadRequest, "This sign-in expired or was used already: start again.")
 		return

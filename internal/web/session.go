@@ -1,21 +1,25 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/quench-dev/quench/internal/api"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/trust"
 )
 
-// Sessions live in this process's memory: behind several quench servers, route a person
-// to the same one (sticky sessions) or they sign in again where they land.
+// Sessions, one-time links and OIDC sign-ins in progress are kept in the store
+// (sessionstore.go), so every replica on one store knows them.
 const (
 	cookieName  = "quench_session"
 	sessionTTL  = 12 * time.Hour
@@ -25,7 +29,8 @@ const (
 
 // session is a signed-in person.
 type session struct {
-	ID       string
+	id       string // the cookie's value: known only to the browser and this request
+	hash     string // sha256 of id: the session's key in the store
 	Identity string // api:alice, oidc:alice@example.com, cli:alice
 	Person   string // from people:, or the identity's name
 	Via      string // token | oidc | link
@@ -47,138 +52,93 @@ func (s *session) checkCSRF(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.CSRF)) == 1
 }
 
-type sessions struct {
-	now  func() time.Time
-	mu   sync.Mutex
-	byID map[string]*session
-	once map[string]string // one-time login token -> identity
-	// onceExp is when each one-time token stops working.
-	onceExp map[string]time.Time
-}
-
-func newSessions(now func() time.Time) *sessions {
-	return &sessions{now: now, byID: map[string]*session{}, once: map[string]string{}, onceExp: map[string]time.Time{}}
-}
-
 func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (ss *sessions) create(identity, person, via string) *session {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	now := ss.now()
-	if len(ss.byID) >= maxSessions {
-		for id, s := range ss.byID {
-			if now.After(s.expires) {
-				delete(ss.byID, id)
+// sessionKey carries the request's session, read once from the store by withSession.
+type sessionKey struct{}
+
+// withSession reads the request's session from the store once, for the handler and the
+// page's layout. A store that cannot be reached is a 503 naming it: the page cannot tell
+// who is signed in.
+func (h *Handler) withSession(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var s *session
+		if c, err := r.Cookie(cookieName); err == nil && c.Value != "" {
+			if s, err = h.sessions.lookup(r.Context(), c.Value); err != nil {
+				h.storeFailed(w, r, err)
+				return
 			}
 		}
-		for id := range ss.byID { // still full: drop one (the map's order is arbitrary)
-			if len(ss.byID) < maxSessions {
-				break
-			}
-			delete(ss.byID, id)
-		}
+		next(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, s)))
 	}
-	s := &session{ID: randomToken(), Identity: identity, Person: person, Via: via, CSRF: randomToken(), expires: now.Add(sessionTTL)}
-	ss.byID[s.ID] = s
+}
+
+// session is the request's session, nil when it has none (or an expired or unknown one).
+func (h *Handler) session(r *http.Request) *session {
+	s, _ := r.Context().Value(sessionKey{}).(*session)
 	return s
 }
 
-// from is the request's session, nil when it has none (or an expired or unknown one).
-func (ss *sessions) from(r *http.Request) *session {
-	c, err := r.Cookie(cookieName)
-	if err != nil || c.Value == "" {
-		return nil
+// storeFailed answers a failure of the store holding sign-ins: 503 with Retry-After
+// naming the store when it is unavailable, 500 otherwise.
+func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the browser went away
 	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s, ok := ss.byID[c.Value]
-	if !ok {
-		return nil
+	if store.IsUnavailable(err) {
+		w.Header().Set("Retry-After", strconv.Itoa(api.StoreRetryAfter))
+		h.opts.Logger.Warn("web page failed: the store is unavailable", "path", clip(r.URL.Path, 200), "err", err)
+		h.errorPage(w, r, http.StatusServiceUnavailable, "The store is unavailable",
+			fmt.Sprintf("quench keeps sign-ins in its store and cannot reach it right now; reload in %d s. (%v)", api.StoreRetryAfter, err))
+		return
 	}
-	if ss.now().After(s.expires) {
-		delete(ss.byID, c.Value)
-		return nil
-	}
-	return s
-}
-
-func (ss *sessions) setFlash(s *session, msg string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s.flash = msg
-}
-
-func (ss *sessions) takeFlash(s *session) string {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	msg := s.flash
-	s.flash = ""
-	return msg
-}
-
-func (ss *sessions) drop(id string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	delete(ss.byID, id)
-}
-
-// addOnce makes a one-time login token for identity.
-func (ss *sessions) addOnce(identity string) string {
-	t := randomToken()
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	ss.once[t], ss.onceExp[t] = identity, ss.now().Add(onceTTL)
-	return t
-}
-
-// takeOnce spends a one-time token: its identity, or "" when it is unknown, spent or old.
-func (ss *sessions) takeOnce(token string) string {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for t, who := range ss.once {
-		if subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 {
-			exp := ss.onceExp[t]
-			delete(ss.once, t)
-			delete(ss.onceExp, t)
-			if ss.now().After(exp) {
-				return ""
-			}
-			return who
-		}
-	}
-	return ""
-}
-
-func (ss *sessions) hasOnce() bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.once) > 0
+	h.opts.Logger.Error("web sign-in state failed", "path", clip(r.URL.Path, 200), "err", err)
+	h.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "quench failed to read or record a sign-in: "+err.Error())
 }
 
 // OneTimeLogin returns a path that signs its first visitor in as identity (quench dev
 // prints it at start, on loopback): the link is spent on use and lasts a day.
-func (h *Handler) OneTimeLogin(identity string) string {
-	return "/login/once?token=" + h.sessions.addOnce(identity)
+func (h *Handler) OneTimeLogin(ctx context.Context, identity string) (string, error) {
+	t, err := h.sessions.addOnce(ctx, identity)
+	if err != nil {
+		return "", err
+	}
+	return "/login/once?token=" + t, nil
+}
+
+// canLogin says whether the page offers sign-in. Without tokens or OIDC that is only
+// while a one-time link is outstanding; a store that is down hides the offer.
+func (h *Handler) canLogin(r *http.Request) bool {
+	return len(h.opts.Tokens) > 0 || h.opts.OIDC != nil || h.hasOnce(r)
+}
+
+func (h *Handler) hasOnce(r *http.Request) bool {
+	ok, err := h.sessions.hasOnce(r.Context())
+	return ok && err == nil
 }
 
 // secure says whether cookies set for r must be Secure.
 func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.opts.SecureCookies }
 
 func (h *Handler) setSession(w http.ResponseWriter, r *http.Request, s *session) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.ID, Path: "/", HttpOnly: true, Secure: h.secure(r),
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.id, Path: "/", HttpOnly: true, Secure: h.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: int(sessionTTL / time.Second)})
 }
 
 func (h *Handler) signIn(w http.ResponseWriter, r *http.Request, identity, via, next string) {
-	if old := h.sessions.from(r); old != nil {
-		h.sessions.drop(old.ID) // a new session ID at every sign-in (no fixation)
+	replaced := ""
+	if old := h.session(r); old != nil {
+		replaced = old.hash // a new session ID at every sign-in (no fixation)
 	}
-	s := h.sessions.create(identity, h.opts.People.PersonOf(identity), via)
+	s, err := h.sessions.create(r.Context(), identity, h.opts.People.PersonOf(identity), via, replaced)
+	if err != nil {
+		h.storeFailed(w, r, err)
+		return
+	}
 	h.setSession(w, r, s)
 	h.opts.Logger.Info("web sign-in", "identity", identity, "via", via)
 	if via == "oidc" {
@@ -223,7 +183,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, code int, pr
 	pre := randomToken()
 	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: pre, Path: "/login", HttpOnly: true, Secure: h.secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	v := &loginView{base: h.base(r, "Sign in"), Tokens: len(h.opts.Tokens) > 0, OIDC: h.opts.OIDC != nil, Once: h.sessions.hasOnce(), PreCSRF: pre, Problem: problem}
+	v := &loginView{base: h.base(r, "Sign in"), Tokens: len(h.opts.Tokens) > 0, OIDC: h.opts.OIDC != nil, Once: h.hasOnce(r), PreCSRF: pre, Problem: problem}
 	v.Next = safeNext(r.URL.Query().Get("next"))
 	if r.Method == http.MethodPost {
 		v.Next = safeNext(r.PostForm.Get("next"))
@@ -265,7 +225,11 @@ func (h *Handler) loginToken(w http.ResponseWriter, r *http.Request) {
 
 // loginOnce signs in with quench dev's one-time link.
 func (h *Handler) loginOnce(w http.ResponseWriter, r *http.Request) {
-	who := h.sessions.takeOnce(r.URL.Query().Get("token"))
+	who, err := h.sessions.takeOnce(r.Context(), r.URL.Query().Get("token"))
+	if err != nil {
+		h.storeFailed(w, r, err)
+		return
+	}
 	if who == "" {
 		h.showLogin(w, r, http.StatusUnauthorized, "That sign-in link was used already or is unknown: each link signs in once. Restart quench dev for a new one, or sign in with a token.")
 		return
@@ -274,14 +238,19 @@ func (h *Handler) loginOnce(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	s := h.sessions.from(r)
+	s := h.session(r)
 	if s != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 		if err := r.ParseForm(); err != nil || !s.checkCSRF(r.PostForm.Get("csrf")) {
 			h.errorPage(w, r, http.StatusForbidden, "Form expired", "Reload the page and sign out again.")
 			return
 		}
-		h.sessions.drop(s.ID)
+		// The row goes: the cookie is then worthless on every replica, wherever it is.
+		if err := h.sessions.drop(r.Context(), s.hash); err != nil {
+			h.storeFailed(w, r, err)
+			return
+		}
+		h.opts.Logger.Info("web sign-out", "identity", s.Identity)
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -89,7 +90,10 @@ func TestSecureCookieOverTLSOrWhenConfigured(t *testing.T) {
 
 func TestOneTimeLink(t *testing.T) {
 	e := newEnv(t, nil)
-	link := e.h.OneTimeLogin("cli:dev")
+	link, err := e.h.OneTimeLogin(context.Background(), "cli:dev")
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := e.browser()
 	code, _, hdr := e.get(c, link)
 	if code != http.StatusSeeOther || hdr.Get("Location") != "/" {

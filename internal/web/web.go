@@ -26,6 +26,7 @@ import (
 	"github.com/quench-dev/quench/internal/evidence/report"
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/postmortem"
+	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/trust"
 )
 
@@ -63,6 +64,9 @@ type Options struct {
 	Now func() time.Time
 	// MaxStreams bounds the live streams open at once (default DefaultMaxStreams).
 	MaxStreams int
+	// Store keeps sessions, one-time links and OIDC sign-ins in progress, so that every
+	// replica on the same store knows them (required).
+	Store *store.DB
 }
 
 // DefaultMaxStreams is how many incident pages may follow their incident live at once.
@@ -85,6 +89,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.Incidents == nil {
 		return nil, errors.New("web: no incidents client")
 	}
+	if opts.Store == nil {
+		return nil, errors.New("web: no store for sign-ins")
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -99,7 +106,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.MaxStreams <= 0 {
 		opts.MaxStreams = DefaultMaxStreams
 	}
-	return &Handler{opts: opts, pages: pages, sessions: newSessions(opts.Now), streams: make(chan struct{}, opts.MaxStreams), ctx: ctx, cancel: cancel}, nil
+	return &Handler{opts: opts, pages: pages, sessions: newSessions(opts.Store, opts.Now), streams: make(chan struct{}, opts.MaxStreams), ctx: ctx, cancel: cancel}, nil
 }
 
 // Close ends the live streams (call it when the server shuts down: Shutdown waits for
@@ -109,7 +116,7 @@ func (h *Handler) Close() { h.cancel() }
 // Register mounts the page's routes on mux. The API keeps /api/, /healthz, /metrics and
 // /v1/routes; the page takes / and the paths below.
 func (h *Handler) Register(mux *http.ServeMux) {
-	handle := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, h.guard(f)) }
+	handle := func(pattern string, f http.HandlerFunc) { mux.Handle(pattern, h.guard(h.withSession(f))) }
 	handle("GET /{$}", h.reader(h.list))
 	handle("GET /incidents/{id}", h.reader(h.incident))
 	handle("GET /incidents/{id}/live", h.reader(h.live))
@@ -153,7 +160,7 @@ func (h *Handler) guard(next http.HandlerFunc) http.Handler {
 // it sends the caller to sign in.
 func (h *Handler) reader(next func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := h.sessions.from(r)
+		s := h.session(r)
 		if s == nil && !h.opts.OpenRead {
 			http.Redirect(w, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
@@ -218,7 +225,7 @@ type base struct {
 }
 
 func (h *Handler) base(r *http.Request, title string) base {
-	b := base{Title: title, Who: h.sessions.from(r), CanLogin: len(h.opts.Tokens) > 0 || h.opts.OIDC != nil || h.sessions.hasOnce(), Next: r.URL.RequestURI()}
+	b := base{Title: title, Who: h.session(r), CanLogin: h.canLogin(r), Next: r.URL.RequestURI()}
 	if b.Who != nil {
 		b.CSRF = b.Who.CSRF
 	}

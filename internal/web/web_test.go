@@ -18,6 +18,7 @@ import (
 	"github.com/quench-dev/quench/internal/incidents"
 	"github.com/quench-dev/quench/internal/incidents/incidentsfake"
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/store/storetest"
 	"github.com/quench-dev/quench/internal/trust"
 	"github.com/quench-dev/quench/workflows"
 )
@@ -28,6 +29,8 @@ const (
 	aliceTk = "alice-token-0123456789"
 	bobTk   = "bob-token-9876543210"
 )
+
+func TestMain(m *testing.M) { storetest.Main(m) }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -65,6 +68,9 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if mod != nil {
 		mod(&opts)
+	}
+	if opts.Store == nil {
+		opts.Store = storetest.SQLite(t)
 	}
 	h, err := New(opts)
 	if err != nil {

@@ -99,18 +99,23 @@ func payload(alerts []alert.Alert) []byte {
 
 // PhaseResult is what one phase measured.
 type PhaseResult struct {
-	Name             string  `json:"name"`
-	Alerts           int     `json:"alerts"`
-	Seconds          float64 `json:"seconds"`
-	AlertsPerSecond  float64 `json:"alerts_per_second"`
-	P50Millis        float64 `json:"p50_ms"`
-	P99Millis        float64 `json:"p99_ms"`
-	IncidentsCreated int     `json:"incidents_created"`
-	Commits          int     `json:"commits"`
-	AlertsPerCommit  float64 `json:"alerts_per_commit"`
-	Deduplicated     int     `json:"deduplicated"`
-	Errors           int     `json:"errors"`
-	FirstError       string  `json:"first_error,omitempty"`
+	Name            string  `json:"name"`
+	Alerts          int     `json:"alerts"`
+	Seconds         float64 `json:"seconds"`
+	AlertsPerSecond float64 `json:"alerts_per_second"`
+	P50Millis       float64 `json:"p50_ms"`
+	P99Millis       float64 `json:"p99_ms"`
+	// DeliveredSeconds is from the first post until the last alert reached its incident
+	// (answered after its commit, or acknowledged by Temporal out of quench's inbox).
+	DeliveredSeconds         float64 `json:"delivered_seconds"`
+	DeliveredAlertsPerSecond float64 `json:"delivered_alerts_per_second"`
+	Queued                   int     `json:"queued"` // alerts answered 202 queued (the inbox)
+	IncidentsCreated         int     `json:"incidents_created"`
+	Commits                  int     `json:"commits"`
+	AlertsPerCommit          float64 `json:"alerts_per_commit"`
+	Deduplicated             int     `json:"deduplicated"`
+	Errors                   int     `json:"errors"`
+	FirstError               string  `json:"first_error,omitempty"`
 	// Incidents maps each incident the phase touched to the alerts it should have received.
 	Incidents map[string]int `json:"-"`
 }
@@ -211,8 +216,13 @@ func IngestPhase(ctx context.Context, storm Storm, baseURL, token string, progre
 	if err != nil {
 		return PhaseResult{}, err
 	}
+	startedBefore, err := scrapeCounter(ctx, httpc, baseURL, "quench_ingest_incidents_started_total")
+	if err != nil {
+		return PhaseResult{}, err
+	}
+	begin := time.Now()
 	var mu sync.Mutex
-	started, dedup := map[string]int{}, 0
+	dedup, queued := 0, 0
 	perIncident := map[string]int{}
 	r := runner{storm: storm, progress: progress}
 	lat, wall, errs, firstErr := r.run(ctx, func(ctx context.Context, i int) error {
@@ -223,22 +233,30 @@ func IngestPhase(ctx context.Context, storm Storm, baseURL, token string, progre
 		mu.Lock()
 		defer mu.Unlock()
 		dedup += resp.Deduplicated
+		queued += resp.Queued
 		if resp.Unmatched > 0 {
 			return fmt.Errorf("alert %d matched no runbook of the server: pass --alertname of an alert one of its runbooks answers", i)
 		}
 		for _, inc := range resp.Incidents {
-			if inc.Result == ingest.ResultStarted {
-				started[inc.IncidentID]++
-			}
 			perIncident[inc.IncidentID] += inc.Alerts - inc.Deduplicated
 		}
 		return nil
 	})
 	res := summarize("ingest (group commit)", storm.Alerts, lat, wall, errs, firstErr)
-	res.Deduplicated, res.Incidents = dedup, perIncident
-	for range started {
-		res.IncidentsCreated++
+	res.Deduplicated, res.Incidents, res.Queued = dedup, perIncident, queued
+	// Queued alerts reach their incidents after their answer: the phase ends when quench's
+	// inbox is empty.
+	if err := WaitInboxEmpty(ctx, httpc, baseURL); err != nil {
+		return res, err
 	}
+	delivered := time.Since(begin)
+	res.DeliveredSeconds = delivered.Seconds()
+	res.DeliveredAlertsPerSecond = float64(storm.Alerts) / delivered.Seconds()
+	startedAfter, err := scrapeCounter(ctx, httpc, baseURL, "quench_ingest_incidents_started_total")
+	if err != nil {
+		return res, err
+	}
+	res.IncidentsCreated = int(startedAfter - startedBefore)
 	commitsAfter, err := scrapeCounter(ctx, httpc, baseURL, "quench_ingest_commits_total")
 	if err != nil {
 		return res, err
@@ -268,7 +286,7 @@ func postHook(ctx context.Context, httpc *http.Client, baseURL, token string, bo
 	if err != nil {
 		return ingest.HookResponse{}, err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
 		return ingest.HookResponse{}, fmt.Errorf("POST /hooks/alertmanager: %s: %s", resp.Status, strings.TrimSpace(string(data)))
 	}
 	var out ingest.HookResponse
@@ -278,7 +296,35 @@ func postHook(ctx context.Context, httpc *http.Client, baseURL, token string, bo
 	return out, nil
 }
 
-// scrapeCounter reads an unlabelled counter from GET {baseURL}/metrics.
+// WaitInboxEmpty polls quench's inbox gauge until every queued alert was delivered (up to
+// two minutes: past it, quench is not delivering).
+func WaitInboxEmpty(ctx context.Context, httpc *http.Client, baseURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rows, err := scrapeCounter(ctx, httpc, baseURL, "quench_ingest_inbox_rows")
+		if err != nil {
+			return err
+		}
+		if rows == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%.0f queued alerts still wait in quench's inbox: %w", rows, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// ScrapeMetric reads an unlabelled counter or gauge from GET {baseURL}/metrics (0 when absent).
+func ScrapeMetric(ctx context.Context, httpc *http.Client, baseURL, name string) (float64, error) {
+	return scrapeCounter(ctx, httpc, baseURL, name)
+}
+
+// scrapeCounter reads an unlabelled counter or gauge from GET {baseURL}/metrics.
 func scrapeCounter(ctx context.Context, httpc *http.Client, baseURL, name string) (float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/metrics", nil)
 	if err != nil {
@@ -322,6 +368,7 @@ func FloorPhase(ctx context.Context, storm Storm, c FloorClient, progress func(i
 		return err
 	})
 	res := summarize("floor: bare signal-with-start", storm.Alerts, lat, wall, errs, firstErr)
+	res.DeliveredSeconds, res.DeliveredAlertsPerSecond = res.Seconds, res.AlertsPerSecond // answered once delivered
 	res.Commits = storm.Alerts
 	res.AlertsPerCommit = 1
 	for i, ok := range delivered {

@@ -193,7 +193,12 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	if stack.Web.Page != nil && config.IsLoopback(stack.HTTPAddr) {
 		// Like a notebook server's token: the OS user who started quench dev signs in to the
 		// page as their CLI identity by opening it once. Printed here, never logged.
-		sum.PageLogin = stack.HTTPURL + stack.Web.Page.OneTimeLogin(dev.Identity)
+		// The link is a row of the store in the data dir; without it the page still reads.
+		if link, err := stack.Web.Page.OneTimeLogin(ctx, dev.Identity); err != nil {
+			logger.Warn("no one-time sign-in link for the incident page", "err", err)
+		} else {
+			sum.PageLogin = stack.HTTPURL + link
+		}
 	}
 	writeSummary(opts.IO.Out, sum)
 
