@@ -51,7 +51,7 @@ func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepRes
 	if in.StepID == "" {
 		return StepResult{}, invalidParams(ActionTrafficSnapshot, "the step input has no step_id, which names the evidence bundle")
 	}
-	req := ports.SnapshotRequest{Window: window, Baseline: baseline, Now: stepNow(in), Route: p.str("route"), Samples: samples}
+	req := ports.SnapshotRequest{Window: window, Baseline: baseline, Now: stepNow(in), Route: p.str("route"), Samples: samples, RequestModel: p.str("request_model")}
 
 	return withHeartbeat(ctx, func(ctx context.Context) (StepResult, error) {
 		// A retry after the bundle was stored answers from the stored bundle: evidence is
@@ -87,6 +87,10 @@ func (a *TrafficActivities) Snapshot(ctx context.Context, in StepInput) (StepRes
 				"evidence": ref.URI, "sha256": ref.SHA256, "requests": headline.Requests,
 				"error_rate": headline.ErrorRate, "baseline_error_rate": headline.BaselineErrorRate,
 				"top_change": headline.TopChange,
+				// The request model's answers before and now: silent-model-change pins
+				// request_model to baseline_response_model. "" where the source cannot tell.
+				"request_model": headline.RequestModel, "baseline_response_model": headline.BaselineResponseModel,
+				"response_model": headline.ResponseModel,
 			},
 			Evidence: []ports.EvidenceRef{ref},
 		}, nil
@@ -109,8 +113,16 @@ func (a *TrafficActivities) Measure(ctx context.Context, in ports.VerifyInput) (
 	}
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens", "promql":
+	case ports.SignalModelDrift:
+		if in.Model == "" || in.PinnedModel == "" {
+			return ports.VerifyResult{}, invalidParams(VerifyActivity, "signal model_drift needs the pinned model alias and the version it was pinned to (a gateway.pin_model step's model and to)")
+		}
+	case ports.SignalKeyServed:
+		if in.Key == "" {
+			return ports.VerifyResult{}, invalidParams(VerifyActivity, "signal key_served needs the blocked key (a gateway.block step's key)")
+		}
 	default:
-		return ports.VerifyResult{}, invalidParams(VerifyActivity, "unknown signal %q; use error_rate, latency_p95, output_tokens or promql", in.Signal)
+		return ports.VerifyResult{}, invalidParams(VerifyActivity, "unknown signal %q; use error_rate, latency_p95, output_tokens, promql, model_drift or key_served", in.Signal)
 	}
 	if in.Window <= 0 {
 		in.Window = DefaultVerifyWindow

@@ -194,8 +194,10 @@ func init() {
 			{Name: "baseline", Type: TypeDuration, Default: "24h", Description: "baseline window, ending where the incident window starts"},
 			{Name: "route", Type: TypeString, Names: NamesRoute, Description: "only requests of this route (empty: all)"},
 			{Name: "samples", Type: TypeInt, Default: "20", Description: "max redacted sample requests kept"},
+			{Name: "request_model", Type: TypeString, Description: "the model alias whose response models the outputs name (empty: the one whose answers changed most)"},
 		},
-		Outputs:        []string{"evidence", "sha256", "requests", "error_rate", "baseline_error_rate", "top_change"},
+		Outputs: []string{"evidence", "sha256", "requests", "error_rate", "baseline_error_rate", "top_change",
+			"request_model", "baseline_response_model", "response_model"},
 		DefaultTimeout: Duration(5 * 60e9),
 	})
 	register(Action{

@@ -119,17 +119,40 @@ func TestStoryRunbooks(t *testing.T) {
 		if st.Approval == nil || st.Undo == nil || st.Undo.Approval == nil || st.Undo.Keep {
 			t.Errorf("step %s and its undo both need an approval: %+v %+v", st.ID, st.Approval, st.Undo)
 		}
-		// Exactly one of the two runs: the pin where the gateway can pin and the version is known.
+		// Exactly one of the two runs: the pin where the gateway can pin and the version is
+		// known, from pin_to or from the evidence's baseline response model (none when the
+		// snapshot failed, or when the baseline answered under the alias itself).
+		evidences := map[string]map[string]StepScope{
+			"no snapshot": nil,
+			"failed":      {"evidence": {State: "failed"}},
+			"no model":    {"evidence": {State: "done", Outputs: map[string]any{"baseline_response_model": ""}}},
+			"alias":       {"evidence": {State: "done", Outputs: map[string]any{"baseline_response_model": "gpt-4o"}}},
+			"dated":       {"evidence": {State: "done", Outputs: map[string]any{"baseline_response_model": "gpt-4o-2024-05-13"}}},
+		}
 		for _, can := range []bool{true, false} {
 			for _, pinTo := range []string{"", "gpt-4o-2024-08-06"} {
-				sc := Scope{Params: map[string]string{"request_model": "gpt-4o", "pin_to": pinTo}}
-				if can {
-					sc.Incident.Gateway = []string{NeedsPinModel}
-				}
-				runs, err := EvalWhen(st.When, sc)
-				want := (st.ID == "pin") == (can && pinTo != "")
-				if err != nil || runs != want {
-					t.Errorf("step %s with pin_model=%v pin_to=%q: runs=%v err=%v, want %v", st.ID, can, pinTo, runs, err, want)
+				for name, steps := range evidences {
+					sc := Scope{Params: map[string]string{"request_model": "gpt-4o", "pin_to": pinTo}, Steps: steps}
+					if can {
+						sc.Incident.Gateway = []string{NeedsPinModel}
+					}
+					runs, err := EvalWhen(st.When, sc)
+					want := (st.ID == "pin") == (can && (pinTo != "" || name == "dated"))
+					if err != nil || runs != want {
+						t.Errorf("step %s with pin_model=%v pin_to=%q evidence %s: runs=%v err=%v, want %v", st.ID, can, pinTo, name, runs, err, want)
+					}
+					if st.ID != "switch" {
+						continue
+					}
+					// A pin whose verify failed was reverted: the provider switch is offered.
+					reverted := map[string]StepScope{"pin": {State: "reverted"}}
+					for k, v := range steps {
+						reverted[k] = v
+					}
+					sc.Steps = reverted
+					if runs, err := EvalWhen(st.When, sc); err != nil || !runs {
+						t.Errorf("switch after a reverted pin (pin_model=%v pin_to=%q evidence %s): runs=%v err=%v", can, pinTo, name, runs, err)
+					}
 				}
 			}
 		}

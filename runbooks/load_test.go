@@ -109,6 +109,8 @@ func TestParseRejectsBadRunbooks(t *testing.T) {
 
 		// Verify.
 		{"verify unknown signal", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rat, below: 0.05, within: 5m}\n", 10, "steps[1].verify.signal", `unknown signal "error_rat"; did you mean "error_rate"?`},
+		{"verify model_drift off a pin", header + "  - id: a\n    action: gateway.switch\n    with: {route: chat, to: fallback}\n    verify: {signal: model_drift, below: 0.05, within: 5m}\n", 10, "steps[1].verify.signal", "signal model_drift measures what a gateway.pin_model step changed; this step runs gateway.switch"},
+		{"verify key_served off a block", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: key_served, below: 1, within: 5m}\n", 10, "steps[1].verify.signal", "signal key_served measures what a gateway.block step changed"},
 		{"verify without threshold", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, within: 5m}\n", 10, "steps[1].verify", "verify needs a threshold"},
 		{"verify without within", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: 0.05}\n", 10, "steps[1].verify.within", "verify needs within:"},
 		{"verify threshold NaN", header + "  - id: a\n    action: gateway.restore\n    with: {route: chat}\n    verify: {signal: error_rate, below: NaN, within: 5m}\n", 10, "steps[1].verify.below", `must be a finite number, not "NaN"`},

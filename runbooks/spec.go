@@ -112,7 +112,7 @@ type Approval struct {
 // Verify checks, after a step ran, that a traffic signal recovered; if not, the step's
 // change is reverted (its undo runs) and the incident escalates.
 type Verify struct {
-	Signal string   `json:"signal" yaml:"signal"` // error_rate | latency_p95 | output_tokens | promql
+	Signal string   `json:"signal" yaml:"signal"` // error_rate | latency_p95 | output_tokens | promql | model_drift (pin_model steps) | key_served (block steps)
 	Query  string   `json:"query,omitempty" yaml:"query,omitempty"`
 	Below  *float64 `json:"below,omitempty" yaml:"below,omitempty"`
 	Above  *float64 `json:"above,omitempty" yaml:"above,omitempty"`

@@ -21,9 +21,18 @@ const (
 	SignalLatencyP95   = "latency_p95"
 	SignalOutputTokens = "output_tokens"
 	SignalPromQL       = "promql" // needs query:
+	// SignalModelDrift (gateway.pin_model steps only): the share of the pinned alias's
+	// answers given by another model than the one it was pinned to.
+	SignalModelDrift = "model_drift"
+	// SignalKeyServed (gateway.block steps only): how many requests of the blocked key
+	// were still served after the block.
+	SignalKeyServed = "key_served"
 )
 
-var verifySignals = []string{SignalErrorRate, SignalLatencyP95, SignalOutputTokens, SignalPromQL}
+var verifySignals = []string{SignalErrorRate, SignalLatencyP95, SignalOutputTokens, SignalPromQL, SignalModelDrift, SignalKeyServed}
+
+// signalAction is the action a step must run for a signal that judges that action only.
+var signalAction = map[string]string{SignalModelDrift: ActionGatewayPinModel, SignalKeyServed: ActionGatewayBlock}
 
 var (
 	// Runbook names become part of workflow IDs and search attributes: a DNS label.
@@ -272,6 +281,9 @@ func (v *validator) step(i int) {
 	}
 	if st.Verify != nil {
 		v.verify(p+".verify", st.Verify, i)
+		if want, ok := signalAction[st.Verify.Signal]; ok && st.Action != want {
+			v.add(p+".verify.signal", "signal %s measures what a %s step changed; this step runs %s", st.Verify.Signal, want, st.Action)
+		}
 	}
 	if st.Failback != nil {
 		v.failback(p+".failback", i)

@@ -35,10 +35,11 @@ func (s *storyRun) routeBody(t *testing.T) []byte {
 
 // The silent model change on quench dev, with the alert saying which dated version the
 // alias answered with before (a pin_to annotation): the embedded routing table can pin, so
-// the runbook pins the alias with approval instead of switching provider, and the close
-// lifts the pin, leaving the route as it was byte for byte.
+// the runbook pins the alias with approval instead of switching provider, the pinned
+// version answers afterwards (the verify passes), and the close lifts the pin, leaving the
+// route as it was byte for byte.
 func TestStoriesSilentModelChangePinsWhereTheGatewayCan(t *testing.T) {
-	s := startStory(t, fixtures.SilentModelChange, 0)
+	s := startMitigationStory(t, fixtures.SilentModelChange, false)
 	var payload map[string]any
 	if err := json.Unmarshal(s.fx.Alert, &payload); err != nil {
 		t.Fatal(err)
@@ -87,6 +88,9 @@ func TestStoriesSilentModelChangePinsWhereTheGatewayCan(t *testing.T) {
 	}
 	if got := s.route(t); got.Provider != fixtures.PrimaryProvider {
 		t.Fatalf("the pin moved the route off its provider: %+v", got)
+	}
+	if v := w.waitFor(t, workflows.EventVerify, "pin"); v["data"].(map[string]any)["result"] != "passed" {
+		t.Fatalf("the pin's verify on traffic answered by the pinned version: %v", v)
 	}
 
 	w.waitFor(t, workflows.EventStepStarted, "recovered")

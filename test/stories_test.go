@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -179,81 +178,6 @@ func TestStoriesProviderOutage(t *testing.T) {
 		t.Fatalf("final: %s, steps %+v", st.State, st.Steps)
 	}
 	recordClosed(t, s.dev, inc.IncidentID, "provider-outage-verify-since-change-passed")
-}
-
-func TestStoriesSilentModelChange(t *testing.T) {
-	s := startStory(t, fixtures.SilentModelChange, 0)
-	inc := s.fireAlert(t, "silent-model-change")
-	w := s.dev.watch(t, inc.IncidentID)
-
-	w.waitFor(t, workflows.EventApprovalAsked, "switch")
-	st := s.status(t, inc.ShortID)
-	b, top := s.evidence(t, st, "evidence")
-	if c := b.Changes[0]; c.Kind != "new_response_model" || c.Subject != fixtures.PrimaryProvider+"/"+s.fx.Cause.ResponseModel ||
-		!strings.Contains(top, fixtures.BaselineModel) {
-		t.Fatalf("top change %+v (%s), want the new response model %s against %s", c, top, s.fx.Cause.ResponseModel, fixtures.BaselineModel)
-	}
-	if !strings.Contains(st.Pending[0].Prompt, s.fx.Cause.ResponseModel) {
-		t.Errorf("the approver is not shown the model change: %q", st.Pending[0].Prompt)
-	}
-	if got := s.route(t); got.Provider != fixtures.PrimaryProvider {
-		t.Fatalf("switched before the approval: %+v", got)
-	}
-	s.dev.mustQuench(t, "incident", "approve", inc.ShortID, "--as", "bob", "--reason", "we did not ask for the new model")
-	w.waitFor(t, workflows.EventStepDone, "switch")
-	if got := s.route(t); got.Provider != fixtures.FallbackProvider {
-		t.Fatalf("route after the approved switch: %+v", got)
-	}
-
-	w.waitFor(t, workflows.EventStepStarted, "recovered")
-	s.dev.mustQuench(t, "incident", "resolve", inc.ShortID, "--as", "alice", "--reason", "model pinned in the app")
-	// Closing asks before the route goes back to the provider that changed its model.
-	w.waitFor(t, workflows.EventApprovalAsked, "switch")
-	if got := s.route(t); got.Provider != fixtures.FallbackProvider {
-		t.Fatalf("the route moved back before the undo's approval: %+v", got)
-	}
-	s.dev.mustQuench(t, "incident", "approve", inc.ShortID, "--as", "bob")
-	w.waitFor(t, workflows.EventClosed, "")
-	if got := s.route(t); got.Provider != fixtures.PrimaryProvider {
-		t.Fatalf("route after close: %+v", got)
-	}
-	if got := undoStates(s.status(t, inc.ShortID)); !slices.Equal(got, []string{"switch:gateway.restore:done"}) {
-		t.Fatalf("undo stack %v", got)
-	}
-	recordClosed(t, s.dev, inc.IncidentID, "silent-model-change-undo-approved")
-}
-
-func TestStoriesCostRunaway(t *testing.T) {
-	s := startStory(t, fixtures.CostRunaway, 0)
-	inc := s.fireAlert(t, "cost-runaway")
-	w := s.dev.watch(t, inc.IncidentID)
-
-	// The key is blocked at once; the route stays on its provider for everyone else.
-	w.waitFor(t, workflows.EventStepDone, "block")
-	if got := s.route(t); !slices.Equal(got.BlockedKeys, []string{s.fx.Cause.AgentKey}) || got.Provider != fixtures.PrimaryProvider {
-		t.Fatalf("route after block: %+v", got)
-	}
-	w.waitFor(t, workflows.EventStepDone, "evidence")
-	b, top := s.evidence(t, s.status(t, inc.ShortID), "evidence")
-	if c := b.Changes[0]; c.Kind != "agent_spend" || c.Subject != s.fx.Cause.AgentKey || b.Agents[0].Key != s.fx.Cause.AgentKey {
-		t.Fatalf("top change %+v (%s), top agent %+v; want %s", c, top, b.Agents[0], s.fx.Cause.AgentKey)
-	}
-
-	w.waitFor(t, workflows.EventStepStarted, "recovered")
-	s.dev.mustQuench(t, "incident", "resolve", inc.ShortID, "--as", "alice", "--reason", "loop fixed in agent 1.4.2")
-	w.waitFor(t, workflows.EventApprovalAsked, "block")
-	if got := s.route(t); len(got.BlockedKeys) != 1 {
-		t.Fatalf("unblocked before the approval: %+v", got)
-	}
-	s.dev.mustQuench(t, "incident", "approve", inc.ShortID, "--as", "bob", "--reason", "fix deployed")
-	w.waitFor(t, workflows.EventClosed, "")
-	if got := s.route(t); len(got.BlockedKeys) != 0 {
-		t.Fatalf("still blocked after close: %+v", got)
-	}
-	if got := undoStates(s.status(t, inc.ShortID)); !slices.Equal(got, []string{"block:gateway.unblock:done"}) {
-		t.Fatalf("undo stack %v", got)
-	}
-	recordClosed(t, s.dev, inc.IncidentID, "cost-runaway-unblock-approved")
 }
 
 // TestStoriesManualInvestigation: a human starts it from the CLI on the prompt-regression

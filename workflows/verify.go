@@ -115,6 +115,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 		Summary:             step.ID + " verify",
 	})
 	route := ss.Params["route"]
+	model, pinned, key := judgedChange(v.Signal, *ss)
 	for {
 		if w.resolveSignalled {
 			w.verifyStoppedByResolve(ctx, step.ID, v.Signal)
@@ -125,6 +126,7 @@ func (w *incident) verifySinceChange(ctx workflow.Context, i int) {
 		fut := workflow.ExecuteActivity(mctx, activities.VerifyActivity, ports.VerifyInput{
 			IncidentID: w.status.IncidentID, StepID: step.ID, Signal: v.Signal, Query: v.Query,
 			Route: route, Window: window, Now: now, Since: since, Provider: ver.Provider,
+			Model: model, PinnedModel: pinned, Key: key,
 		})
 		// A resolve does not wait for the measurement in flight.
 		if err := workflow.Await(ctx, func() bool { return fut.IsReady() || w.resolveSignalled }); err != nil {
@@ -270,11 +272,29 @@ func movedTo(step runbooks.Step, ss StepState) string {
 	return to
 }
 
+// judgedChange is what a signal that judges one action measures, from the step's params:
+// the alias a pin fixed and the version it fixed it to (model_drift), the key a block
+// refused (key_served). The validator keeps these signals on those actions.
+func judgedChange(signal string, ss StepState) (model, pinned, key string) {
+	switch signal {
+	case runbooks.SignalModelDrift:
+		return ss.Params["model"], ss.Params["to"], ""
+	case runbooks.SignalKeyServed:
+		return "", "", ss.Params["key"]
+	}
+	return "", "", ""
+}
+
 // verifyCondition says in words what the verify waits for.
 func verifyCondition(v runbooks.Verify, minReq int, provider string) string {
 	text := fmt.Sprintf("%s %s over at least %d requests that started after the change", v.Signal, thresholdText(v), minReq)
-	if v.Signal == runbooks.SignalPromQL {
+	switch v.Signal {
+	case runbooks.SignalPromQL:
 		text = fmt.Sprintf("%s %s, measured after the change", v.Query, thresholdText(v))
+	case runbooks.SignalModelDrift:
+		text = fmt.Sprintf("share of the pinned model's answers by another model %s, over at least %d of its requests that started after the pin", thresholdText(v), minReq)
+	case runbooks.SignalKeyServed:
+		text = fmt.Sprintf("requests of the blocked key served %s, once at least %d requests of the route started after the block", thresholdText(v), minReq)
 	}
 	if provider != "" {
 		text += ", served by " + provider

@@ -19,6 +19,9 @@ type SnapshotRequest struct {
 	Now      time.Time
 	Route    string // empty: all routes
 	Samples  int    // max redacted samples
+	// RequestModel names the model alias whose response models the headline reports
+	// (silent-model-change's request_model); empty: the alias whose answers changed most.
+	RequestModel string
 }
 
 // TrafficSnapshot is an evidence bundle ready to store, with its headline.
@@ -36,6 +39,14 @@ type TrafficHeadline struct {
 	ErrorRate         float64 `json:"error_rate"`
 	BaselineErrorRate float64 `json:"baseline_error_rate"`
 	TopChange         string  `json:"top_change"`
+	// For one request model (SnapshotRequest.RequestModel, else the one whose answers
+	// changed most): the response model most of its successful requests were answered with
+	// in the baseline and in the incident window. Empty where the source cannot tell (no
+	// successful request of it in that window, or a source without response models).
+	// silent-model-change pins RequestModel to BaselineResponseModel.
+	RequestModel          string `json:"request_model,omitempty"`
+	BaselineResponseModel string `json:"baseline_response_model,omitempty"`
+	ResponseModel         string `json:"response_model,omitempty"`
 }
 
 // EvidenceStore keeps evidence bundles, immutable once written.
@@ -60,7 +71,7 @@ type EvidenceRef struct {
 type VerifyInput struct {
 	IncidentID string        `json:"incident_id"`
 	StepID     string        `json:"step_id"`
-	Signal     string        `json:"signal"` // error_rate | latency_p95 | output_tokens | promql
+	Signal     string        `json:"signal"` // error_rate | latency_p95 | output_tokens | promql | model_drift | key_served
 	Query      string        `json:"query,omitempty"`
 	Route      string        `json:"route,omitempty"`
 	Window     time.Duration `json:"window"`
@@ -73,7 +84,26 @@ type VerifyInput struct {
 	// moved the route to), where the source records it; a source that does not measures the
 	// whole route and says so in Detail.
 	Provider string `json:"provider,omitempty"`
+	// Model and PinnedModel, for model_drift: the share of the requests for Model (the
+	// alias a gateway.pin_model fixed) answered by another response model than PinnedModel.
+	Model       string `json:"model,omitempty"`
+	PinnedModel string `json:"pinned_model,omitempty"`
+	// Key, for key_served: the agent key a gateway.block refused; the value is how many of
+	// its requests were served (succeeded) out of all the route's requests measured.
+	Key string `json:"key,omitempty"`
 }
+
+// The verify signals that judge one mitigation rather than the route's health.
+const (
+	// SignalModelDrift: the share, among successful requests for VerifyInput.Model, of
+	// those answered by another response model than VerifyInput.PinnedModel (0 = the pin
+	// holds). Requests counts the successful requests for Model.
+	SignalModelDrift = "model_drift"
+	// SignalKeyServed: how many requests of VerifyInput.Key succeeded (0 = the block
+	// holds). Requests counts every request of the route, so a verify judges only once
+	// traffic is seen flowing after the block.
+	SignalKeyServed = "key_served"
+)
 
 // From is where the measurement window starts: Window before Now, or Since if later.
 func (in VerifyInput) From() time.Time {

@@ -69,6 +69,7 @@ type Builder struct {
 
 	groups      map[groupKey]*pair
 	agents      *agentCounter
+	models      *modelCounter
 	samples     *sampler
 	digest      hash.Hash
 	otherRoutes int
@@ -88,6 +89,7 @@ func NewBuilder(req ports.SnapshotRequest) (*Builder, error) {
 		maxBytes: DefaultMaxBundleBytes,
 		groups:   map[groupKey]*pair{},
 		agents:   newAgentCounter(),
+		models:   newModelCounter(),
 		samples:  newSampler(min(max(req.Samples, 0), maxSamples)),
 		digest:   sha256.New(),
 	}, nil
@@ -131,10 +133,12 @@ func (b *Builder) AddRecord(r *Record, raw []byte) bool {
 	if r.Time.Before(b.incFrom) {
 		g.base.add(r)
 		b.agents.add(r, false)
+		b.models.add(r, false)
 		return true
 	}
 	g.inc.add(r)
 	b.agents.add(r, true)
+	b.models.add(r, true)
 	b.samples.offer(r)
 	return true
 }
@@ -178,6 +182,8 @@ func (b *Builder) Build(m Manifest) (ports.TrafficSnapshot, error) {
 		ErrorRate: bundle.Totals.Incident.ErrorRate, BaselineErrorRate: bundle.Totals.Baseline.ErrorRate,
 		TopChange: topChange(bundle.Changes, total),
 	}
+	h := &bundle.Headline
+	h.RequestModel, h.BaselineResponseModel, h.ResponseModel = b.models.headline(b.req.RequestModel)
 	data, err := EncodeCapped(&bundle, b.maxBytes)
 	if err != nil {
 		return ports.TrafficSnapshot{}, err

@@ -101,6 +101,12 @@ func viewOf(b Bundle) view {
 		{"top change", d.Headline.TopChange},
 		{"bundle", fmt.Sprintf("%s, %s", humanBytes(b.Ref.Bytes), verified)},
 	}
+	if h := d.Headline; h.RequestModel != "" && (h.BaselineResponseModel != "" || h.ResponseModel != "") {
+		// What a pin of the alias goes back to (silent-model-change), next to the top change.
+		models := [2]string{"models", fmt.Sprintf("%s answered as %s in the window (%s), %s in the baseline (%s)",
+			h.RequestModel, orNone(h.ResponseModel), w.incLabel, orNone(h.BaselineResponseModel), w.baseLabel)}
+		v.Facts = append(v.Facts[:len(v.Facts)-1], models, v.Facts[len(v.Facts)-1])
+	}
 	for i, c := range d.Changes {
 		v.Changes = append(v.Changes, fmt.Sprintf("%d. %s", i+1, c.Text))
 	}
@@ -397,4 +403,12 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// orNone is s, or "none seen" for a model the window did not show.
+func orNone(s string) string {
+	if s == "" {
+		return "none seen"
+	}
+	return s
 }

@@ -82,10 +82,12 @@ func (l *Log) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports.Tr
 func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
 	switch in.Signal {
 	case "error_rate", "latency_p95", "output_tokens":
+	case ports.SignalModelDrift, ports.SignalKeyServed:
+		return l.measureChange(ctx, in)
 	case "promql":
 		return ports.VerifyResult{}, ports.Permanentf("the JSONL traffic log cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
 	default:
-		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
+		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens, model_drift or key_served", in.Signal)
 	}
 	if in.Window <= 0 {
 		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
@@ -114,13 +116,7 @@ func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyRe
 	case in.Provider != "" && onRoute.Requests() > 0:
 		where += fmt.Sprintf(" (no request names provider %s: all providers counted)", in.Provider)
 	}
-	span := fmt.Sprintf("in the last %s", in.Window)
-	switch {
-	case !in.Since.IsZero() && from.Equal(in.Since.UTC()):
-		span = fmt.Sprintf("since the change at %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
-	case !in.Since.IsZero():
-		span += " after the change"
-	}
+	span := spanText(in, from, now)
 	res := ports.VerifyResult{Requests: a.Requests()}
 	if a.Requests() == 0 {
 		res.Detail = fmt.Sprintf("no requests %s%s: the value is not meaningful", span, where)
@@ -143,6 +139,40 @@ func (l *Log) Measure(ctx context.Context, in ports.VerifyInput) (ports.VerifyRe
 		res.Detail = fmt.Sprintf("mean output tokens %.1f over %d successful requests %s%s", res.Value, a.OutputTokensCounted(), span, where)
 	}
 	return res, nil
+}
+
+// spanText says which requests a measurement counted.
+func spanText(in ports.VerifyInput, from, now time.Time) string {
+	switch {
+	case !in.Since.IsZero() && from.Equal(in.Since.UTC()):
+		return fmt.Sprintf("since the change at %s (%s ago)", from.Format(time.TimeOnly), now.Sub(from).Round(time.Second))
+	case !in.Since.IsZero():
+		return fmt.Sprintf("in the last %s after the change", in.Window)
+	}
+	return fmt.Sprintf("in the last %s", in.Window)
+}
+
+// measureChange measures model_drift and key_served (bundle.ChangeTally) over the
+// requests that started in [From, Now] on the route.
+func (l *Log) measureChange(ctx context.Context, in ports.VerifyInput) (ports.VerifyResult, error) {
+	if in.Window <= 0 {
+		return ports.VerifyResult{}, ports.Permanentf("the measurement window must be positive (got %s)", in.Window)
+	}
+	now, from := in.Now.UTC(), in.From().UTC()
+	tally := bundle.NewChangeTally(in)
+	if _, err := l.scan(ctx, from, now, func(r *bundle.Record, _ []byte) {
+		if r.Time.Before(from) || r.Time.After(now) || (in.Route != "" && r.Route != in.Route) {
+			return
+		}
+		tally.Add(r)
+	}); err != nil {
+		return ports.VerifyResult{}, err
+	}
+	where := ""
+	if in.Route != "" {
+		where = " on route " + in.Route
+	}
+	return tally.Result(spanText(in, from, now), where), nil
 }
 
 var _ ports.Traffic = (*Log)(nil)

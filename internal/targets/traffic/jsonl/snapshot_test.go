@@ -139,7 +139,8 @@ func TestSnapshotAggregates(t *testing.T) {
 	b, snap := snapshot(t, New(logFile(t, incidentStory())), storyRequest())
 
 	wantHeadline := ports.TrafficHeadline{Requests: 10, BaselineRequests: 20, ErrorRate: 0.4, BaselineErrorRate: 0.05,
-		TopChange: "new response model gpt-4o-2025-01-01 on provider openai (100.0% of its requests; baseline: gpt-4o-2024-08-06)"}
+		TopChange:    "new response model gpt-4o-2025-01-01 on provider openai (100.0% of its requests; baseline: gpt-4o-2024-08-06)",
+		RequestModel: "gpt-4o", BaselineResponseModel: "gpt-4o-2024-08-06", ResponseModel: "gpt-4o-2025-01-01"}
 	if snap.Headline != wantHeadline || b.Headline != wantHeadline {
 		t.Fatalf("headline = %+v\nbundle   = %+v\nwant       %+v", snap.Headline, b.Headline, wantHeadline)
 	}

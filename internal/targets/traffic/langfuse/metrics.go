@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/quench-dev/quench/internal/evidence/bundle"
 	"github.com/quench-dev/quench/internal/ports"
 )
 
@@ -113,6 +115,9 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 	if in.Provider != "" {
 		where += " (all providers: Langfuse metrics do not say which one served)"
 	}
+	if in.Signal == ports.SignalModelDrift || in.Signal == ports.SignalKeyServed {
+		return s.measureChange(ctx, in, when, where)
+	}
 	count := func(q metricsQuery) ([]map[string]any, int, error) {
 		q.Measure, q.Aggregation = "count", "count"
 		rows, err := s.metrics(ctx, nil, q)
@@ -171,7 +176,7 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 	case "promql":
 		return res, ports.Permanentf("Langfuse cannot evaluate promql; verify with error_rate, latency_p95 or output_tokens, or configure Prometheus as the traffic source")
 	default:
-		return res, ports.Permanentf("unknown signal %q: use error_rate, latency_p95 or output_tokens", in.Signal)
+		return res, ports.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens, model_drift or key_served", in.Signal)
 	}
 	if res.Requests == 0 {
 		res.Value = 0
@@ -185,4 +190,30 @@ func first(rows []map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return rows[0]
+}
+
+// measureChange measures model_drift and key_served (bundle.ChangeTally) over the
+// generations themselves, since the metrics API has no response model or agent dimension:
+// the response model comes from the generation's gen_ai.response.model metadata (one
+// without it names no version and is left out), the agent from agent.key or the user ID.
+func (s *Source) measureChange(ctx context.Context, in ports.VerifyInput, when, where string) (ports.VerifyResult, error) {
+	tally := bundle.NewChangeTally(in)
+	seen := map[string]bool{}
+	_, _, capped, err := s.read(ctx, in.From(), in.Now, in.Route, false, s.opts.MaxObservations, func(o *observation, _ []byte) {
+		if !seen[o.ID] {
+			seen[o.ID] = true
+			tally.AddRequest(s.request(o))
+		}
+	})
+	if err != nil {
+		return ports.VerifyResult{}, err
+	}
+	if in.Provider != "" {
+		where = strings.TrimSuffix(where, " (all providers: Langfuse metrics do not say which one served)")
+	}
+	res := tally.Result(when, where)
+	if capped {
+		res.Detail += fmt.Sprintf(" (read capped at %d generations)", s.opts.MaxObservations)
+	}
+	return res, nil
 }

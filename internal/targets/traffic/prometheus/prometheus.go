@@ -188,8 +188,24 @@ func (s *Source) Measure(ctx context.Context, in ports.VerifyInput) (ports.Verif
 		res.Detail = fmt.Sprintf("mean output tokens %.1f over about %d answers %s%s", res.Value, res.Requests, when, where)
 	case "promql":
 		return s.measureQuery(ctx, a, in)
+	case ports.SignalModelDrift:
+		// One model label per series: which alias a response model answered cannot be told.
+		return ports.VerifyResult{}, ports.Permanentf("Prometheus's %s has one model label, so it cannot tell which model answered the alias %s; "+
+			"verify the pin with signal promql over metrics that carry both the request and the response model, or use the JSONL log or Langfuse as the traffic source", s.opts.Requests, in.Model)
+	case ports.SignalKeyServed:
+		// Requests carry no agent label; the key's spend does: a served request costs money.
+		if res.Requests, err = countOf(s.opts.Requests, nil); err != nil || res.Requests == 0 {
+			break
+		}
+		var spent float64
+		spent, _, err = one(fmt.Sprintf("sum(increase(%s[%s])) or vector(0)", s.sel(s.opts.Cost, in.Route, "agent="+quote(in.Key)), w))
+		if spent > 0 {
+			res.Value = 1
+		}
+		res.Detail = fmt.Sprintf("key %s spent $%.4f over about %d requests of the route %s%s (%s has no agent label: any spend counts as served)",
+			in.Key, spent, res.Requests, when, where, s.opts.Requests)
 	default:
-		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens or promql", in.Signal)
+		return ports.VerifyResult{}, ports.Permanentf("unknown signal %q: use error_rate, latency_p95, output_tokens, promql or key_served", in.Signal)
 	}
 	if err != nil {
 		return ports.VerifyResult{}, err

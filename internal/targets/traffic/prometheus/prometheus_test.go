@@ -209,6 +209,24 @@ func TestAgainstARealPrometheus(t *testing.T) {
 			t.Errorf("a provider without series: %+v, %v", r, err)
 		}
 
+		// key_served: requests carry no agent label, the key's spend does. support-bot
+		// spent in the window (served); a key that spent nothing was not.
+		served := in
+		served.Signal, served.Key = ports.SignalKeyServed, "support-bot"
+		if r, err := s.src.Measure(ctx, served); err != nil || r.Value != 1 || r.Requests == 0 || !strings.Contains(r.Detail, "key support-bot spent $") {
+			t.Errorf("key_served of a key that spent: %+v, %v", r, err)
+		}
+		served.Key = "agent-blocked"
+		if r, err := s.src.Measure(ctx, served); err != nil || r.Value != 0 || r.Requests == 0 {
+			t.Errorf("key_served of a key that spent nothing: %+v, %v", r, err)
+		}
+		// model_drift: one model label per series cannot say which alias an answer was for.
+		drift := in
+		drift.Signal, drift.Model, drift.PinnedModel = ports.SignalModelDrift, "gpt-4o", "gpt-4o-2024-08-06"
+		if _, err := s.src.Measure(ctx, drift); !ports.IsPermanent(err) || !strings.Contains(err.Error(), "one model label") {
+			t.Errorf("model_drift on Prometheus: %v, want a permanent error that says why", err)
+		}
+
 		for _, q := range []string{`sum by (provider) (llm_requests_total)`, `sum(rate(llm_requests_total[`} {
 			in.Signal, in.Query = "promql", q
 			if _, err := s.src.Measure(ctx, in); err == nil || !ports.IsPermanent(err) {

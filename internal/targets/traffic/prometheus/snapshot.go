@@ -210,6 +210,7 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 			"counts are increase() over the windows: Prometheus extrapolates them, so they are approximate",
 			"Prometheus holds no single requests: no samples, prompt versions or finish reasons in this bundle",
 			"cost comes from " + s.opts.Cost + " (labels route, agent): in the totals only",
+			"one model label per series: which response model answered which request model cannot be told, so the headline names no baseline response model to pin to",
 		},
 	}
 	if len(b.Groups) > maxGroups {
@@ -219,7 +220,8 @@ func (s *Source) Snapshot(ctx context.Context, req ports.SnapshotRequest) (ports
 	b.Headline = ports.TrafficHeadline{
 		Requests: b.Totals.Incident.Requests, BaselineRequests: b.Totals.Baseline.Requests,
 		ErrorRate: b.Totals.Incident.ErrorRate, BaselineErrorRate: b.Totals.Baseline.ErrorRate,
-		TopChange: topChange(b.Changes, b.Totals.Incident.Requests, b.Totals.Baseline.Requests),
+		TopChange:    topChange(b.Changes, b.Totals.Incident.Requests, b.Totals.Baseline.Requests),
+		RequestModel: req.RequestModel,
 	}
 	data, err := bundle.EncodeCapped(&b, bundle.DefaultMaxBundleBytes)
 	if err != nil {

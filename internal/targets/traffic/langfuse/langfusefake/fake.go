@@ -38,6 +38,8 @@ type Generation struct {
 	Input         any
 	Output        any
 	Environment   string
+	ResponseModel string // metadata gen_ai.response.model, as OpenTelemetry GenAI instrumentation records it
+	UserID        string // userId: the agent or end user
 }
 
 func (g Generation) json() map[string]any {
@@ -51,6 +53,9 @@ func (g Generation) json() map[string]any {
 	}
 	if g.FinishReason != "" {
 		meta["gen_ai.response.finish_reasons"] = []string{g.FinishReason}
+	}
+	if g.ResponseModel != "" {
+		meta["gen_ai.response.model"] = g.ResponseModel
 	}
 	level := g.Level
 	if level == "" {
@@ -71,6 +76,9 @@ func (g Generation) json() map[string]any {
 	}
 	if g.PromptName != "" {
 		o["promptName"], o["promptVersion"] = g.PromptName, g.PromptVersion
+	}
+	if g.UserID != "" {
+		o["userId"] = g.UserID
 	}
 	return o
 }
