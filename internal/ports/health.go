@@ -20,6 +20,17 @@ type HealthInput struct {
 	Now      time.Time     `json:"now"`
 }
 
+// Check refuses an input no source can measure, as a permanent error: asking again cannot help.
+func (in HealthInput) Check() error {
+	if in.Window <= 0 {
+		return Permanentf("the health window must be positive (got %s)", in.Window)
+	}
+	if in.Provider == "" {
+		return Permanentf("no provider to measure: the fail back names none")
+	}
+	return nil
+}
+
 // HealthFigure is a provider's measured health.
 type HealthFigure struct {
 	Requests  int     `json:"requests"` // sample size; 0: the figures say nothing

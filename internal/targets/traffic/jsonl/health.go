@@ -13,11 +13,8 @@ var _ ports.ProviderHealthSource = (*Log)(nil)
 // ProviderHealth measures the requests the log attributes to one provider (its
 // gen_ai.provider.name, any route) over the window.
 func (l *Log) ProviderHealth(ctx context.Context, in ports.HealthInput) (ports.HealthFigure, error) {
-	if in.Window <= 0 {
-		return ports.HealthFigure{}, ports.Permanentf("the health window must be positive (got %s)", in.Window)
-	}
-	if in.Provider == "" {
-		return ports.HealthFigure{}, ports.Permanentf("no provider to measure: the fail back names none")
+	if err := in.Check(); err != nil {
+		return ports.HealthFigure{}, err
 	}
 	now := in.Now.UTC()
 	from := now.Add(-in.Window)

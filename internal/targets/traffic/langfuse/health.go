@@ -15,11 +15,8 @@ var _ ports.ProviderHealthSource = (*Source)(nil)
 // bodies) and tallies those of one provider, found as the snapshot finds it (metadata keys,
 // else the model's prefix): Langfuse's metrics API cannot filter on a derived provider.
 func (s *Source) ProviderHealth(ctx context.Context, in ports.HealthInput) (ports.HealthFigure, error) {
-	if in.Window <= 0 {
-		return ports.HealthFigure{}, ports.Permanentf("the health window must be positive (got %s)", in.Window)
-	}
-	if in.Provider == "" {
-		return ports.HealthFigure{}, ports.Permanentf("no provider to measure: the fail back names none")
+	if err := in.Check(); err != nil {
+		return ports.HealthFigure{}, err
 	}
 	var t bundle.Tally
 	read, _, capped, err := s.read(ctx, in.Now.Add(-in.Window), in.Now, "", false, s.opts.MaxObservations, func(o *observation, _ []byte) {

@@ -14,11 +14,8 @@ var _ ports.ProviderHealthSource = (*Source)(nil)
 // requests and errors from the request counter, p95 latency from the duration histogram.
 // increase() extrapolates to the window's edges, so counts are close, not exact.
 func (s *Source) ProviderHealth(ctx context.Context, in ports.HealthInput) (ports.HealthFigure, error) {
-	if in.Window <= 0 {
-		return ports.HealthFigure{}, ports.Permanentf("the health window must be positive (got %s)", in.Window)
-	}
-	if in.Provider == "" {
-		return ports.HealthFigure{}, ports.Permanentf("no provider to measure: the fail back names none")
+	if err := in.Check(); err != nil {
+		return ports.HealthFigure{}, err
 	}
 	a := newAPI(s.http)
 	w := promDuration(in.Window)
