@@ -38,13 +38,8 @@ type chart struct {
 }
 
 func (h *Handler) evidence(w http.ResponseWriter, r *http.Request, _ *session) {
-	ref, ok := h.ref(w, r)
+	st, ok := h.status(w, r)
 	if !ok {
-		return
-	}
-	st, err := h.opts.Incidents.Status(r.Context(), ref)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	v := &evidenceView{base: h.base(r, "Evidence · "+orText(st.Title, st.ShortID)), St: st}
@@ -171,27 +166,32 @@ func (h *Handler) loadPostmortem(ctx context.Context, ref string) (postmortem.Re
 	return postmortem.Build(in), nil
 }
 
-func (h *Handler) postmortemPage(w http.ResponseWriter, r *http.Request, _ *session) {
+// postmortemFor builds the postmortem of the incident the path names, answering an
+// error page when it cannot (ok false).
+func (h *Handler) postmortemFor(w http.ResponseWriter, r *http.Request) (postmortem.Report, bool) {
 	ref, ok := h.ref(w, r)
 	if !ok {
-		return
+		return postmortem.Report{}, false
 	}
 	pm, err := h.loadPostmortem(r.Context(), ref)
 	if err != nil {
 		h.fail(w, r, err)
+		return postmortem.Report{}, false
+	}
+	return pm, true
+}
+
+func (h *Handler) postmortemPage(w http.ResponseWriter, r *http.Request, _ *session) {
+	pm, ok := h.postmortemFor(w, r)
+	if !ok {
 		return
 	}
 	h.render(w, r, http.StatusOK, "postmortem", &postmortemView{base: h.base(r, "Postmortem · "+orText(pm.Summary.Title, pm.Summary.ShortID)), PM: pm})
 }
 
 func (h *Handler) postmortemMarkdown(w http.ResponseWriter, r *http.Request, _ *session) {
-	ref, ok := h.ref(w, r)
+	pm, ok := h.postmortemFor(w, r)
 	if !ok {
-		return
-	}
-	pm, err := h.loadPostmortem(r.Context(), ref)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	var b strings.Builder

@@ -111,17 +111,13 @@ func webURL(s string) bool {
 }
 
 func (h *Handler) incident(w http.ResponseWriter, r *http.Request, _ *session) {
-	ref, ok := h.ref(w, r)
+	st, ok := h.status(w, r)
 	if !ok {
-		return
-	}
-	st, err := h.opts.Incidents.Status(r.Context(), ref)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	v := h.incidentView(r, st)
 	if v.Who != nil {
+		var err error
 		// A flash that cannot be taken stays for the next load: the decision is on the
 		// timeline either way.
 		if v.Flash, err = h.sessions.takeFlash(r.Context(), v.Who); err != nil {

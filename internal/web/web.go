@@ -28,6 +28,7 @@ import (
 	"github.com/quench-dev/quench/internal/postmortem"
 	"github.com/quench-dev/quench/internal/store"
 	"github.com/quench-dev/quench/internal/trust"
+	"github.com/quench-dev/quench/workflows"
 )
 
 //go:embed templates/*.html
@@ -184,6 +185,21 @@ func (h *Handler) ref(w http.ResponseWriter, r *http.Request) (string, bool) {
 	}
 	h.errorPage(w, r, http.StatusNotFound, "No such incident", fmt.Sprintf("%q is not an incident ID: use the 6-character short ID or the full inc-... ID from the incident list.", clip(ref, 80)))
 	return "", false
+}
+
+// status reads the status of the incident the path names, answering an error page when
+// it cannot (ok false).
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) (st workflows.Status, ok bool) {
+	ref, ok := h.ref(w, r)
+	if !ok {
+		return st, false
+	}
+	st, err := h.opts.Incidents.Status(r.Context(), ref)
+	if err != nil {
+		h.fail(w, r, err)
+		return st, false
+	}
+	return st, true
 }
 
 // fail answers an error of the incidents client with a page whose status says its kind.
