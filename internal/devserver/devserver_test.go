@@ -250,6 +250,8 @@ func TestServerLogsBelowWarnAreDropped(t *testing.T) {
 	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	l := newServerLogger(logger, slog.LevelWarn)
 	l.Info("shard acquired")
+	// A query whose caller hung up (Ctrl-C on a watch) is no failure, stopping or not.
+	l.Error("service failures", tag.Error(errors.New("GetCurrentExecution operation failed. Error: context canceled")))
 	l.With(tag.NewStringTag("service", "history")).Warn("persistence slow")
 	l.stopping.Store(true)
 	l.Warn("connection refused while stopping")
@@ -262,6 +264,12 @@ func TestServerLogsBelowWarnAreDropped(t *testing.T) {
 		l.Fatal("listener failed", tag.NewStringTag("address", "127.0.0.1:1"))
 	})
 	require.Len(t, lines, 2, "errors pass while stopping")
+
+	lines = nil
+	verbose := newServerLogger(logger, slog.LevelDebug)
+	verbose.Error("service failures", tag.Error(errors.New("QueryWorkflow: context canceled")))
+	require.Len(t, lines, 1)
+	require.Contains(t, lines[0], "level=DEBUG", "a caller's cancel is kept for debugging, below ERROR")
 }
 
 // BenchmarkStartToFirstActivity measures a workflow start until its first activity runs,

@@ -72,6 +72,11 @@ func (l *serverLogger) With(tags ...tag.Tag) log.Logger {
 }
 
 func (l *serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
+	if level >= slog.LevelError && canceledByCaller(tags) {
+		// A request its caller gave up on (a `quench incident watch` stopped with Ctrl-C
+		// mid-query): the server logs it as a failure, but nothing failed.
+		level = slog.LevelDebug
+	}
 	if level < l.minLevel.Level() {
 		return
 	}
@@ -101,9 +106,12 @@ func (l *serverLogger) expected(level slog.Level, msg string, tags []tag.Tag) bo
 	if !l.stopping.Load() {
 		return false
 	}
-	if level < slog.LevelError {
-		return true
-	}
+	return level < slog.LevelError || canceledByCaller(tags)
+}
+
+// canceledByCaller: the record's error is a request's context canceled, by its caller or
+// by the shutdown.
+func canceledByCaller(tags []tag.Tag) bool {
 	for _, t := range tags {
 		if t.Key() == "error" && strings.Contains(fmt.Sprint(t.Value()), context.Canceled.Error()) {
 			return true
