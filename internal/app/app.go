@@ -6,6 +6,7 @@ package app
 
 import (
 	"fmt"
+	"github.com/quench-dev/quench/internal/targets/probe"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,6 +92,14 @@ func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activiti
 	}
 	if a.Traffic != nil {
 		deps.Traffic = a.Traffic
+	}
+	if len(cfg.Probes) > 0 {
+		// The config was validated, so this fails only on a URL that no longer parses.
+		if set, err := probe.NewSet(cfg.Probes); err != nil && logger != nil {
+			logger.Warn("the fail back's probes are off; health comes from the traffic source", "err", err)
+		} else if err == nil {
+			deps.Probes = set
+		}
 	}
 	if a.Chat != nil && a.ChatErr == nil {
 		// notify posts through the card's client, so both share one pace per channel.
