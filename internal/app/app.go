@@ -6,7 +6,6 @@ package app
 
 import (
 	"fmt"
-	"github.com/quench-dev/quench/internal/targets/probe"
 	"log/slog"
 	"net"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/quench-dev/quench/internal/ingest"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
+	providerprobe "github.com/quench-dev/quench/internal/targets/probe"
 	"github.com/quench-dev/quench/internal/web"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
@@ -95,7 +95,7 @@ func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activiti
 	}
 	if len(cfg.Probes) > 0 {
 		// The config was validated, so this fails only on a URL that no longer parses.
-		if set, err := probe.NewSet(cfg.Probes); err != nil && logger != nil {
+		if set, err := providerprobe.NewSet(cfg.Probes); err != nil && logger != nil {
 			logger.Warn("the fail back's probes are off; health comes from the traffic source", "err", err)
 		} else if err == nil {
 			deps.Probes = set
