@@ -263,3 +263,28 @@ func TestFailbackPromptCarriesTheProbeFigure(t *testing.T) {
 	assert.True(t, fb.Health.Healthy)
 	assert.Equal(t, 4, fb.Health.Requests)
 }
+
+// A probe that gets no answer leaves the provider not measured, with the reason in the
+// prompt; it is measured again later (the provider may come back), so it is not final.
+func TestFailbackPromptSaysAnUnreachableProbeDidNotMeasure(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing answers there now
+	p, err := probe.New(config.Probe{URL: url, Requests: 2}, nil)
+	require.NoError(t, err)
+	h := newHarness(t)
+	acts := &activities.TrafficActivities{Probes: probe.Set{"openai": p}}
+	h.env.RegisterActivityWithOptions(acts.Health, activity.RegisterOptions{Name: activities.HealthActivity})
+	var asked PendingApproval
+	h.at(30*time.Second, func() { asked = h.status().Pending[0] })
+	h.decideAt(time.Minute, approve("failback", "bob"))
+	st := h.run(testInput(failbackSpec(runbooks.Failback{Provider: "{{ .steps.failover.outputs.from }}"})))
+
+	assert.Contains(t, asked.Prompt, "Measured: not measured (openai): ")
+	assert.Contains(t, asked.Prompt, "no answer to any of 2 requests")
+	fb := stepByID(st, "failback")
+	require.NotNil(t, fb.Health)
+	assert.False(t, fb.Health.Measured)
+	assert.False(t, fb.Health.Final, "an unreachable provider is measured again")
+	assert.Equal(t, StepDone, fb.State, "a human still decides")
+}
