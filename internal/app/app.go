@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -99,6 +100,14 @@ func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activiti
 			logger.Warn("the fail back's probes are off; health comes from the traffic source", "err", err)
 		} else if err == nil {
 			deps.Probes = set
+			if logger != nil {
+				names := make([]string, 0, len(set))
+				for name, p := range set {
+					names = append(names, name+" ("+p.Source()+")")
+				}
+				sort.Strings(names)
+				logger.Info("the fail back measures these providers with their probe", "probes", strings.Join(names, ", "))
+			}
 		}
 	}
 	if a.Chat != nil && a.ChatErr == nil {

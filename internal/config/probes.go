@@ -18,12 +18,15 @@ import (
 //	  primary:
 //	    url: https://api.primary.example/v1/chat/completions
 //	    method: POST                 # GET (default), HEAD or POST
-//	    body: '{"model":"m","messages":[{"role":"user","content":"ping"}],"max_tokens":1}'
+//	    body: '{"model":"m","messages":[{"role":"user","content":"ping"}],"max_tokens":1}'  # not secret
 //	    headers:                     # values are secret references only
 //	      Authorization: env:PRIMARY_AUTH   # the whole header value, e.g. "Bearer sk-…"
 //	    expect_status: [200]         # answers counted healthy (default [200])
 //	    requests: 5                  # requests per measurement (default 5, at most 20)
 //	    timeout: 5s                  # per request (default 5s, at most 10s)
+//
+// Only headers hold secrets (references, resolved at each measurement); the URL's host is
+// all a figure or an error shows of the URL.
 type Probe struct {
 	URL          string            `yaml:"url"`
 	Method       string            `yaml:"method"`
