@@ -12,8 +12,23 @@ import (
 // ports.HealthFigure). It has no side effect: a retry measures again.
 const HealthActivity = "traffic.health"
 
-// Health measures one provider's error rate and latency from the traffic source.
+// Probes finds the configured probe of a provider (internal/targets/probe.Set).
+type Probes interface {
+	For(provider string) (ports.ProviderHealthSource, bool)
+}
+
+// Health measures one provider's error rate and latency: with its configured probe when it
+// has one (app traffic no longer reaches a provider failed over from), else from the
+// traffic source.
 func (a *TrafficActivities) Health(ctx context.Context, in ports.HealthInput) (ports.HealthFigure, error) {
+	if a.Probes != nil && in.Provider != "" {
+		if p, ok := a.Probes.For(in.Provider); ok {
+			return withHeartbeat(ctx, func(ctx context.Context) (ports.HealthFigure, error) {
+				fig, err := p.ProviderHealth(ctx, in)
+				return fig, classify(HealthActivity, err)
+			})
+		}
+	}
 	if a.Traffic == nil {
 		// The fail back's prompt then says the provider was not measured, and why.
 		return ports.HealthFigure{}, notConfigured(noTrafficSource)

@@ -18,6 +18,8 @@ type Deps struct {
 	Freezer  ports.Freezer
 	Traffic  ports.Traffic
 	Evidence ports.EvidenceStore
+	// Probes measure a provider directly before a fail back (probes.<provider>); nil: none.
+	Probes   Probes
 	Notifier ports.Notifier // nil: notify logs only
 	Policy   Policy
 	Logger   *slog.Logger
@@ -30,7 +32,7 @@ type Deps struct {
 func Register(r worker.ActivityRegistry, deps Deps) {
 	gateway := &GatewayActivities{Gateway: deps.Gateway}
 	prompts := &PromptActivities{Prompts: deps.Prompts, Freezer: deps.Freezer, Logger: deps.Logger}
-	traffic := &TrafficActivities{Traffic: deps.Traffic, Evidence: deps.Evidence, Logger: deps.Logger}
+	traffic := &TrafficActivities{Traffic: deps.Traffic, Evidence: deps.Evidence, Probes: deps.Probes, Logger: deps.Logger}
 	notify := &NotifyActivities{Notifier: deps.Notifier, Logger: deps.Logger}
 	policy := &PolicyActivities{Policy: deps.Policy}
 	enforce := &FreezeEnforceActivities{Enforcer: deps.FreezeEnforcer}

@@ -14,6 +14,7 @@ import (
 type TrafficActivities struct {
 	Traffic  ports.Traffic
 	Evidence ports.EvidenceStore
+	Probes   Probes       // nil: no probes; the fail back's health comes from Traffic
 	Logger   *slog.Logger // nil: slog.Default()
 }
 

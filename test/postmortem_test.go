@@ -107,6 +107,10 @@ func TestDemo(t *testing.T) {
 		"incident: verifying [failover] verifying step failover until",
 		"incident: verify [failover] verify passed: error_rate = 0 below 0.05",
 		"served by fallback",
+		// The fail back measured the primary with its probe, after the fault cleared.
+		"measured before asking: primary probed now: error rate 0.0% (0 of 5 requests)",
+		"healthy (error rate below",
+		"from probe 127.0.0.1:",
 	} {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, res.Stdout)

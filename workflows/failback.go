@@ -152,7 +152,12 @@ func (w *incident) takeHealth(ctx workflow.Context, i int) {
 // judgeHealth words a figure and says whether it is healthy by the runbook's thresholds.
 func judgeHealth(f runbooks.Failback, provider string, window time.Duration, fig ports.HealthFigure) (bool, string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s over the last %s: ", provider, runbooks.Duration(window))
+	if fig.Probe {
+		// A probe measured the present, not the window: say so.
+		fmt.Fprintf(&b, "%s probed now: ", provider)
+	} else {
+		fmt.Fprintf(&b, "%s over the last %s: ", provider, runbooks.Duration(window))
+	}
 	if fig.Requests == 0 {
 		fmt.Fprintf(&b, "no requests")
 	} else {
@@ -169,7 +174,7 @@ func judgeHealth(f runbooks.Failback, provider string, window time.Duration, fig
 	var verdict string
 	healthy := false
 	switch {
-	case fig.Requests < f.MinRequestsOrDefault():
+	case fig.Requests == 0 || (!fig.Probe && fig.Requests < f.MinRequestsOrDefault()):
 		verdict = fmt.Sprintf("not enough traffic to judge (at least %d requests needed)", f.MinRequestsOrDefault())
 	case fig.ErrorRate >= maxRate:
 		verdict = "unhealthy (" + limits + ")"

@@ -3,6 +3,10 @@ package workflows
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +19,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/quench-dev/quench/activities"
+	"github.com/quench-dev/quench/internal/config"
 	"github.com/quench-dev/quench/internal/ports"
+	"github.com/quench-dev/quench/internal/targets/probe"
 	"github.com/quench-dev/quench/runbooks"
 )
 
@@ -228,4 +234,57 @@ func TestFailbackFigureOnTheCard(t *testing.T) {
 	require.NotEmpty(t, prompts)
 	assert.Contains(t, prompts[0], "of 812 requests", "the card asks with the first figure")
 	assert.Contains(t, prompts[len(prompts)-1], "of 900 requests", "and shows the figure that changed while it waited")
+}
+
+// With a probe configured for the provider, the real traffic.health activity measures it
+// by probing (an HTTP server that answers like a healthy provider), and the prompt says
+// which source measured: the probe, now, not a window of traffic.
+func TestFailbackPromptCarriesTheProbeFigure(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer srv.Close()
+	p, err := probe.New(config.Probe{URL: srv.URL + "/v1/models", Requests: 4}, srv.Client())
+	require.NoError(t, err)
+	h := newHarness(t)
+	acts := &activities.TrafficActivities{Probes: probe.Set{"openai": p}}
+	h.env.RegisterActivityWithOptions(acts.Health, activity.RegisterOptions{Name: activities.HealthActivity})
+	var asked PendingApproval
+	h.at(30*time.Second, func() { asked = h.status().Pending[0] })
+	h.decideAt(time.Minute, approve("failback", "bob"))
+	st := h.run(testInput(failbackSpec(runbooks.Failback{Provider: "{{ .steps.failover.outputs.from }}"})))
+
+	assert.Contains(t, asked.Prompt, "Measured: openai probed now: error rate 0.0% (0 of 4 requests)")
+	assert.Contains(t, asked.Prompt, "healthy (error rate below 5.0%); from probe "+strings.TrimPrefix(srv.URL, "http://"))
+	assert.NotContains(t, asked.Prompt, "not enough traffic", "a probe's own sample size is judged, not the runbook's min_requests")
+	fb := stepByID(st, "failback")
+	require.NotNil(t, fb.Health)
+	assert.True(t, fb.Health.Measured)
+	assert.True(t, fb.Health.Healthy)
+	assert.Equal(t, 4, fb.Health.Requests)
+}
+
+// A probe that gets no answer leaves the provider not measured, with the reason in the
+// prompt; it is measured again later (the provider may come back), so it is not final.
+func TestFailbackPromptSaysAnUnreachableProbeDidNotMeasure(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing answers there now
+	p, err := probe.New(config.Probe{URL: url, Requests: 2}, nil)
+	require.NoError(t, err)
+	h := newHarness(t)
+	acts := &activities.TrafficActivities{Probes: probe.Set{"openai": p}}
+	h.env.RegisterActivityWithOptions(acts.Health, activity.RegisterOptions{Name: activities.HealthActivity})
+	var asked PendingApproval
+	h.at(30*time.Second, func() { asked = h.status().Pending[0] })
+	h.decideAt(time.Minute, approve("failback", "bob"))
+	st := h.run(testInput(failbackSpec(runbooks.Failback{Provider: "{{ .steps.failover.outputs.from }}"})))
+
+	assert.Contains(t, asked.Prompt, "Measured: not measured (openai): ")
+	assert.Contains(t, asked.Prompt, "no answer to any of 2 requests")
+	fb := stepByID(st, "failback")
+	require.NotNil(t, fb.Health)
+	assert.False(t, fb.Health.Measured)
+	assert.False(t, fb.Health.Final, "an unreachable provider is measured again")
+	assert.Equal(t, StepDone, fb.State, "a human still decides")
 }

@@ -54,6 +54,7 @@ func ConfigSections(cfg *config.Config) map[string]string {
 		}{cfg.Gateway.Kind, cfg.Gateway.LiteLLM, cfg.Gateway.Portkey},
 		"prompts": cfg.Prompts,
 		"traffic": cfg.Traffic,
+		"probes":  cfg.Probes,
 		"github":  cfg.GitHub,
 		"slack":   cfg.Slack.Channel,
 		"store":   cfg.Store.Kind,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/quench-dev/quench/internal/ingest"
 	"github.com/quench-dev/quench/internal/ports"
 	"github.com/quench-dev/quench/internal/slackapp"
+	providerprobe "github.com/quench-dev/quench/internal/targets/probe"
 	"github.com/quench-dev/quench/internal/web"
 	"github.com/quench-dev/quench/runbooks"
 	"github.com/quench-dev/quench/workflows"
@@ -91,6 +93,22 @@ func NewWorker(c client.Client, cfg *config.Config, a *Adapters, policy activiti
 	}
 	if a.Traffic != nil {
 		deps.Traffic = a.Traffic
+	}
+	if len(cfg.Probes) > 0 {
+		// The config was validated, so this fails only on a URL that no longer parses.
+		if set, err := providerprobe.NewSet(cfg.Probes); err != nil && logger != nil {
+			logger.Warn("the fail back's probes are off; health comes from the traffic source", "err", err)
+		} else if err == nil {
+			deps.Probes = set
+			if logger != nil {
+				names := make([]string, 0, len(set))
+				for name, p := range set {
+					names = append(names, name+" ("+p.Source()+")")
+				}
+				sort.Strings(names)
+				logger.Info("the fail back measures these providers with their probe", "probes", strings.Join(names, ", "))
+			}
+		}
 	}
 	if a.Chat != nil && a.ChatErr == nil {
 		// notify posts through the card's client, so both share one pace per channel.

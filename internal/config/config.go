@@ -48,6 +48,8 @@ type Config struct {
 	// Store is where state shared by every process lives (SQLite in the data dir, or
 	// PostgreSQL for replicas on several hosts).
 	Store Store `yaml:"store"`
+	// Probes measure a provider directly (probes.<provider>) before a fail back to it.
+	Probes map[string]Probe `yaml:"probes"`
 
 	// Path is the file this was read from ("" when none).
 	Path string `yaml:"-"`
@@ -315,6 +317,7 @@ func (c *Config) validate() error {
 	problems = append(problems, c.llmProblems()...)
 	problems = append(problems, c.Store.problems()...)
 	problems = append(problems, c.Web.problems()...)
+	problems = append(problems, probesProblems(c.Probes)...)
 	if len(problems) == 0 {
 		return nil
 	}

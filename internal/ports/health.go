@@ -39,4 +39,7 @@ type HealthFigure struct {
 	// LatencyP95Ms is the 95th percentile latency in milliseconds; 0 when unknown.
 	LatencyP95Ms float64 `json:"latency_p95_ms"`
 	Source       string  `json:"source"` // where the figure comes from, e.g. "the JSONL traffic log"
+	// Probe: the figure is of requests a configured probe sent just now, not a window of
+	// traffic; its sample size is the probe's, so the runbook's min_requests does not apply.
+	Probe bool `json:"probe,omitempty"`
 }

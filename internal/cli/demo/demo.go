@@ -104,15 +104,21 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	trafficLog := filepath.Join(dir, "traffic.jsonl")
 
+	prov, err := startProvider()
+	if err != nil {
+		return err
+	}
+	defer prov.close()
 	p.stage("Starting quench in-process: embedded Temporal, worker and HTTP server in %s", dir)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	stack, err := devstack.StartInDir(ctx, devstack.DirOptions{Dir: dir, Command: "quench demo", Logger: quiet,
-		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog), UI: true, Speed: opts.Speed})
+		Config: fmt.Sprintf("traffic:\n  log: %s\n", trafficLog) + prov.probeConfig(), UI: true, Speed: opts.Speed})
 	if err != nil {
 		return fmt.Errorf("start the demo's quench: %w", err)
 	}
 	defer stack.Stop()
 	p.line("quench is up at %s; route %s → %s", stack.HTTPURL, demoRoute, primary)
+	p.line("provider %s answers at %s; quench probes it there before the fail back (probes.%s)", primary, prov.url, primary)
 
 	det := newDetector()
 	a, err := newApp(trafficLog, stack.HTTPURL, det)
@@ -135,6 +141,7 @@ func Run(ctx context.Context, opts *Options) error {
 	}
 	p.stage("Injecting a fault on provider %s: 7 in 10 requests answer 503 or 429", primary)
 	a.setFault(true)
+	prov.faulty.Store(true)
 
 	var id string
 	select {
@@ -187,6 +194,7 @@ func Run(ctx context.Context, opts *Options) error {
 			clearFault = nil
 			faultCleared = true
 			a.setFault(false)
+			prov.faulty.Store(false)
 			p.stage("The provider fault is cleared: %s answers normally again", primary)
 		case <-det.changes:
 			if !faultCleared || resolvedPosted {
