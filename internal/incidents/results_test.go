@@ -53,6 +53,9 @@ func TestAfterSignalStopsWaitingWhenTheCallerGivesUp(t *testing.T) {
 	if res.State != workflows.StateClosing || res.StatusError != "" {
 		t.Fatalf("got %+v; want the latest status read, closing, without an error", res)
 	}
+	if reader.reads != 2 {
+		t.Errorf("read the status %d times; want 2: no read after the caller gave up", reader.reads)
+	}
 }
 
 // cancelAfter cancels the caller's context after that many reads.
